@@ -1,0 +1,3 @@
+from sealtrace.cli import main
+
+main()
