@@ -2,13 +2,14 @@
 
 A :class:`ProductCode` is the canonical, validated form of what a label
 carries, independent of the carrier syntax (Digital Link URI, bracketed or
-FNC1 element string). Parsing the syntaxes lives in :mod:`authn.syntax`;
-this module only decides what a valid product code is.
+FNC1 element string). Parsing the syntaxes lives in :mod:`authn.element_string`,
+:mod:`authn.digital_link` and :mod:`authn.scan`; this module only decides
+what a valid product code is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from authn.ai import validate_associations, validate_value
@@ -115,7 +116,3 @@ class ProductCode:
     def identity(self) -> tuple[str, str]:
         """What makes a unit unique: (GTIN, serial)."""
         return (self.gtin, self.serial)
-
-
-def pairs_to_dict(ais: Sequence[AIPair]) -> dict[str, str]:
-    return dict(ais)

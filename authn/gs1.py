@@ -41,9 +41,7 @@ def normalise_gtin(text: str) -> str:
     if not text.isascii() or not text.isdigit():
         raise GS1SyntaxError(f"GTIN must be digits, got {text!r}", ai="01")
     if len(text) not in GTIN_LENGTHS:
-        raise GS1SyntaxError(
-            f"GTIN must have 8, 12, 13 or 14 digits, got {len(text)}", ai="01"
-        )
+        raise GS1SyntaxError(f"GTIN must have 8, 12, 13 or 14 digits, got {len(text)}", ai="01")
     if not has_valid_check_digit(text):
         raise GS1SyntaxError(
             f"GTIN {text} has a wrong check digit (expected {check_digit(text[:-1])})",
@@ -87,7 +85,9 @@ def check_yymmdd(value: str, *, zero_day: bool, ai: str | None = None) -> None:
         return
     longest = 29 if month == 2 else calendar.monthrange(2001, month)[1]
     if day > longest:
-        raise GS1SyntaxError(f"day {value[4:6]} does not exist in month {month:02d}", ai=ai, position=4)
+        raise GS1SyntaxError(
+            f"day {value[4:6]} does not exist in month {month:02d}", ai=ai, position=4
+        )
 
 
 def yymmdd_to_date(value: str, today: dt.date) -> dt.date:

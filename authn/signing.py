@@ -175,7 +175,9 @@ def check_signature(code: ProductCode, public_keys: Iterable[Ed25519PublicKey]) 
     return SignatureCheck(Reason.INVALID if tried else Reason.UNKNOWN_KEY, key_id=kid_text)
 
 
-def verify_signature(code: ProductCode, public_keys: Iterable[Ed25519PublicKey]) -> Ed25519PublicKey:
+def verify_signature(
+    code: ProductCode, public_keys: Iterable[Ed25519PublicKey]
+) -> Ed25519PublicKey:
     """Like :func:`check_signature` but raises :class:`VerificationFailed`; returns the key."""
     result = check_signature(code, public_keys)
     if result.key is None:
