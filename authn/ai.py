@@ -174,3 +174,13 @@ def validate_associations(ais: Sequence[tuple[str, str]]) -> None:
             if not any(all(_present(p, present) for p in alt) for alt in alternatives):
                 wanted = " or ".join("+".join(f"({p})" for p in alt) for alt in alternatives)
                 raise GS1SyntaxError(f"requires {wanted}", ai=ai)
+
+
+def validate_ais(ais: Sequence[tuple[str, str]], *, check_associations: bool = True) -> None:
+    """Every value valid and, unless told otherwise, the AI set obeys req/ex rules."""
+    if not ais:
+        raise GS1SyntaxError("no AIs to write")
+    for ai, value in ais:
+        validate_value(ai, value)
+    if check_associations:
+        validate_associations(ais)

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, unquote_to_bytes
 
-from authn.ai import validate_associations, validate_value
+from authn.ai import validate_ais, validate_associations, validate_value
 from authn.ai_table import AI_TABLE, AISpec, ai_spec
 from authn.errors import GS1SyntaxError
 from authn.gs1 import normalise_gtin
@@ -268,12 +268,7 @@ def format_digital_link(
     """
     if not _BASE.fullmatch(base):
         raise GS1SyntaxError(f"base must be an http(s) URL without query or fragment: {base!r}")
-    if not ais:
-        raise GS1SyntaxError("no AIs to write")
-    for ai, value in ais:
-        validate_value(ai, value)
-    if check_associations:
-        validate_associations(ais)
+    validate_ais(ais, check_associations=check_associations)
     path, query = _path_and_query(ais)
     uri = base.rstrip("/") + "".join(f"/{ai}/{quote(value, safe='')}" for ai, value in path)
     params = [f"{ai}={quote(value, safe='')}" for ai, value in query]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from authn.ai import validate_associations, validate_value
+from authn.ai import validate_ais, validate_associations, validate_value
 from authn.ai_table import AI_TABLE, ai_at, ai_spec
 from authn.errors import GS1SyntaxError
 
@@ -152,15 +152,6 @@ def parse_element_string(text: str, *, check_associations: bool = True) -> list[
     return pairs
 
 
-def _checked(ais: Sequence[AIPair], check_associations: bool) -> None:
-    if not ais:
-        raise GS1SyntaxError("no AIs to write")
-    for ai, value in ais:
-        validate_value(ai, value)
-    if check_associations:
-        validate_associations(ais)
-
-
 def _escape_parentheses(value: str) -> str:
     out: list[str] = []
     for pos, char in enumerate(value):
@@ -170,7 +161,7 @@ def _escape_parentheses(value: str) -> str:
 
 def format_bracketed(ais: Sequence[AIPair], *, check_associations: bool = True) -> str:
     """``(AI)value...`` in the given order; see the module notes on ``\\(``."""
-    _checked(ais, check_associations)
+    validate_ais(ais, check_associations=check_associations)
     return "".join(f"({ai}){_escape_parentheses(value)}" for ai, value in ais)
 
 
@@ -179,7 +170,7 @@ def format_fnc1(ais: Sequence[AIPair], *, check_associations: bool = True) -> st
 
     No leading FNC1: the symbology marks GS1 data itself (``]d2``, ``]Q3``, ``]C1``).
     """
-    _checked(ais, check_associations)
+    validate_ais(ais, check_associations=check_associations)
     parts: list[str] = []
     for index, (ai, value) in enumerate(ais):
         parts.append(ai + value)
