@@ -1,0 +1,54 @@
+"""Clone detection: pure rules over one code's scan history.
+
+No database, network or clock: the service passes the code's record, a
+bounded slice of its history, the new scan and ``now``, and gets back an
+:class:`Assessment`. docs/detection.md describes every rule.
+"""
+
+from verifier.detection import reasons
+from verifier.detection.common import haversine_km
+from verifier.detection.model import (
+    CodeRecord,
+    CodeStatus,
+    DetectionSettings,
+    Finding,
+    ProductThresholds,
+    Role,
+    Scan,
+    Severity,
+)
+from verifier.detection.rules_spread import outside_intended_market, too_many_devices
+from verifier.detection.rules_state import (
+    code_expired,
+    code_not_registered,
+    recalled,
+    scanned_after_decommission,
+)
+from verifier.detection.rules_travel import concurrent_scans, impossible_travel
+from verifier.detection.verdict import RULES, Assessment, Rule, assess, risk_score
+
+__all__ = [
+    "RULES",
+    "Assessment",
+    "CodeRecord",
+    "CodeStatus",
+    "DetectionSettings",
+    "Finding",
+    "ProductThresholds",
+    "Role",
+    "Rule",
+    "Scan",
+    "Severity",
+    "assess",
+    "code_expired",
+    "code_not_registered",
+    "concurrent_scans",
+    "haversine_km",
+    "impossible_travel",
+    "outside_intended_market",
+    "reasons",
+    "recalled",
+    "risk_score",
+    "scanned_after_decommission",
+    "too_many_devices",
+]

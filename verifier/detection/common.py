@@ -1,0 +1,145 @@
+"""Helpers the rules share: distances, the history as the rules see it, sessions, wording."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from authn.errors import InvalidInput
+from verifier.detection.model import INTERNAL_ROLES, DetectionSettings, Scan
+
+# Mean Earth radius (IUGG); the haversine error against the ellipsoid is
+# under 0.5 %, far below the location uncertainty of a phone.
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance between two points in degrees, in kilometres."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlam = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlam / 2) ** 2
+    # min() guards asin against rounding just above 1 for antipodal points.
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def accuracy_km(scan: Scan, settings: DetectionSettings) -> float:
+    metres = settings.assumed_accuracy_m if scan.accuracy_m is None else scan.accuracy_m
+    return metres / 1000.0
+
+
+def distance_km(a: Scan, b: Scan) -> float:
+    """Distance between two located scans (callers check ``located`` first)."""
+    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
+        raise InvalidInput("both scans need a location to measure a distance")
+    return haversine_km(a.lat, a.lon, b.lat, b.lon)
+
+
+def widened_distance_km(a: Scan, b: Scan, settings: DetectionSettings) -> float:
+    """The least distance the two scans can be apart, given their stated accuracy."""
+    return max(0.0, distance_km(a, b) - accuracy_km(a, settings) - accuracy_km(b, settings))
+
+
+def same_device(a: Scan, b: Scan) -> bool:
+    """One device is in one place at a time: its own jumps are location errors."""
+    return a.device_id is not None and a.device_id == b.device_id
+
+
+def earlier_scans(history: Iterable[Scan], scan: Scan) -> list[Scan]:
+    """The history without the new scan itself, one entry per scan id, in a fixed order.
+
+    The service may include the new scan in its history (it does, for
+    concurrent scans); a scan never judges itself. Duplicated ids keep one
+    entry chosen by content, so the result does not depend on history order.
+    """
+    by_id: dict[str, Scan] = {}
+    for earlier in history:
+        if earlier.scan_id == scan.scan_id:
+            continue
+        kept = by_id.get(earlier.scan_id)
+        if kept is None or (earlier != kept and repr(earlier) < repr(kept)):
+            by_id[earlier.scan_id] = earlier
+    return sorted(by_id.values(), key=lambda s: (s.effective_at, s.scan_id))
+
+
+@dataclass
+class _Cluster:
+    last_at: dt.datetime
+    anchor: Scan | None  # the first located scan of the cluster
+
+
+def session_starts(scans: Sequence[Scan], settings: DetectionSettings, *, cap: int) -> list[Scan]:
+    """The first scan of each distinct session (person, roughly), at most ``cap`` of them.
+
+    A device id is one session however often it scans. Scans without a
+    device id join an earlier device-less cluster when both are located
+    within ``session_radius_km`` of its anchor, or, when either lacks a
+    location, when they come within ``session_gap`` of its last scan; every
+    other device-less scan starts a session of its own. Brand and admin scans
+    are the right holder's own handling and are not counted. Counting stops
+    at ``cap``, which keeps the work linear in the history.
+    """
+    devices: set[str] = set()
+    clusters: list[_Cluster] = []
+    starts: list[Scan] = []
+    for scan in sorted(scans, key=lambda s: (s.effective_at, s.scan_id)):
+        if len(starts) >= cap:
+            break
+        if scan.role in INTERNAL_ROLES:
+            continue
+        if scan.device_id is not None:
+            if scan.device_id not in devices:
+                devices.add(scan.device_id)
+                starts.append(scan)
+            continue
+        joined = _join(clusters, scan, settings)
+        if joined is None:
+            clusters.append(_Cluster(scan.effective_at, scan if scan.located else None))
+            starts.append(scan)
+        else:
+            joined.last_at = max(joined.last_at, scan.effective_at)
+            if joined.anchor is None and scan.located:
+                joined.anchor = scan
+    return starts
+
+
+def _join(clusters: list[_Cluster], scan: Scan, settings: DetectionSettings) -> _Cluster | None:
+    for cluster in clusters:
+        if scan.located and cluster.anchor is not None:
+            if distance_km(scan, cluster.anchor) <= settings.session_radius_km:
+                return cluster
+        elif scan.effective_at - cluster.last_at <= settings.session_gap:
+            return cluster
+    return None
+
+
+def place(scan: Scan) -> str:
+    """A scan's whereabouts in words an officer can read off a map."""
+    parts: list[str] = []
+    if scan.country is not None:
+        parts.append(scan.country)
+    if scan.lat is not None and scan.lon is not None:
+        ns = "N" if scan.lat >= 0 else "S"
+        ew = "E" if scan.lon >= 0 else "W"
+        parts.append(f"({abs(scan.lat):.2f}°{ns}, {abs(scan.lon):.2f}°{ew})")
+    return " ".join(parts) if parts else "an unknown place"
+
+
+def when(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(delta: dt.timedelta) -> str:
+    minutes = abs(delta.total_seconds()) / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours = minutes / 60
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def who(scan: Scan) -> str:
+    return {"consumer": "a consumer", "officer": "an officer"}.get(scan.role, f"the {scan.role}")

@@ -1,0 +1,87 @@
+"""Rules about how widely the code travels: how many devices, which markets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from verifier.detection import reasons
+from verifier.detection.common import earlier_scans, place, session_starts, when, who
+from verifier.detection.model import CodeRecord, DetectionSettings, Finding, Scan
+
+# How far past the limit the device count is followed: enough to grade the
+# excess, few enough that counting stays linear in the history.
+_EXCESS_TRACKED = 5
+_DEVICES_BASE = 0.5
+_DEVICES_PER_EXCESS = 0.15
+_DEVICES_MAX = 0.95
+_MARKET_WEIGHT = 0.4
+
+
+def too_many_devices(
+    record: CodeRecord,
+    history: Sequence[Scan],
+    scan: Scan,
+    settings: DetectionSettings,
+    *,
+    now: dt.datetime,
+) -> list[Finding]:
+    """TOO_MANY_DEVICES: more distinct devices or sessions than one unit meets.
+
+    One device is one session however often it scans (a buyer checking a
+    purchase ten times is one). Device-less scans are separate sessions only
+    when far apart in space, or, without a location, in time (see
+    :func:`~verifier.detection.common.session_starts`). Device ids are
+    cheap to invent, so the evidence always weighs as anonymous.
+    """
+    settings = settings.for_record(record)
+    limit = settings.max_distinct_devices
+    scans = [*earlier_scans(history, scan), scan]
+    starts = session_starts(scans, settings, cap=limit + _EXCESS_TRACKED)
+    if len(starts) <= limit:
+        return []
+    excess = len(starts) - limit
+    at_least = "at least " if len(starts) == limit + _EXCESS_TRACKED else ""
+    first = starts[0]
+    message = (
+        f"Scanned by {at_least}{len(starts)} different devices or sessions since "
+        f"{when(first.effective_at)}, more than the {limit} expected for one unit."
+    )
+    weight = settings.anonymous_weight * min(
+        _DEVICES_MAX, _DEVICES_BASE + _DEVICES_PER_EXCESS * excess
+    )
+    related = tuple(sorted(s.scan_id for s in starts if s.scan_id != scan.scan_id))
+    return [Finding(reasons.TOO_MANY_DEVICES, "warning", message, weight, related)]
+
+
+def outside_intended_market(
+    record: CodeRecord,
+    history: Sequence[Scan],
+    scan: Scan,
+    settings: DetectionSettings,
+    *,
+    now: dt.datetime,
+) -> list[Finding]:
+    """OUTSIDE_INTENDED_MARKET: scanned in a country the unit was not made for.
+
+    Judged only when both the scan's country and the intended markets are
+    known. Diversion (grey market) is the commoner cause than copying, so
+    the weight is modest.
+    """
+    markets = record.intended_markets
+    if not markets or scan.country is None or scan.country in markets:
+        return []
+    settings = settings.for_record(record)
+    related = tuple(
+        sorted(
+            s.scan_id
+            for s in earlier_scans(history, scan)
+            if s.country is not None and s.country not in markets
+        )
+    )
+    message = (
+        f"Scanned by {who(scan)} in {place(scan)} at {when(scan.effective_at)}, outside its "
+        f"intended markets ({', '.join(sorted(markets))})."
+    )
+    weight = _MARKET_WEIGHT * settings.role_weight(scan.role)
+    return [Finding(reasons.OUTSIDE_INTENDED_MARKET, "warning", message, weight, related)]
