@@ -1,0 +1,100 @@
+"""``create_app(settings)``: the verification service as an ASGI app.
+
+Migrations are not run here (several workers would race): ``sealtrace serve``
+and ``sealtrace db upgrade`` run them before any worker starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlmodel import Session
+
+from keys.filestore import load_public_key
+from verifier.api import problems
+from verifier.api.deps import Services
+from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from verifier.api.routes_registry import router as registry_router
+from verifier.api.routes_service import router as service_router
+from verifier.api.routes_verify import router as verify_router
+from verifier.db.engine import make_engine
+from verifier.epcis.api import router as epcis_router
+from verifier.settings import Clock, Settings, utc_now
+from verifier.trust import TrustListParser, TrustStore, keys_trust_parser
+from verifier.verification.service import Verifier
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+One verification endpoint for customs officers and consumers alike. The caller's role
+(bearer token) decides how much an answer shows. Errors are `application/problem+json`.
+See docs/api.md for the contract."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_now,
+    trust_parser: TrustListParser | None = None,
+) -> FastAPI:
+    """Build the app. ``clock`` is the service's only source of time (tests pass their own);
+    ``trust_parser`` defaults to ``keys.trust`` with the configured registry key."""
+    settings = settings or Settings()
+    if trust_parser is None and settings.registry_public_key is not None:
+        trust_parser = keys_trust_parser(load_public_key(settings.registry_public_key))
+    engine = make_engine(settings.database_url)
+    trust = TrustStore(trust_parser, refresh_seconds=settings.trust_refresh_seconds, clock=clock)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        trust=trust,
+        verifier=Verifier(
+            trust,
+            clock=clock,
+            history_limit=settings.history_limit,
+            history_days=settings.history_days,
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        file_data = settings.trust_list.read_bytes() if settings.trust_list else None
+        with Session(engine) as session:
+            trust.start(session, file_data)
+        if trust.held is None:
+            log.warning("no trust list held: verification answers 503 until one is installed")
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="sealtrace verifier",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    problems.install(app)
+    app.include_router(verify_router)
+    app.include_router(registry_router)
+    app.include_router(service_router)
+    app.include_router(epcis_router)
+
+    def limit_for(path: str) -> int:
+        if path.startswith(("/v1/registrations", "/v1/epcis")):
+            return settings.registration_body_limit
+        if path.startswith("/v1/trust-list"):
+            return settings.trust_list_body_limit
+        return settings.verify_body_limit
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def app() -> FastAPI:
+    """Factory target for ``uvicorn --factory verifier.api.app:app`` (settings from the env)."""
+    return create_app()

@@ -1,0 +1,98 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from authn.errors import PermissionDenied, Unauthenticated
+from keys.trust import TrustList
+from verifier.accounts import ANONYMOUS, Caller, Role, authenticate
+from verifier.settings import Clock, Settings
+from verifier.trust import TrustStore
+from verifier.verification.service import Verifier
+
+bearer = HTTPBearer(auto_error=False, description="A sealtrace token: 'Bearer st_...'.")
+
+
+@dataclass
+class Services:
+    """Everything one app instance holds; lives on ``app.state.services``."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    trust: TrustStore
+    verifier: Verifier
+
+    @property
+    def undo_window(self) -> timedelta:
+        return timedelta(days=self.settings.undo_window_days)
+
+
+def get_services(request: Request) -> Services:
+    services = request.app.state.services
+    assert isinstance(services, Services)
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    with Session(services.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_now(services: ServicesDep) -> datetime:
+    return services.clock()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def get_caller(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """Anonymous without an Authorization header; 401 for any bad one (never a silent downgrade)."""
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise Unauthenticated("use 'Authorization: Bearer <token>'")
+        return ANONYMOUS
+    pepper = services.settings.token_pepper.get_secret_value().encode("utf-8")
+    return authenticate(session, credentials.credentials, pepper=pepper)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_admin(caller: CallerDep) -> Caller:
+    if caller.role is Role.ANONYMOUS:
+        raise Unauthenticated("this needs a registry admin's bearer token")
+    if caller.role is not Role.ADMIN:
+        raise PermissionDenied("only registry admins may do this")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(get_admin)]
+
+
+def get_trust_list(services: ServicesDep, session: SessionDep) -> TrustList:
+    services.trust.refresh(session)
+    return services.trust.current()
+
+
+TrustListDep = Annotated[TrustList, Depends(get_trust_list)]

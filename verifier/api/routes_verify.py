@@ -1,0 +1,113 @@
+"""POST /v1/verify and /v1/verify-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from verifier.api.deps import CallerDep, ServicesDep, SessionDep
+from verifier.api.schemas import VerifyIn, VerifyOut
+
+router = APIRouter(prefix="/v1", tags=["verify"])
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The code is not valid GS1 syntax (problem+json)."},
+    401: {"description": "A bearer token was given but is not valid."},
+    403: {"description": "record=false by a caller who is not an officer."},
+    409: {"description": "scan_id already used for another scan."},
+    413: {"description": "Body over 64 KiB."},
+    422: {"description": "The JSON body does not match the schema (problem+json)."},
+    503: {"description": "No trust list held yet, or the database is down."},
+}
+
+AUTHENTIC_EXAMPLE = {
+    "verdict": "authentic",
+    "status": "active",
+    "reasons": [
+        {"code": "GENUINE", "message": "This is a genuine product, registered by its brand."}
+    ],
+    "product": {
+        "gtin": "09506000134352",
+        "serial": "7F3KQ9XW2M8R4T",
+        "lot": "L2611",
+        "expiry": "2027-12-31",
+        "brand": "Example Pharma",
+    },
+    "scan_id": "3f1c6a52-1d0b-4f7e-9a51-2d4a8c0e7b11",
+    "scanned_at": "2026-11-20T09:30:00Z",
+}
+OFFICER_EXAMPLE = {
+    **AUTHENTIC_EXAMPLE,
+    "verdict": "suspect",
+    "status": "sold",
+    "reasons": [
+        {
+            "code": "CODE_DECOMMISSIONED",
+            "message": "The brand marked this unit as sold; it should not be in circulation.",
+        }
+    ],
+    "history": [
+        {
+            "scanned_at": "2026-11-19T16:02:11Z",
+            "country": "FR",
+            "location": {"lat": 48.9, "lon": 2.4},
+            "role": "anonymous",
+            "device_id": None,
+            "verdict": "authentic",
+        }
+    ],
+    "risk": {
+        "score": 70,
+        "findings": [
+            {"code": "TRUST_OK", "message": "...", "severity": "info", "score": 0},
+            {"code": "CODE_DECOMMISSIONED", "message": "...", "severity": "suspect", "score": 70},
+        ],
+    },
+    "right_holder": {
+        "brand_id": "example-pharma",
+        "name": "Example Pharma",
+        "contact": {"email": "security@example.com"},
+    },
+}
+
+
+@router.post(
+    "/verify",
+    response_model=VerifyOut,
+    summary="Verify a scanned code and record the scan",
+    responses={
+        **PROBLEMS,
+        200: {
+            "description": "The verdict; the sections shown depend on the caller's role.",
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "consumer": {"summary": "Anonymous consumer", "value": AUTHENTIC_EXAMPLE},
+                        "officer": {"summary": "Customs officer", "value": OFFICER_EXAMPLE},
+                    }
+                }
+            },
+        },
+    },
+)
+def verify(
+    body: VerifyIn, caller: CallerDep, services: ServicesDep, session: SessionDep
+) -> JSONResponse:
+    """One endpoint for every caller: consumers get the verdict, product facts and one plain
+    sentence; officers, admins and the owning brand also get every reason, the recent history,
+    the risk score and the right holder's contact."""
+    return JSONResponse(services.verifier.verify(session, caller, body).to_json())
+
+
+@router.post(
+    "/verify-only",
+    response_model=VerifyOut,
+    summary="Signature and trust list only; records nothing",
+    responses=PROBLEMS,
+)
+def verify_only(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> JSONResponse:
+    """The comparison point for benchmarks: no registry, no history, no write. ``status`` is
+    ``unknown`` and a genuine signature gives ``authentic``."""
+    return JSONResponse(services.verifier.verify_only(caller, body).to_json())

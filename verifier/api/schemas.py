@@ -1,0 +1,237 @@
+"""API shapes (requests and answers), separate from the table models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Country = Annotated[
+    str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case", examples=["DE"])
+]
+GTIN14 = Annotated[str, Field(pattern=r"^\d{14}$", description="GTIN in its 14-digit form")]
+VerdictName = Literal["authentic", "suspect", "counterfeit", "unverifiable"]
+StatusName = Literal[
+    "active", "sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled",
+    "expired", "unknown",
+]  # fmt: skip
+
+EXAMPLE_CODE = (
+    "https://id.example.com/01/09506000134352/10/L2611/21/7F3KQ9XW2M8R4T?17=271231"
+    "&8030=AbCd" + "x" * 86
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Location(Strict):
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float | None = Field(default=None, ge=0, le=20_000_000, allow_inf_nan=False)
+
+
+class VerifyIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"code": EXAMPLE_CODE},
+                {
+                    "code": EXAMPLE_CODE,
+                    "scanned_at": "2026-11-20T09:30:00Z",
+                    "location": {"lat": 50.94, "lon": 6.96, "accuracy_m": 25},
+                    "country": "DE",
+                    "device_id": "handheld-17",
+                    "scan_id": "3f1c6a52-1d0b-4f7e-9a51-2d4a8c0e7b11",
+                    "record": True,
+                },
+            ]
+        },
+    )
+
+    code: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="What the scanner read: Digital Link URI, element string, or raw AIM scan.",
+    )
+    scanned_at: AwareDatetime | None = Field(
+        default=None, description="When the scan happened (ISO 8601 with zone); default now."
+    )
+    location: Location | None = None
+    country: Country | None = None
+    device_id: str | None = Field(default=None, min_length=1, max_length=128)
+    scan_id: UUID | None = Field(
+        default=None, description="Client-chosen id; repeating it returns the stored answer."
+    )
+    record: bool = Field(default=True, description="false (officers only) records nothing.")
+
+
+class ReasonOut(BaseModel):
+    code: str = Field(examples=["TRUST_OK"])
+    message: str
+
+
+class ProductOut(BaseModel):
+    gtin: str
+    serial: str
+    lot: str | None = None
+    expiry: date | None = None
+    brand: str | None = Field(default=None, description="The right holder's name.")
+
+
+class CoarseLocation(BaseModel):
+    lat: float
+    lon: float
+
+
+class HistoryEntry(BaseModel):
+    scanned_at: datetime
+    country: str | None = None
+    location: CoarseLocation | None = Field(default=None, description="Rounded to 0.1 degree.")
+    role: str
+    device_id: str | None = None
+    verdict: str | None = None
+
+
+class FindingOut(BaseModel):
+    code: str
+    message: str
+    severity: Literal["suspect", "info"]
+    score: int
+
+
+class RiskOut(BaseModel):
+    score: int = Field(ge=0, le=100)
+    findings: list[FindingOut]
+
+
+class RightHolderOut(BaseModel):
+    brand_id: str
+    name: str
+    contact: dict[str, str]
+
+
+class VerifyOut(BaseModel):
+    verdict: VerdictName
+    status: StatusName
+    reasons: list[ReasonOut]
+    product: ProductOut
+    scan_id: str | None = Field(default=None, description="Id of the recorded scan, if recorded.")
+    scanned_at: datetime
+    history: list[HistoryEntry] | None = Field(
+        default=None, description="Officers and the owning brand only: recent scans."
+    )
+    risk: RiskOut | None = Field(default=None, description="Officers and the owning brand only.")
+    right_holder: RightHolderOut | None = Field(
+        default=None, description="Officers and the owning brand only."
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer without the sections this caller may not see (absent, not null)."""
+        hidden = {k for k in ("history", "risk", "right_holder") if getattr(self, k) is None}
+        return self.model_dump(mode="json", exclude=hidden)
+
+
+class RegistrationIn(Strict):
+    batch_id: str = Field(min_length=1, max_length=64)
+    gtin: GTIN14
+    lot: str | None = Field(default=None, min_length=1, max_length=20)
+    expiry: str | None = Field(default=None, pattern=r"^\d{6}$")
+    key_id: str = Field(pattern=r"^[A-Za-z0-9_-]{4}$")
+    intended_markets: list[Country] = Field(default_factory=list, max_length=300)
+    serials: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=10_000)
+
+
+class RejectedSerial(BaseModel):
+    serial: str
+    reason: str
+
+
+class RegistrationOut(BaseModel):
+    batch_id: str
+    registered: int
+    already_registered: int
+    rejected: list[RejectedSerial]
+
+
+CodeStatusName = Literal[
+    "sold", "dispensed", "destroyed", "stolen", "exported", "sample", "locked", "recalled"
+]
+
+
+class CodeStatusIn(Strict):
+    status: CodeStatusName = Field(description="'dispensed' is stored as 'sold'.")
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class LotStatusIn(Strict):
+    status: Literal["recalled", "active"]
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class StatusChangeOut(BaseModel):
+    gtin: str
+    serial: str | None = None
+    lot: str | None = None
+    status: str
+    previous: str
+    changed: bool
+    changed_at: datetime | None = None
+    undo_until: datetime | None = None
+
+
+class MarketsIn(Strict):
+    markets: list[Country] = Field(max_length=300)
+    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class MarketsOut(BaseModel):
+    gtin: str
+    batch_id: str | None
+    markets: list[str]
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    action: str
+    account: str | None
+    before: str | None
+    after: str | None
+    comment: str | None
+    undone_at: datetime | None
+
+
+class CodePublic(BaseModel):
+    gtin: str
+    serial: str
+    lot: str | None
+    expiry: str | None
+    key_id: str
+    batch_id: str
+    brand_id: str
+    registered_at: datetime
+    status: str = Field(description="The stored status.")
+    effective_status: str = Field(description="Stored, or derived from lot recall and expiry.")
+    status_changed_at: datetime | None
+    lot_status: str | None
+    intended_markets: list[str]
+    changes: list[AuditOut]
+
+
+class TrustListInstalled(BaseModel):
+    version: int
+    installed: bool
+
+
+class AlertOut(BaseModel):
+    created_at: datetime
+    kind: str
+    brand_id: str | None
+    gtin: str
+    serial: str
+    scan_id: str | None
+    detail: dict[str, Any]

@@ -1,0 +1,161 @@
+"""Table models. API shapes live in ``verifier.api.schemas``: a table is never an answer.
+
+Sizing notes: ``scan`` grows with every verification, so it is read only
+through the (gtin, serial, scanned_at) index and only a bounded recent window;
+``code`` grows with every issued unit and is read by its unique (gtin, serial).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from verifier.db.types import UTCDateTime
+
+
+class Account(SQLModel, table=True):
+    """A caller with a role; anonymous consumers have none."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    role: str = Field(max_length=16)
+    brand_id: str | None = Field(default=None, max_length=64)
+    contact: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token, stored as HMAC-SHA256(pepper, token); the token itself is never kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    prefix: str = Field(max_length=16, index=True)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CodeRecord(SQLModel, table=True):
+    """One registered unit and its current status."""
+
+    __tablename__ = "code"
+    __table_args__ = (UniqueConstraint("gtin", "serial", name="uq_code_gtin_serial"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    serial: str = Field(max_length=20)
+    lot: str | None = Field(default=None, max_length=20)
+    expiry: str | None = Field(default=None, max_length=6)
+    key_id: str = Field(max_length=4)
+    batch_id: str = Field(max_length=64, index=True)
+    brand_id: str = Field(max_length=64)
+    registered_at: datetime = Field(sa_type=UTCDateTime)
+    registered_by: int = Field(foreign_key="account.id")
+    status: str = Field(default="active", max_length=16)
+    status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IntendedMarket(SQLModel, table=True):
+    """Where a GTIN (``batch_id`` empty) or one batch of it is meant to be sold."""
+
+    __tablename__ = "intended_market"
+    __table_args__ = (UniqueConstraint("gtin", "batch_id", name="uq_market_gtin_batch"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    batch_id: str = Field(default="", max_length=64)
+    markets: str = Field(default="", max_length=1000)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: int = Field(foreign_key="account.id")
+
+
+class LotStatus(SQLModel, table=True):
+    """A status set on a whole lot (a recall)."""
+
+    __tablename__ = "lot_status"
+    __table_args__ = (UniqueConstraint("gtin", "lot", name="uq_lot_gtin_lot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    lot: str = Field(max_length=20)
+    status: str = Field(max_length=16)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+    changed_by: int = Field(foreign_key="account.id")
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when, from what to what. Undo marks the event it reverts."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_code", "gtin", "serial", "at"),
+        Index("ix_audit_lot", "gtin", "lot", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    action: str = Field(max_length=32)
+    gtin: str | None = Field(default=None, max_length=14)
+    serial: str | None = Field(default=None, max_length=20)
+    lot: str | None = Field(default=None, max_length=20)
+    batch_id: str | None = Field(default=None, max_length=64)
+    before: str | None = Field(default=None, max_length=2000)
+    after: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=500)
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Scan(SQLModel, table=True):
+    """One verification as recorded; ``answer`` is what the caller got (for scan_id replay)."""
+
+    __table_args__ = (Index("ix_scan_code_time", "gtin", "serial", "scanned_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scan_id: str = Field(max_length=36, unique=True)
+    gtin: str = Field(max_length=14)
+    serial: str = Field(max_length=20)
+    scanned_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    role: str = Field(max_length=16)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    device_id: str | None = Field(default=None, max_length=128)
+    country: str | None = Field(default=None, max_length=2)
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    verdict: str = Field(max_length=16)
+    reasons: str = Field(max_length=2000)
+    answer: str
+
+
+class Alert(SQLModel, table=True):
+    """Something a brand should look at, e.g. a signed code that was never registered."""
+
+    __table_args__ = (Index("ix_alert_brand_time", "brand_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=40)
+    brand_id: str | None = Field(default=None, max_length=64)
+    gtin: str = Field(max_length=14)
+    serial: str = Field(max_length=20)
+    scan_id: str | None = Field(default=None, max_length=36)
+    detail: str = Field(max_length=2000)
+
+
+class TrustListDoc(SQLModel, table=True):
+    """Every trust list the service accepted; the highest version is the current one."""
+
+    __tablename__ = "trust_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(unique=True)
+    data: bytes = Field(sa_type=LargeBinary)
+    installed_at: datetime = Field(sa_type=UTCDateTime)
+    installed_by: int | None = Field(default=None, foreign_key="account.id")

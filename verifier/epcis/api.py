@@ -1,0 +1,185 @@
+"""HTTP: capture EPCIS 2.0 documents, query events, export documents (``/v1/epcis``).
+
+- ``POST /v1/epcis/capture``: a brand's account (or an admin naming ``brand``);
+  201 with the event hashes; 400 listing each bad event; 409 listing each
+  event captured before. Nothing of a refused document is stored.
+- ``GET /v1/epcis/events``: an EPCISQueryDocument, one page; the next page is
+  in the ``Link`` header (``rel="next"``) and ``X-Next-Cursor``.
+- ``GET /v1/epcis/export``: an EPCISDocument with location master data.
+
+Officers and admins read every brand's events; a brand reads its own only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+
+from authn.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from verifier.accounts import Caller, Role
+from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
+from verifier.api.problems import problem
+from verifier.epcis.store import (
+    DEFAULT_LIMIT,
+    MAX_EXPORT,
+    MAX_LIMIT,
+    CaptureConflict,
+    CaptureRejected,
+    EventQuery,
+    capture,
+    export_document,
+)
+
+router = APIRouter(prefix="/v1/epcis", tags=["epcis"])
+EPCIS_MEDIA = "application/ld+json"
+
+
+def _capturing_brand(caller: Caller, brand: str | None) -> str:
+    if caller.role is Role.ANONYMOUS:
+        raise Unauthenticated("capturing events needs a brand's or an admin's bearer token")
+    if caller.role is Role.BRAND:
+        if brand is not None and brand != caller.brand_id:
+            raise PermissionDenied("a brand captures events for itself only")
+        assert caller.brand_id is not None
+        return caller.brand_id
+    if caller.role is Role.ADMIN:
+        if brand is None:
+            raise InvalidInput("an admin names the brand the events belong to: ?brand=<id>")
+        return brand
+    raise PermissionDenied("only brand owners and admins capture events")
+
+
+def _reading_brand(caller: Caller) -> str | None:
+    """None: every brand (officers, admins); else the caller's own brand."""
+    if caller.role is Role.ANONYMOUS:
+        raise Unauthenticated("reading events needs a bearer token")
+    if caller.role is Role.BRAND:
+        return caller.brand_id
+    return None
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(f"{name} needs a time zone, e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
+@router.post("/capture", status_code=201, summary="Capture an EPCIS 2.0 JSON-LD document")
+def capture_document(
+    document: Annotated[Any, Body(description="An EPCISDocument or EPCISQueryDocument")],
+    session: SessionDep,
+    caller: CallerDep,
+    trust_list: TrustListDep,
+    now: NowDep,
+    brand: Annotated[str | None, Query(max_length=64)] = None,
+) -> JSONResponse:
+    brand_id = _capturing_brand(caller, brand)
+    registered = trust_list.brand_for(brand_id)
+    if registered is None:
+        raise NotFound(f"no brand {brand_id!r} in the trust list")
+    try:
+        result = capture(
+            session,
+            document,
+            brand_id=brand_id,
+            prefixes=registered.prefixes,
+            account_id=caller.account_id,
+            now=now,
+        )
+    except CaptureRejected as exc:
+        errors = [e.as_dict() for e in exc.errors]
+        return problem(400, "epcis-invalid", "Events not valid", str(exc), extra={"errors": errors})
+    except CaptureConflict as exc:
+        errors = [e.as_dict() for e in exc.errors]
+        return problem(
+            409, "epcis-duplicate", "Events captured before", str(exc), extra={"errors": errors}
+        )
+    body = {
+        "captureID": result.capture_id,
+        "eventCount": len(result.event_hashes),
+        "eventIDs": result.event_hashes,
+    }
+    return JSONResponse(body, status_code=201)
+
+
+def _query(
+    caller: Caller,
+    code: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    biz_step: str | None,
+    cursor: str | None,
+    limit: int,
+    containers: bool,
+) -> EventQuery:
+    return EventQuery(
+        brand_id=_reading_brand(caller),
+        code=code,
+        start=_aware("from", start),
+        end=_aware("to", end),
+        biz_step=biz_step,
+        cursor=cursor,
+        limit=limit,
+        containers=containers,
+    )
+
+
+def _paged(request: Request, document: dict[str, Any], cursor: str | None) -> JSONResponse:
+    headers = {}
+    if cursor is not None:
+        headers["X-Next-Cursor"] = cursor
+        headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
+    return JSONResponse(document, headers=headers, media_type=EPCIS_MEDIA)
+
+
+Code = Annotated[
+    str | None, Query(max_length=500, description="EPC URI, Digital Link or (01)..(21)..")
+]
+From = Annotated[datetime | None, Query(alias="from", description="eventTime >= from")]
+To = Annotated[datetime | None, Query(alias="to", description="eventTime < to")]
+BizStep = Annotated[str | None, Query(alias="bizStep", max_length=300)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Containers = Annotated[
+    bool, Query(description="also the events of the cases and pallets the code was packed in")
+]
+
+
+@router.get("/events", summary="Events by code, time and bizStep, one page at a time")
+def get_events(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    now: NowDep,
+    code: Code = None,
+    start: From = None,
+    end: To = None,
+    biz_step: BizStep = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    containers: Containers = False,
+) -> JSONResponse:
+    query = _query(caller, code, start, end, biz_step, cursor, limit, containers)
+    document, next_cursor = export_document(session, query, now=now, as_query_document=True)
+    return _paged(request, document, next_cursor)
+
+
+@router.get("/export", summary="The matching events as an EPCIS 2.0 document")
+def export(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    now: NowDep,
+    code: Code = None,
+    start: From = None,
+    end: To = None,
+    biz_step: BizStep = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_EXPORT)] = MAX_LIMIT,
+    containers: Containers = False,
+) -> JSONResponse:
+    query = _query(caller, code, start, end, biz_step, cursor, limit, containers)
+    document, next_cursor = export_document(session, query, now=now)
+    return _paged(request, document, next_cursor)

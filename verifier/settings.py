@@ -1,0 +1,87 @@
+"""Settings of the verification service (environment prefix ``SEALTRACE_``, or ``.env``).
+
+Development is the default and needs nothing: SQLite under ``./data``, a
+built-in token pepper. Outside development the service refuses to start on
+the unsafe defaults (see :meth:`Settings.refuse_unsafe_defaults`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Clock = Callable[[], datetime]
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/sealtrace.db"
+DEVELOPMENT_PEPPER = "sealtrace-development-pepper-not-for-production"
+MIN_PEPPER_CHARS = 32
+
+
+def utc_now() -> datetime:
+    """The real clock; the app takes any other ``Clock`` (tests pass their own)."""
+    return datetime.now(UTC)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SEALTRACE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("SEALTRACE_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
+    )
+    allow_sqlite_in_production: bool = Field(
+        default=False,
+        description="Single-machine deployments (a border post) may run SQLite in production.",
+    )
+    token_pepper: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PEPPER),
+        description="Server secret mixed into stored token hashes (HMAC-SHA256).",
+    )
+    trust_list: Path | None = Field(default=None, description="Signed trust list JSON file.")
+    registry_public_key: Path | None = Field(
+        default=None, description="PEM Ed25519 public key of the registry that signs trust lists."
+    )
+    trust_refresh_seconds: float = Field(
+        default=30.0, ge=0, description="How often a worker looks for a newer stored trust list."
+    )
+    apply_migrations: bool = Field(default=True, description="Run Alembic upgrade at start.")
+    history_limit: int = Field(default=50, ge=1, le=1000, description="Recent scans loaded.")
+    history_days: int = Field(default=180, ge=1, description="Age of the oldest scan loaded.")
+    undo_window_days: int = Field(default=10, ge=0, description="Status changes undoable.")
+    verify_body_limit: int = Field(default=64 * 1024, ge=1024)
+    registration_body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)
+    trust_list_body_limit: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def refuse_unsafe_defaults(self) -> Settings:
+        """Outside development: a real pepper; in production also a real store and trust."""
+        if self.environment == "development":
+            return self
+        pepper = self.token_pepper.get_secret_value()
+        if pepper == DEVELOPMENT_PEPPER or len(pepper) < MIN_PEPPER_CHARS:
+            raise ValueError(
+                f"SEALTRACE_TOKEN_PEPPER must be set to a secret of at least "
+                f"{MIN_PEPPER_CHARS} characters when SEALTRACE_ENVIRONMENT={self.environment}"
+            )
+        if self.environment == "production":
+            if self.is_sqlite and not self.allow_sqlite_in_production:
+                raise ValueError(
+                    "production needs PostgreSQL (SEALTRACE_DATABASE_URL=postgresql+psycopg://...)"
+                    "; set SEALTRACE_ALLOW_SQLITE_IN_PRODUCTION=true for a single-machine install"
+                )
+            if self.registry_public_key is None:
+                raise ValueError("production needs SEALTRACE_REGISTRY_PUBLIC_KEY (a PEM file)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

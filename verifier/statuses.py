@@ -1,0 +1,223 @@
+"""Statuses: the EMVS set on single units, recalls of whole lots, and undo.
+
+Only an active unit changes status; setting the status it has is a no-op.
+Undo reverts the latest change, by the account that made it, within the
+undo window. Every change and every undo writes an audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from authn.ai import validate_value
+from authn.errors import Conflict, NotFound, PermissionDenied
+from keys.trust import TrustList
+from verifier.accounts import Caller
+from verifier.api.schemas import StatusChangeOut
+from verifier.db.models import AuditEvent, CodeRecord, LotStatus
+from verifier.registry import account_id_of, gtin14, require_writer
+from verifier.verification.rules import ACTIVE
+
+CODE_STATUS = "code.status"
+LOT_STATUS = "lot.status"
+
+
+def _load_code(session: Session, gtin: str, serial: str) -> CodeRecord:
+    record = session.exec(
+        select(CodeRecord)
+        .where(CodeRecord.gtin == gtin, CodeRecord.serial == serial)
+        .with_for_update()
+    ).first()
+    if record is None:
+        raise NotFound("no such code")
+    return record
+
+
+def change_code_status(
+    session: Session,
+    caller: Caller,
+    trust: TrustList,
+    gtin: str,
+    serial: str,
+    status: str,
+    comment: str | None,
+    *,
+    now: datetime,
+    undo_window: timedelta,
+) -> StatusChangeOut:
+    gtin = gtin14(gtin)
+    require_writer(caller, trust, gtin)
+    status = "sold" if status == "dispensed" else status
+    record = _load_code(session, gtin, serial)
+    if record.status == status:
+        return StatusChangeOut(
+            gtin=gtin, serial=serial, status=status, previous=status, changed=False
+        )
+    if record.status != ACTIVE:
+        raise Conflict(
+            f"this unit is already {record.status}; undo that change first "
+            f"(possible within {undo_window.days} days, by the account that made it)"
+        )
+    record.status, record.status_changed_at = status, now
+    session.add(record)
+    session.add(
+        AuditEvent(
+            at=now, account_id=account_id_of(caller), action=CODE_STATUS, gtin=gtin,
+            serial=serial, before=ACTIVE, after=status, comment=comment,
+        )
+    )  # fmt: skip
+    session.commit()
+    return StatusChangeOut(
+        gtin=gtin, serial=serial, status=status, previous=ACTIVE, changed=True,
+        changed_at=now, undo_until=now + undo_window,
+    )  # fmt: skip
+
+
+def _undoable_event(
+    caller: Caller, event: AuditEvent | None, now: datetime, window: timedelta
+) -> AuditEvent:
+    if event is None:
+        raise Conflict("there is no status change left to undo")
+    if event.account_id != caller.account_id:
+        raise PermissionDenied("only the account that made a status change may undo it")
+    if now - event.at > window:
+        raise Conflict(
+            f"the change of {event.at.date().isoformat()} can no longer be undone: "
+            f"undo is possible within {window.days} days only"
+        )
+    return event
+
+
+def undo_code_status(
+    session: Session,
+    caller: Caller,
+    trust: TrustList,
+    gtin: str,
+    serial: str,
+    *,
+    now: datetime,
+    undo_window: timedelta,
+) -> StatusChangeOut:
+    gtin = gtin14(gtin)
+    require_writer(caller, trust, gtin)
+    record = _load_code(session, gtin, serial)
+    latest = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == CODE_STATUS,
+            AuditEvent.gtin == gtin,
+            AuditEvent.serial == serial,
+            col(AuditEvent.undone_at).is_(None),
+        )
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+    event = _undoable_event(caller, latest, now, undo_window)
+    if event.after != record.status or event.before is None:
+        raise Conflict("the unit's status changed since; it cannot be undone automatically")
+    record.status, record.status_changed_at = event.before, now
+    event.undone_at = now
+    session.add_all([record, event])
+    session.add(
+        AuditEvent(
+            at=now, account_id=caller.account_id, action=CODE_STATUS + ".undo", gtin=gtin,
+            serial=serial, before=event.after, after=event.before,
+        )
+    )  # fmt: skip
+    session.commit()
+    return StatusChangeOut(
+        gtin=gtin, serial=serial, status=event.before, previous=event.after, changed=True,
+        changed_at=now,
+    )  # fmt: skip
+
+
+# Lot status ------------------------------------------------------------------------------------
+
+
+def change_lot_status(
+    session: Session,
+    caller: Caller,
+    trust: TrustList,
+    gtin: str,
+    lot: str,
+    status: str,
+    comment: str | None,
+    *,
+    now: datetime,
+    undo_window: timedelta,
+) -> StatusChangeOut:
+    gtin = gtin14(gtin)
+    validate_value("10", lot)
+    require_writer(caller, trust, gtin)
+    row = session.exec(
+        select(LotStatus).where(LotStatus.gtin == gtin, LotStatus.lot == lot).with_for_update()
+    ).first()
+    before = row.status if row is not None else ACTIVE
+    if before == status:
+        return StatusChangeOut(gtin=gtin, lot=lot, status=status, previous=before, changed=False)
+    account_id = account_id_of(caller)
+    if row is None:
+        row = LotStatus(gtin=gtin, lot=lot, status=status, changed_at=now, changed_by=account_id)
+    else:
+        row.status, row.changed_at, row.changed_by = status, now, account_id
+    session.add(row)
+    session.add(
+        AuditEvent(
+            at=now, account_id=account_id, action=LOT_STATUS, gtin=gtin, lot=lot,
+            before=before, after=status, comment=comment,
+        )
+    )  # fmt: skip
+    session.commit()
+    return StatusChangeOut(
+        gtin=gtin, lot=lot, status=status, previous=before, changed=True, changed_at=now,
+        undo_until=now + undo_window,
+    )  # fmt: skip
+
+
+def undo_lot_status(
+    session: Session,
+    caller: Caller,
+    trust: TrustList,
+    gtin: str,
+    lot: str,
+    *,
+    now: datetime,
+    undo_window: timedelta,
+) -> StatusChangeOut:
+    gtin = gtin14(gtin)
+    require_writer(caller, trust, gtin)
+    row = session.exec(
+        select(LotStatus).where(LotStatus.gtin == gtin, LotStatus.lot == lot).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("no status was ever set on this lot")
+    latest = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == LOT_STATUS,
+            AuditEvent.gtin == gtin,
+            AuditEvent.lot == lot,
+            col(AuditEvent.undone_at).is_(None),
+        )
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+    event = _undoable_event(caller, latest, now, undo_window)
+    if event.after != row.status or event.before is None:
+        raise Conflict("the lot's status changed since; it cannot be undone automatically")
+    row.status, row.changed_at = event.before, now
+    event.undone_at = now
+    session.add_all([row, event])
+    session.add(
+        AuditEvent(
+            at=now, account_id=caller.account_id, action=LOT_STATUS + ".undo", gtin=gtin,
+            lot=lot, before=event.after, after=event.before,
+        )
+    )  # fmt: skip
+    session.commit()
+    return StatusChangeOut(
+        gtin=gtin, lot=lot, status=event.before, previous=event.after, changed=True,
+        changed_at=now,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Verification: parse, trust, state, rules, verdict, and the answer each caller may see."""

@@ -1,0 +1,171 @@
+"""Rules over one code's registry state and recent scans: pure functions, stable reason codes.
+
+A rule takes a :class:`RuleInput` and returns findings; it never does I/O, so
+the same rules run in the service and in an officer's offline app, and are
+tested with plain values. Rules only run for codes whose signature and trust
+chain are genuine: a counterfeit needs no further evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from authn.code import ProductCode
+from authn.errors import GS1SyntaxError
+from authn.gs1 import yymmdd_to_date
+
+Severity = Literal["suspect", "info"]
+
+ACTIVE = "active"
+DECOMMISSIONED = ("sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled")
+LOT_RECALLED_STATUS = "recalled"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation; ``score`` (0-100) feeds the risk score officers see."""
+
+    code: str
+    message: str
+    severity: Severity = "suspect"
+    score: int = 50
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """The registry's record of a unit, as rules see it."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+    expiry: str | None
+    key_id: str
+    batch_id: str
+    brand_id: str
+    registered_at: datetime
+    status: str
+    status_changed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ScanFacts:
+    """One scan: the current one, or one of the recent history."""
+
+    scanned_at: datetime
+    role: str
+    device_id: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    verdict: str | None = None
+    scan_id: str | None = None  # None: the current scan, when it is not recorded
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    code: ProductCode
+    scan: ScanFacts
+    record: CodeFacts | None
+    lot_status: str | None
+    intended_markets: tuple[str, ...] | None
+    recent: tuple[ScanFacts, ...]  # newest first, bounded by the service's window
+
+
+Rule = Callable[[RuleInput], Iterable[Finding]]
+
+
+def expiry_date(expiry: str | None, today: date) -> date | None:
+    """The date an AI 17 value stands for, read on ``today`` (GS1 century rule)."""
+    if expiry is None:
+        return None
+    try:
+        return yymmdd_to_date(expiry, today)
+    except GS1SyntaxError:  # 29 February of a non-leap year: no such day, treat as month end
+        return yymmdd_to_date(expiry[:4] + "00", today)
+
+
+def effective_status_of(record: CodeFacts | None, lot_status: str | None, today: date) -> str:
+    """The unit's status as callers see it: stored, or derived from its lot and expiry date."""
+    if record is None:
+        return "unknown"
+    if record.status != ACTIVE:
+        return record.status
+    if lot_status == LOT_RECALLED_STATUS:
+        return "recalled"
+    expires = expiry_date(record.expiry, today)
+    if expires is not None and expires < today:
+        return "expired"
+    return ACTIVE
+
+
+def code_not_registered(rule_input: RuleInput) -> Iterable[Finding]:
+    if rule_input.record is None:
+        yield Finding(
+            "CODE_NOT_REGISTERED",
+            "The code is correctly signed but its brand never registered it: the signing key "
+            "may have leaked.",
+            score=80,
+        )
+
+
+def code_decommissioned(rule_input: RuleInput) -> Iterable[Finding]:
+    record = rule_input.record
+    if record is None or record.status == ACTIVE:
+        return
+    changed = record.status_changed_at
+    # A scan made (offline) before the status change is not evidence against the unit.
+    if changed is not None and rule_input.scan.scanned_at < changed:
+        return
+    yield Finding(
+        "CODE_DECOMMISSIONED",
+        f"The brand marked this unit as {record.status}; it should not be in circulation.",
+        score=70,
+    )
+
+
+def lot_recalled(rule_input: RuleInput) -> Iterable[Finding]:
+    if rule_input.lot_status == LOT_RECALLED_STATUS:
+        yield Finding(
+            "LOT_RECALLED",
+            f"Lot {rule_input.code.lot} of this product has been recalled by the brand.",
+            score=40,
+        )
+
+
+def code_expired(rule_input: RuleInput) -> Iterable[Finding]:
+    at = rule_input.scan.scanned_at.date()
+    expires = expiry_date(rule_input.code.expiry, at)
+    if expires is not None and expires < at:
+        yield Finding("CODE_EXPIRED", f"The product expired on {expires.isoformat()}.", score=30)
+
+
+def code_data_mismatch(rule_input: RuleInput) -> Iterable[Finding]:
+    """A genuine signature over data the brand registered differently means a misused key."""
+    record = rule_input.record
+    if record is None:
+        return
+    code = rule_input.code
+    if (record.lot, record.expiry, record.key_id) != (code.lot, code.expiry, code.key_id):
+        yield Finding(
+            "CODE_DATA_MISMATCH",
+            "The code's lot, expiry or signing key differs from what the brand registered.",
+            score=80,
+        )
+
+
+STATE_RULES: tuple[Rule, ...] = (
+    code_not_registered,
+    code_data_mismatch,
+    code_decommissioned,
+    lot_recalled,
+    code_expired,
+)
+
+
+def run_rules(rules: Sequence[Rule], rule_input: RuleInput) -> list[Finding]:
+    return [finding for rule in rules for finding in rule(rule_input)]
