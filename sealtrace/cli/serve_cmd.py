@@ -48,7 +48,7 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     uvicorn.run(
-        "verifier.api.app:app",
+        "mobile_api.app:app",
         factory=True,
         host=host,
         port=port,

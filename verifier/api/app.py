@@ -7,7 +7,7 @@ and ``sealtrace db upgrade`` run them before any worker starts.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -39,9 +39,11 @@ def create_app(
     *,
     clock: Clock = utc_now,
     trust_parser: TrustListParser | None = None,
+    extra_body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build the app. ``clock`` is the service's only source of time (tests pass their own);
-    ``trust_parser`` defaults to ``keys.trust`` with the configured registry key."""
+    ``trust_parser`` defaults to ``keys.trust`` with the configured registry key;
+    ``extra_body_limits`` gives paths added by outer layers (uploads) their own size limit."""
     settings = settings or Settings()
     if trust_parser is None and settings.registry_public_key is not None:
         trust_parser = keys_trust_parser(load_public_key(settings.registry_public_key))
@@ -84,6 +86,8 @@ def create_app(
     app.include_router(epcis_router)
 
     def limit_for(path: str) -> int:
+        if extra_body_limits and path in extra_body_limits:
+            return extra_body_limits[path]
         if path.startswith(("/v1/registrations", "/v1/epcis")):
             return settings.registration_body_limit
         if path.startswith("/v1/trust-list"):

@@ -1,0 +1,201 @@
+"""The offline bundle: what an officer's handheld needs to judge codes without a network.
+
+Format (spec: docs/mobile.md): a signed envelope of ``keys.canonical`` whose
+``signed`` part holds the registry's trust list *verbatim* (so the handheld
+checks the registry's own signature on it, as the server does), the recalled
+lots, and a Bloom filter of decommissioned codes. The server signs the
+envelope with its bundle key; the handheld pins that key and the registry key.
+A delta carries the keys added to the filter since ``base_version`` instead of
+the whole filter. Pure: bytes, keys and times come in as arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from authn.errors import PayloadTooLarge, TrustError
+from authn.signing import Signer
+from keys.canonical import (
+    JSONValue,
+    canonical_json,
+    expect_list,
+    expect_object,
+    expect_str,
+    format_time,
+    open_envelope,
+    parse_json,
+    parse_time,
+    sign_envelope,
+    signed_by,
+)
+from keys.trust import TrustList
+from mobile_api.bloom import KEY_BYTES, BloomFilter
+
+BUNDLE_TAG = b"sealtrace/offline-bundle/v1"
+BUNDLE_TYPE = "sealtrace/offline-bundle"
+SPEC_VERSION = 1
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+
+Lot = tuple[str, str]  # (GTIN-14, lot)
+
+
+@dataclass(frozen=True, eq=False)
+class OfflineBundle:
+    """A verified bundle, ready for :func:`mobile_api.offline.verify_offline`."""
+
+    version: str
+    generated_at: datetime
+    expires_at: datetime
+    trust_list: TrustList
+    recalled_lots: frozenset[Lot]
+    decommissioned: BloomFilter
+
+    def is_stale(self, now: datetime) -> bool:
+        return now > self.expires_at
+
+
+def _lots_json(lots: Iterable[Lot]) -> list[JSONValue]:
+    return [[gtin, lot] for gtin, lot in sorted(set(lots))]
+
+
+def build_full(
+    signer: Signer,
+    *,
+    version: str,
+    generated_at: datetime,
+    expires_at: datetime,
+    trust_list: bytes,
+    recalled_lots: Iterable[Lot],
+    decommissioned: BloomFilter,
+) -> bytes:
+    signed: dict[str, JSONValue] = {
+        "type": BUNDLE_TYPE,
+        "spec_version": SPEC_VERSION,
+        "kind": "full",
+        "version": version,
+        "generated_at": format_time(generated_at),
+        "expires_at": format_time(expires_at),
+        "trust_list": trust_list.decode("utf-8"),
+        "recalled_lots": _lots_json(recalled_lots),
+        "decommissioned": dict(decommissioned.to_json()),
+    }
+    return canonical_json(sign_envelope(signed, BUNDLE_TAG, [signer]))
+
+
+def build_delta(
+    signer: Signer,
+    *,
+    version: str,
+    base_version: str,
+    generated_at: datetime,
+    expires_at: datetime,
+    trust_list: bytes,
+    recalled_lots: Iterable[Lot],
+    filter_id: str,
+    added_keys: Sequence[bytes],
+) -> bytes:
+    """A delta: the full (small) trust list and lot list, only the filter keys added."""
+    signed: dict[str, JSONValue] = {
+        "type": BUNDLE_TYPE,
+        "spec_version": SPEC_VERSION,
+        "kind": "delta",
+        "version": version,
+        "base_version": base_version,
+        "generated_at": format_time(generated_at),
+        "expires_at": format_time(expires_at),
+        "trust_list": trust_list.decode("utf-8"),
+        "recalled_lots": _lots_json(recalled_lots),
+        "filter_id": filter_id,
+        "added": base64.b64encode(b"".join(added_keys)).decode("ascii"),
+    }
+    return canonical_json(sign_envelope(signed, BUNDLE_TAG, [signer]))
+
+
+def _open(
+    data: bytes, *, registry_key: Ed25519PublicKey, bundle_key: Ed25519PublicKey, now: datetime
+) -> tuple[dict[str, JSONValue], TrustList]:
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise PayloadTooLarge(f"an offline bundle is at most {MAX_BUNDLE_BYTES} bytes")
+    signed, signatures = open_envelope(parse_json(data, "offline bundle"), "offline bundle")
+    if not signed_by(signed, signatures, BUNDLE_TAG, bundle_key):
+        raise TrustError("the offline bundle is not signed by the pinned bundle key")
+    if signed.get("type") != BUNDLE_TYPE or signed.get("spec_version") != SPEC_VERSION:
+        raise TrustError(f"not a version {SPEC_VERSION} sealtrace offline bundle")
+    text = expect_str(signed.get("trust_list"), "bundle trust_list", max_len=64 * 1024 * 1024)
+    # allow_stale: a stale list still tells counterfeits apart; evaluate() judges staleness.
+    trust_list = TrustList.from_signed_json(
+        text.encode("utf-8"), registry_key, now=now, allow_stale=True
+    )
+    return signed, trust_list
+
+
+def _lots(value: JSONValue) -> frozenset[Lot]:
+    lots = set()
+    for i, item in enumerate(expect_list(value, "recalled_lots")):
+        pair = expect_list(item, f"recalled_lots[{i}]")
+        if len(pair) != 2:
+            raise TrustError(f"recalled_lots[{i}] must be [gtin, lot]")
+        lots.add((expect_str(pair[0], "gtin"), expect_str(pair[1], "lot")))
+    return frozenset(lots)
+
+
+def open_bundle(
+    data: bytes, *, registry_key: Ed25519PublicKey, bundle_key: Ed25519PublicKey, now: datetime
+) -> OfflineBundle:
+    """Verify and parse a full bundle; raises TrustError for anything not to be trusted."""
+    signed, trust_list = _open(data, registry_key=registry_key, bundle_key=bundle_key, now=now)
+    if signed.get("kind") != "full":
+        raise TrustError("this is a delta; apply it to a full bundle with apply_delta")
+    return OfflineBundle(
+        version=expect_str(signed.get("version"), "version"),
+        generated_at=parse_time(signed.get("generated_at"), "generated_at"),
+        expires_at=parse_time(signed.get("expires_at"), "expires_at"),
+        trust_list=trust_list,
+        recalled_lots=_lots(signed.get("recalled_lots")),
+        decommissioned=BloomFilter.from_json(expect_object(signed.get("decommissioned"), "filter")),
+    )
+
+
+def apply_delta(
+    bundle: OfflineBundle,
+    data: bytes,
+    *,
+    registry_key: Ed25519PublicKey,
+    bundle_key: Ed25519PublicKey,
+    now: datetime,
+) -> OfflineBundle:
+    """The bundle after a delta (or the delta's full bundle if the server sent a full one)."""
+    signed, trust_list = _open(data, registry_key=registry_key, bundle_key=bundle_key, now=now)
+    if signed.get("kind") == "full":
+        return open_bundle(data, registry_key=registry_key, bundle_key=bundle_key, now=now)
+    if signed.get("base_version") != bundle.version:
+        raise TrustError(
+            f"this delta applies to version {signed.get('base_version')}, not {bundle.version}"
+        )
+    if signed.get("filter_id") != bundle.decommissioned.filter_id:
+        raise TrustError("this delta was made for a differently sized filter; fetch a full bundle")
+    if trust_list.version < bundle.trust_list.version:
+        raise TrustError("the delta's trust list is older than the one held")
+    try:
+        added = base64.b64decode(str(signed.get("added")), validate=True)
+    except (binascii.Error, ValueError):
+        raise TrustError("the delta's added keys are malformed") from None
+    if len(added) % KEY_BYTES:
+        raise TrustError("the delta's added keys are malformed")
+    filter_copy = BloomFilter.from_json(bundle.decommissioned.to_json())
+    filter_copy.add_keys(added)
+    return replace(
+        bundle,
+        version=expect_str(signed.get("version"), "version"),
+        generated_at=parse_time(signed.get("generated_at"), "generated_at"),
+        expires_at=parse_time(signed.get("expires_at"), "expires_at"),
+        trust_list=trust_list,
+        recalled_lots=_lots(signed.get("recalled_lots")),
+        decommissioned=filter_copy,
+    )

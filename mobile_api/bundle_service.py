@@ -1,0 +1,195 @@
+"""Building offline bundles from the verifier's database: versions, deltas, a cache.
+
+A bundle version is ``T.A.C``: the trust list version ``T``, the highest audit
+event id ``A`` it reflects (every status change writes one), and the filter
+capacity ``C``. A delta since ``T'.A'.C`` lists the codes decommissioned by
+audit events after ``A'``; it is only possible while the capacity is unchanged
+and no code was put back into circulation since (a Bloom filter cannot forget),
+and while it lists at most ``delta_max_codes``: otherwise the full bundle is
+sent. Either answer brings the handheld to the current version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from authn.signing import Signer, raw_public_key
+from keys.filestore import load_private_key
+from keys.trust import TrustList
+from mobile_api.bloom import BloomFilter, filter_id_for, keys_of
+from mobile_api.bundle import build_delta, build_full
+from mobile_api.settings import MobileSettings
+from verifier.db.models import AuditEvent, CodeRecord, LotStatus
+from verifier.statuses import CODE_STATUS
+from verifier.verification.rules import ACTIVE, LOT_RECALLED_STATUS
+
+log = logging.getLogger(__name__)
+
+CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class BundleAnswer:
+    data: bytes
+    version: str
+    kind: str  # "full" or "delta"
+
+
+def load_bundle_signer(settings: MobileSettings, *, environment: str) -> Signer:
+    if settings.bundle_key is not None:
+        passphrase = settings.bundle_key_passphrase
+        if passphrase is None:
+            raise ValueError("SEALTRACE_MOBILE_BUNDLE_KEY_PASSPHRASE is needed for the bundle key")
+        return load_private_key(settings.bundle_key, passphrase.get_secret_value().encode())
+    if environment == "production":
+        raise ValueError("production needs SEALTRACE_MOBILE_BUNDLE_KEY (offline bundle signing)")
+    log.warning("no bundle key configured: offline bundles are signed by a throwaway key")
+    return Ed25519PrivateKey.generate()
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+class BundleService:
+    def __init__(self, signer: Signer, settings: MobileSettings) -> None:
+        self.signer = signer
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._cached: tuple[str, datetime, bytes] | None = None
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(raw_public_key(self.signer.public_key())).hexdigest()[:12]
+
+    def capacity_for(self, count: int) -> int:
+        capacity = self.settings.filter_min_capacity
+        while capacity < count * 5 // 4:
+            capacity *= 2
+        return capacity
+
+    def salt_for(self, capacity: int) -> bytes:
+        # Deterministic per deployment key and size, so workers and restarts build the same filter.
+        seed = b"sealtrace/bundle-salt/v1" + raw_public_key(self.signer.public_key())
+        return hashlib.sha256(seed + capacity.to_bytes(8, "big")).digest()[:8]
+
+    def current_version(self, session: Session, trust_list: TrustList) -> str:
+        audit_id = session.exec(select(func.max(AuditEvent.id))).one() or 0
+        count = session.exec(
+            select(func.count()).select_from(CodeRecord).where(CodeRecord.status != ACTIVE)
+        ).one()
+        return f"{trust_list.version}.{audit_id}.{self.capacity_for(count)}"
+
+    def _expires_at(self, trust_list: TrustList, now: datetime) -> datetime:
+        return min(trust_list.expires_at, now + timedelta(hours=self.settings.bundle_max_age_hours))
+
+    @staticmethod
+    def recalled_lots(session: Session) -> list[tuple[str, str]]:
+        rows = session.exec(
+            select(LotStatus.gtin, LotStatus.lot).where(LotStatus.status == LOT_RECALLED_STATUS)
+        ).all()
+        return [(gtin, lot) for gtin, lot in rows]
+
+    def answer(
+        self,
+        session: Session,
+        trust: TrustList,
+        trust_bytes: bytes,
+        now: datetime,
+        since: str | None,
+    ) -> BundleAnswer:
+        version = self.current_version(session, trust)
+        if since is not None:
+            delta = self._delta(session, trust, trust_bytes, now, since, version)
+            if delta is not None:
+                return delta
+        return BundleAnswer(self._full(session, trust, trust_bytes, now, version), version, "full")
+
+    def _full(
+        self, session: Session, trust: TrustList, trust_bytes: bytes, now: datetime, version: str
+    ) -> bytes:
+        with self._lock:
+            # Rebuilding the filter costs seconds for millions of codes: one build per version.
+            # The signature covers generated_at, so a cached bundle keeps its first timestamp.
+            # It is rebuilt when a sixth of its validity is gone, so it never ships nearly stale.
+            fresh_for = timedelta(hours=self.settings.bundle_max_age_hours) / 6
+            if self._cached is not None:
+                cached_version, built_at, cached = self._cached
+                if cached_version == version and now - built_at < fresh_for:
+                    return cached
+            capacity = int(version.rsplit(".", 1)[1])
+            bloom = BloomFilter.empty(capacity, self.settings.filter_fp_per_million,
+                                      self.salt_for(capacity))  # fmt: skip
+            rows = session.exec(
+                select(CodeRecord.gtin, CodeRecord.serial)
+                .where(CodeRecord.status != ACTIVE)
+                .execution_options(yield_per=CHUNK)
+            )
+            chunk: list[tuple[str, str]] = []
+            for gtin, serial in rows:
+                chunk.append((gtin, serial))
+                if len(chunk) >= CHUNK:
+                    bloom.add_keys(keys_of(bloom.salt, chunk))
+                    chunk = []
+            bloom.add_keys(keys_of(bloom.salt, chunk))
+            data = build_full(
+                self.signer, version=version, generated_at=now,
+                expires_at=self._expires_at(trust, now), trust_list=trust_bytes,
+                recalled_lots=self.recalled_lots(session), decommissioned=bloom,
+            )  # fmt: skip
+            self._cached = (version, now, data)
+            return data
+
+    def _delta(
+        self,
+        session: Session,
+        trust: TrustList,
+        trust_bytes: bytes,
+        now: datetime,
+        since: str,
+        version: str,
+    ) -> BundleAnswer | None:
+        base = parse_version(since)
+        current = parse_version(version)
+        assert current is not None
+        if base is None or base[2] != current[2] or base[1] > current[1] or base[0] > current[0]:
+            return None
+        events = session.exec(
+            select(AuditEvent.action, AuditEvent.gtin, AuditEvent.serial, AuditEvent.after)
+            .where(
+                col(AuditEvent.id) > base[1],
+                col(AuditEvent.id) <= current[1],
+                col(AuditEvent.action).in_([CODE_STATUS, CODE_STATUS + ".undo"]),
+            )
+            .order_by(col(AuditEvent.id))
+        ).all()
+        added: list[tuple[str, str]] = []
+        for action, gtin, serial, after in events:
+            if action != CODE_STATUS or after == ACTIVE:
+                return None  # a code back in circulation: the filter must be rebuilt
+            if gtin is not None and serial is not None:
+                added.append((gtin, serial))
+        if len(added) > self.settings.delta_max_codes:
+            return None
+        capacity = current[2]
+        salt = self.salt_for(capacity)
+        filter_id = filter_id_for(capacity, self.settings.filter_fp_per_million, salt)
+        keys = keys_of(salt, added)
+        data = build_delta(
+            self.signer, version=version, base_version=since, generated_at=now,
+            expires_at=self._expires_at(trust, now), trust_list=trust_bytes,
+            recalled_lots=self.recalled_lots(session), filter_id=filter_id,
+            added_keys=[keys[i : i + 16] for i in range(0, len(keys), 16)],
+        )  # fmt: skip
+        return BundleAnswer(data, version, "delta")

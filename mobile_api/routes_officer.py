@@ -1,0 +1,196 @@
+"""Officers' handhelds: the offline bundle and the upload of scans made offline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
+
+from authn.errors import Conflict, PermissionDenied, SealtraceError, Unauthenticated
+from keys.filestore import export_public_key
+from mobile_api.bundle_service import BundleService
+from mobile_api.web import MobileSettingsDep
+from verifier.accounts import Caller, Role
+from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
+from verifier.api.problems import STATUS_OF, TYPE_BASE
+from verifier.api.schemas import VerifyIn
+from verifier.db.models import Scan
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["officer"])
+
+PENDING_RETRIES = 20
+PENDING_WAIT_SECONDS = 0.02
+BUNDLE_MEDIA = "application/vnd.sealtrace.offline-bundle+json"
+
+
+def get_officer(caller: CallerDep) -> Caller:
+    if caller.role is Role.ANONYMOUS:
+        raise Unauthenticated("this needs a customs officer's bearer token")
+    if caller.role not in (Role.OFFICER, Role.ADMIN):
+        raise PermissionDenied("only customs officers and registry admins may do this")
+    return caller
+
+
+OfficerDep = Annotated[Caller, Depends(get_officer)]
+
+
+def bundle_service(request: Request) -> BundleService:
+    service = request.app.state.bundle_service
+    assert isinstance(service, BundleService)
+    return service
+
+
+BundleServiceDep = Annotated[BundleService, Depends(bundle_service)]
+
+
+def _etag(version: str, service: BundleService) -> str:
+    return f'W/"{version}-{service.key_id}"'
+
+
+@router.get(
+    "/offline-bundle",
+    summary="The signed offline bundle (trust list, recalled lots, decommissioned-code filter)",
+    responses={
+        200: {"content": {BUNDLE_MEDIA: {}}, "description": "A full bundle or a delta."},
+        304: {"description": "If-None-Match names the current version."},
+    },
+)
+def offline_bundle(
+    request: Request,
+    officer: OfficerDep,
+    services: ServicesDep,
+    session: SessionDep,
+    trust: TrustListDep,
+    now: NowDep,
+    bundles: BundleServiceDep,
+    since: Annotated[
+        str | None, Query(max_length=64, description="Version held; answer a delta if possible.")
+    ] = None,
+) -> Response:
+    """ETag is the version; ``?since=VERSION`` answers a delta (``X-Bundle-Kind: delta``)
+    when one can be made, else the full bundle. See docs/mobile.md."""
+    version = bundles.current_version(session, trust)
+    etag = _etag(version, bundles)
+    given = request.headers.get("if-none-match", "")
+    if etag in [tag.strip() for tag in given.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "private"})
+    held = services.trust.held
+    assert held is not None  # TrustListDep raised 503 otherwise
+    answer = bundles.answer(session, trust, held.data, now, since)
+    headers = {
+        "ETag": _etag(answer.version, bundles),
+        "X-Bundle-Version": answer.version,
+        "X-Bundle-Kind": answer.kind,
+        "Cache-Control": "private, no-cache",
+    }
+    return Response(answer.data, media_type=BUNDLE_MEDIA, headers=headers)
+
+
+@router.get(
+    "/offline-bundle/key",
+    summary="The public key that signs offline bundles (PEM), to pin on a handheld",
+)
+def offline_bundle_key(officer: OfficerDep, bundles: BundleServiceDep) -> Response:
+    return Response(
+        export_public_key(bundles.signer.public_key()), media_type="application/x-pem-file"
+    )
+
+
+class BatchIn(BaseModel):
+    scans: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Offline scans: each a VerifyIn with scan_id and scanned_at required.",
+    )
+
+
+def _item_error(index: int, scan_id: Any, status: int, slug: str, detail: str) -> dict[str, Any]:
+    return {
+        "index": index,
+        "scan_id": scan_id if isinstance(scan_id, str) else None,
+        "status": status,
+        "error": {"type": TYPE_BASE + slug, "detail": detail},
+    }
+
+
+def _pending(session: Session, scan_id: str) -> bool:
+    """Whether ``scan_id`` is claimed but its verdict not yet stored."""
+    stored = session.exec(select(Scan).where(Scan.scan_id == scan_id)).first()
+    return stored is not None and not stored.answer
+
+
+def _status_of(error: SealtraceError) -> tuple[int, str]:
+    """HTTP status and problem slug of an error, from the verifier's one mapping."""
+    for cls, status, slug, _title in STATUS_OF:
+        if isinstance(error, cls):
+            return status, slug
+    return 500, "internal"
+
+
+def _one(services: Any, officer: Caller, index: int, item: dict[str, Any]) -> dict[str, Any]:
+    scan_id = item.get("scan_id")
+    if "scan_id" not in item or "scanned_at" not in item:
+        return _item_error(index, scan_id, 422, "validation", "scan_id and scanned_at are needed")
+    try:
+        request = VerifyIn.model_validate({**item, "record": True})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return _item_error(index, scan_id, 422, "validation", f"{where}: {first.get('msg')}")
+    # One session and one transaction per item: a failure rolls back that item only.
+    was_pending = False
+    for attempt in range(PENDING_RETRIES + 1):
+        with Session(services.engine) as session:
+            try:
+                answer = services.verifier.verify(session, officer, request)
+            except Conflict as exc:
+                session.rollback()
+                pending = _pending(session, str(request.scan_id))
+                if attempt < PENDING_RETRIES and (pending or was_pending or attempt == 0):
+                    # The same scan_id is being (or was just) verified by a concurrent upload:
+                    # wait for its answer rather than report a conflict that is not one.
+                    was_pending = pending
+                    time.sleep(PENDING_WAIT_SECONDS * attempt)
+                    continue
+                return _item_error(index, str(request.scan_id), 409, "conflict", str(exc))
+            except SealtraceError as exc:
+                session.rollback()
+                status, slug = _status_of(exc)
+                return _item_error(index, str(request.scan_id), status, slug, str(exc))
+            except SQLAlchemyError as exc:
+                session.rollback()
+                log.error("batch item %s failed in the database: %s", index, type(exc).__name__)
+                return _item_error(
+                    index, str(request.scan_id), 503, "unavailable", "database error; retry it"
+                )
+        break
+    return {"index": index, "scan_id": str(request.scan_id), "status": 200,
+            "answer": answer.to_json()}  # fmt: skip
+
+
+@router.post(
+    "/scans:batch",
+    summary="Upload scans made offline; idempotent per scan_id, results per item",
+)
+def scans_batch(
+    body: BatchIn, officer: OfficerDep, services: ServicesDep, mobile: MobileSettingsDep
+) -> JSONResponse:
+    """Each item is verified and recorded by the same service as POST /v1/verify, in its own
+    transaction, in the order given (``scanned_at`` may be out of order). Replaying an item
+    (same ``scan_id``) returns its stored answer and records nothing new."""
+    if len(body.scans) > mobile.batch_max_items:
+        return JSONResponse(
+            {"type": TYPE_BASE + "payload-too-large", "title": "Payload too large",
+             "status": 413, "detail": f"at most {mobile.batch_max_items} scans per batch"},
+            status_code=413, media_type="application/problem+json",
+        )  # fmt: skip
+    results = [_one(services, officer, i, item) for i, item in enumerate(body.scans)]
+    failed = sum(1 for r in results if r["status"] != 200)
+    return JSONResponse({"accepted": len(results) - failed, "failed": failed, "results": results})

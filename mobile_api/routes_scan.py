@@ -1,0 +1,149 @@
+"""Photo decode (POST /v1/decode) and the scanner page (GET and POST /scan)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException
+
+from authn.errors import InvalidInput, PayloadTooLarge
+from mobile_api.decode import Decoded, ImageUnusable, UnsupportedImage, decode_codes
+from mobile_api.i18n import pick_language
+from mobile_api.pages import scanner_page
+from mobile_api.settings import MobileSettings
+from mobile_api.web import (
+    MobileSettingsDep,
+    device_id_of,
+    html_response,
+    new_session_cookie,
+    session_cookie,
+    set_session_cookie,
+)
+from verifier.accounts import Caller, Role
+from verifier.api.deps import CallerDep, ServicesDep, SessionDep
+from verifier.api.problems import problem
+from verifier.api.schemas import VerifyIn, VerifyOut
+
+router = APIRouter(tags=["scan"])
+
+
+async def _photo(request: Request, settings: MobileSettings) -> bytes:
+    body = await request.body()
+    if len(body) > settings.decode_body_limit:
+        raise PayloadTooLarge(f"a photo is at most {settings.decode_body_limit} bytes")
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        return body  # a raw image body (Content-Type image/*) is accepted as well
+    # Starlette's form parser (python-multipart) reads the body already cached above.
+    try:
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("photo")
+            if not isinstance(upload, StarletteUploadFile):
+                raise InvalidInput("no file named 'photo' in the upload")
+            return await upload.read()
+    except MultiPartException as exc:
+        raise InvalidInput(f"the multipart upload is malformed: {exc.message}") from None
+
+
+def _verify_decoded(
+    services: Any, session: Any, caller: Caller, codes: list[Decoded], device_id: str | None
+) -> tuple[Decoded, VerifyOut]:
+    """Verify the first decoded symbol that holds a product code."""
+    last_error: InvalidInput | None = None
+    for decoded in codes:
+        try:
+            answer = services.verifier.verify(
+                session, caller, VerifyIn(code=decoded.scan[:2048], device_id=device_id)
+            )
+        except InvalidInput as exc:
+            last_error = exc
+            continue
+        return decoded, answer
+    raise ImageUnusable(f"the code in the image is not a product code ({last_error})")
+
+
+def _device(request: Request, caller: Caller) -> tuple[str | None, str | None]:
+    """(device id, new cookie to set) for anonymous browsers; officers name their own devices."""
+    if caller.role is not Role.ANONYMOUS:
+        return None, None
+    cookie = session_cookie(request)
+    if cookie is not None:
+        return device_id_of(cookie), None
+    fresh = new_session_cookie()
+    return device_id_of(fresh), fresh
+
+
+@router.post(
+    "/v1/decode",
+    summary="Decode a photo of a label (QR or DataMatrix) and verify the code",
+    responses={
+        413: {"description": "Over 8 MB."},
+        415: {"description": "Not a JPEG, PNG or WebP file (by its bytes)."},
+        422: {"description": "No code found, or the image is unusable."},
+    },
+)
+async def decode(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    caller: CallerDep,
+    mobile: MobileSettingsDep,
+) -> Response:
+    """multipart/form-data with a ``photo`` file (or a raw image body). Answers the decoded
+    ``text``, its ``format`` and ``verify``: the POST /v1/verify answer for the caller's role
+    (the scan is recorded)."""
+    try:
+        data = await _photo(request, mobile)
+        codes = await run_in_threadpool(decode_codes, data, max_pixels=mobile.decode_max_pixels)
+        device_id, fresh = _device(request, caller)
+        decoded, answer = await run_in_threadpool(
+            _verify_decoded, services, session, caller, codes, device_id
+        )
+    except UnsupportedImage as exc:
+        return problem(415, "unsupported-media-type", "Unsupported image type", str(exc))
+    except ImageUnusable as exc:
+        return problem(422, "no-code-found", "No code found", str(exc))
+    response = JSONResponse(
+        {"text": decoded.text, "format": decoded.format, "verify": answer.to_json()},
+        headers={"Cache-Control": "no-store"},
+    )
+    if fresh is not None:
+        set_session_cookie(response, request, fresh)
+    return response
+
+
+@router.get("/scan", summary="The scanner page (camera or photo upload)", include_in_schema=True)
+def scan_page(request: Request) -> Response:
+    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    return html_response(scanner_page(lang))
+
+
+@router.post("/scan", summary="The scanner page's form without JavaScript", include_in_schema=False)
+async def scan_form(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    caller: CallerDep,
+    mobile: MobileSettingsDep,
+) -> Response:
+    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    try:
+        data = await _photo(request, mobile)
+        codes = await run_in_threadpool(decode_codes, data, max_pixels=mobile.decode_max_pixels)
+        device_id, fresh = _device(request, caller)
+        _decoded, answer = await run_in_threadpool(
+            _verify_decoded, services, session, caller, codes, device_id
+        )
+    except InvalidInput as exc:
+        status = 415 if isinstance(exc, UnsupportedImage) else 422
+        if isinstance(exc, PayloadTooLarge):
+            status = 413
+        return html_response(scanner_page(lang, error_key="scan.none"), status_code=status)
+    response = html_response(scanner_page(lang, answer))
+    if fresh is not None:
+        set_session_cookie(response, request, fresh)
+    return response

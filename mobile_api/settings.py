@@ -1,0 +1,52 @@
+"""Settings of the mobile layer (environment prefix ``SEALTRACE_MOBILE_``).
+
+The verifier's own settings stay in :mod:`verifier.settings`; these only add
+what phones and handhelds need: the key that signs offline bundles, the
+decommissioned-code filter's false-positive rate and the upload limits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MobileSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SEALTRACE_MOBILE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    bundle_key: Path | None = Field(
+        default=None,
+        description="Encrypted PEM Ed25519 private key that signs offline bundles. Without it, "
+        "a key is generated at start (development only: handhelds cannot pin it).",
+    )
+    bundle_key_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase of bundle_key."
+    )
+    bundle_max_age_hours: int = Field(
+        default=72, ge=1, le=24 * 30, description="How long a handheld may use one bundle."
+    )
+    filter_fp_per_million: int = Field(
+        default=10_000,
+        ge=100,
+        le=100_000,
+        description="False-positive rate of the decommissioned-code filter, per million (1%).",
+    )
+    filter_min_capacity: int = Field(
+        default=1 << 16, ge=1024, description="Smallest filter capacity (codes)."
+    )
+    delta_max_codes: int = Field(
+        default=100_000, ge=0, description="A delta listing more codes than this is sent whole."
+    )
+    batch_max_items: int = Field(default=1000, ge=1, le=10_000)
+    batch_body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)
+    decode_body_limit: int = Field(default=8 * 1024 * 1024, ge=1024)
+    decode_max_pixels: int = Field(
+        default=40_000_000, ge=1_000_000, description="Larger images are refused (bombs)."
+    )
+    location_window_minutes: int = Field(
+        default=30, ge=1, description="How long after a page view its location may be added."
+    )

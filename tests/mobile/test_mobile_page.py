@@ -1,0 +1,190 @@
+"""The Digital Link path as the GS1 resolver role: page, JSON, linkset, cookie, follow-ups."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+from conftest import ACME_GTIN, Env
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from verifier.db.models import Alert, Scan
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def path_of(uri: str) -> str:
+    parts = urlsplit(uri)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def scans(env: Env) -> list[Scan]:
+    with env.session() as session:
+        return list(session.exec(select(Scan).order_by(Scan.id)).all())  # type: ignore[arg-type]
+
+
+def test_browser_gets_an_authentic_page_with_safe_headers(env: Env) -> None:
+    env.register(["AUTH1"])
+    response = env.client.get(path_of(env.sign("AUTH1")), headers=HTML)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert 'class="verdict verdict-authentic"' in page
+    assert "Authentic product" in page
+    assert "✔" in page
+    assert ACME_GTIN in page
+    assert "Acme Pharma" in page
+    assert "security@acme.example" in page  # contact of the right holder
+    assert 'action="/report"' in page
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert response.headers["cache-control"] == "no-store"
+    # Every resource the page loads is our own.
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert url.startswith(("/", "mailto:", "https://acme.example/")), url
+    cookie = response.headers["set-cookie"]
+    assert "st_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert len(scans(env)) == 1
+    assert scans(env)[0].role == "anonymous"
+
+
+def test_reload_from_the_same_browser_is_one_device(env: Env) -> None:
+    env.register(["RELOAD1"])
+    path = path_of(env.sign("RELOAD1"))
+    env.client.get(path, headers=HTML)
+    env.client.get(path, headers=HTML)  # the TestClient keeps the cookie, as a browser does
+    env.client.cookies.clear()
+    env.client.get(path, headers=HTML)  # another browser
+    devices = [s.device_id for s in scans(env)]
+    assert len(devices) == 3
+    assert devices[0] == devices[1] != devices[2]
+    assert all(d is not None and d.startswith("web:") for d in devices)
+
+
+def test_prefetch_is_not_a_scan(env: Env) -> None:
+    env.register(["PREFETCH1"])
+    response = env.client.get(
+        path_of(env.sign("PREFETCH1")), headers={**HTML, "Sec-Purpose": "prefetch"}
+    )
+    assert response.status_code == 503
+    assert scans(env) == []
+
+
+def test_api_client_gets_the_verify_json(env: Env) -> None:
+    env.register(["JSON1"])
+    uri = env.sign("JSON1")
+    page_answer = env.client.get(path_of(uri), headers={"Accept": "application/json"}).json()
+    verify_answer = env.client.post("/v1/verify", json={"code": uri}).json()
+    for answer in (page_answer, verify_answer):
+        answer.pop("scan_id")
+        answer.pop("scanned_at")
+    assert page_answer == verify_answer
+    assert page_answer["verdict"] == "authentic"
+    assert "history" not in page_answer
+
+
+def test_counterfeit_and_suspect_pages(env: Env) -> None:
+    env.register(["DESTROYED1"])
+    env.set_status("DESTROYED1", "destroyed")
+    suspect = env.client.get(path_of(env.sign("DESTROYED1")), headers=HTML).text
+    assert "verdict-suspect" in suspect
+    assert "Check advised" in suspect
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    fake = env.client.get(
+        path_of(env.sign("FAKE1", key=Ed25519PrivateKey.generate())), headers=HTML
+    )
+    assert "verdict-counterfeit" in fake.text
+    assert "Not genuine" in fake.text
+    assert '<details class="report" open>' in fake.text  # the report form opens by itself
+
+
+def test_linkset(env: Env) -> None:
+    uri = env.sign("LINKS1", lot="L1", expiry="271231")
+    response = env.client.get(path_of(uri) + "&linkType=all")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/linkset+json"
+    linkset = response.json()["linkset"][0]
+    assert "8030=" not in linkset["anchor"]
+    assert "17=271231" in linkset["anchor"]
+    assert linkset["anchor"].startswith("https://id.example.com/01/")
+    services = linkset["https://gs1.org/voc/verificationService"]
+    assert any(link["href"].endswith("/v1/verify") for link in services)
+    assert linkset["https://gs1.org/voc/pip"][0]["type"] == "text/html"
+    assert scans(env) == []  # link discovery is not a scan
+
+
+def test_languages(env: Env) -> None:
+    env.register(["LANG1"])
+    path = path_of(env.sign("LANG1"))
+    french = env.client.get(path, headers={**HTML, "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    assert "Produit authentique" in french.text
+    assert '<html lang="fr">' in french.text
+    spanish = env.client.get(path, headers={**HTML, "Accept-Language": "es"})
+    assert "Producto auténtico" in spanish.text
+    unknown = env.client.get(path, headers={**HTML, "Accept-Language": "de-DE,ja;q=0.5"})
+    assert "Authentic product" in unknown.text
+    assert '<html lang="en">' in unknown.text
+    override = env.client.get(path + "&lang=es", headers={**HTML, "Accept-Language": "fr"})
+    assert "Producto auténtico" in override.text
+
+
+def test_user_controlled_values_are_escaped(env: Env) -> None:
+    uri = env.sign("ESC1", lot="<b>&\"'x")
+    page = env.client.get(path_of(uri), headers=HTML).text
+    assert "<b>&" not in page
+    assert "&lt;b&gt;&amp;&quot;&#x27;x" in page
+
+
+def test_location_refines_the_scan_coarsely_and_only_for_its_browser(env: Env) -> None:
+    env.register(["LOC1"])
+    page = env.client.get(path_of(env.sign("LOC1")), headers=HTML).text
+    scan_id = re.search(r'data-scan-id="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    body = {"lat": 48.85837, "lon": 2.29448, "accuracy_m": 12}
+    other_browser = TestClient(
+        env.app, base_url="https://id.example.com", cookies={"st_session": "x" * 32}
+    )
+    stranger = other_browser.post(f"/v1/scans/{scan_id}/location", json=body)
+    assert stranger.status_code == 404
+    assert env.client.post(f"/v1/scans/{scan_id}/location", json=body).status_code == 204
+    env.client.post(f"/v1/scans/{scan_id}/location", json={"lat": 1.0, "lon": 1.0})
+    (scan,) = scans(env)
+    assert (scan.lat, scan.lon) == (48.9, 2.3)  # coarse, and not overwritten
+    assert scan.accuracy_m is not None
+    assert scan.accuracy_m >= 10_000
+    env.clock.advance(hours=2)
+    late = env.client.post(f"/v1/scans/{scan_id}/location", json=body)
+    assert late.status_code == 404
+
+
+def test_report_form_stores_one_alert_for_the_brand(env: Env) -> None:
+    env.register(["REPORT1"])
+    page = env.client.get(path_of(env.sign("REPORT1")), headers=HTML).text
+    scan_id = re.search(r'name="scan_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    form = {"scan_id": scan_id, "where": "market stall", "what": "<odd> print", "lang": "fr"}
+    for _ in range(2):
+        response = env.client.post("/report", data=form, headers=HTML)
+        assert response.status_code == 200
+        assert "Merci" in response.text
+    with env.session() as session:
+        alerts = session.exec(select(Alert).where(Alert.kind == "CONSUMER_REPORT")).all()
+    assert len(alerts) == 1
+    assert alerts[0].brand_id == "acme"
+    assert alerts[0].serial == "REPORT1"
+    assert json.loads(alerts[0].detail)["where"] == "market stall"
+
+
+def test_resolver_route_does_not_shadow_other_routes(env: Env) -> None:
+    assert env.client.get("/v1/verify").status_code == 405
+    assert env.client.get("/no/such/page").status_code == 404
+    assert env.client.get("/01/not-a-gtin/21/X").status_code == 404
+    assert env.client.get("/01/not-a-gtin/21/X", headers=HTML).status_code == 404
+    assert env.client.get("/static/mobile.css").status_code == 200
+    assert env.client.get("/openapi.json").status_code == 200
+    # A Digital Link without a serial parses but is not a unit: a clear 400, not a crash.
+    assert env.client.get(f"/01/{ACME_GTIN}").status_code == 400
