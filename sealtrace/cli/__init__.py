@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from sealtrace.cli import code_cmd, keys_cmd
+from sealtrace.cli import (
+    accounts_cmd,
+    code_cmd,
+    db_cmd,
+    issue_cmd,
+    keys_cmd,
+    officer_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="sealtrace",
@@ -18,6 +26,11 @@ app = typer.Typer(
 )
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(code_cmd.app, name="code")
+app.command("issue")(issue_cmd.issue)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(accounts_cmd.app, name="accounts")
+app.add_typer(officer_cmd.app, name="officer")
 
 
 def main() -> None:

@@ -1,9 +1,15 @@
-"""`sealtrace serve`: migrate the database, then run the verifier under uvicorn."""
+"""`sealtrace serve`: migrate the database, then run the verifier under uvicorn.
+
+With ``--workers N`` over 1, metrics go to a fresh ``PROMETHEUS_MULTIPROC_DIR``
+(made here, before any worker starts) so that ``/metrics`` adds up every worker.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 
@@ -21,6 +27,21 @@ def serve(
     migrate: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
     ] = True,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format", help="text or json (default: SEALTRACE_LOG_FORMAT, else text)."
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="Root log level.")] = "info",
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Load balancer addresses whose X-Forwarded-Proto/For uvicorn trusts "
+            "(comma-separated); off by default.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the verification API (POST /v1/verify and the brand and registry API).
 
@@ -31,11 +52,17 @@ def serve(
     from pydantic import ValidationError
 
     from verifier.db.migrate import upgrade
+    from verifier.logging_setup import uvicorn_log_config
     from verifier.settings import Settings
 
     if db is not None:
         # Workers build their settings from the environment: pass the choice on that way.
         os.environ["SEALTRACE_DATABASE_URL"] = db
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            typer.echo("error: --log-format is text or json", err=True)
+            raise typer.Exit(2)
+        os.environ["SEALTRACE_LOG_FORMAT"] = log_format
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -47,11 +74,33 @@ def serve(
     except SealtraceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if workers > 1:
+        prepare_multiprocess_metrics()
+    chosen: Literal["text", "json"] = settings.log_format
     uvicorn.run(
         "mobile_api.app:app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_config=uvicorn_log_config(chosen, log_level),
+        # JSON logs get one access line per request from the app (with route and request id).
+        access_log=chosen == "text",
     )
+
+
+def prepare_multiprocess_metrics() -> Path:
+    """An empty directory for the workers' metric files: a given one has its old ``*.db``
+    files removed (stale files would add old counts), else a fresh one is made."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="sealtrace-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
