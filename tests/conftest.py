@@ -1,0 +1,92 @@
+"""Fixtures shared by every test area.
+
+External things a test may need (the ../shared reference data, PostgreSQL,
+Redis, Chromium, SoftHSM2) are found here once. Where one is missing the test
+skips with a message that says what to install, except in CI (CI=true), where
+the missing thing is a failure: CI has all of them, so a skip there would hide
+a test that never ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(available: bool, what: str) -> None:
+    """Skip (outside CI) or fail (in CI) when ``what`` is not available."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} is not available on this machine")
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ../shared reference data (GS1 dictionary, Digital Link vectors, EPCIS)."""
+    require(SHARED.is_dir(), "../shared (GS1 and EPCIS reference data beside the checkout)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL URL for the test database at 127.0.0.1:5432."""
+    url = os.environ.get(
+        "SEALTRACE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    require(port_open("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
+    return "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    require(path is not None, "Debian's chromium (apt-get install chromium)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def softhsm_module() -> str:
+    candidates = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    found = next((c for c in candidates if Path(c).exists()), None)
+    require(
+        found is not None and shutil.which("softhsm2-util") is not None,
+        "SoftHSM2 (apt-get install softhsm2)",
+    )
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave screenshots and other artefacts for a person to look at."""
+    path = REPO / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
