@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from conftest import Env
 from sqlalchemy import func
 from sqlmodel import select
 
+from tests.mobile.conftest import Env
 from verifier.db.models import Scan
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Env, LiveServer, label_png, photograph, signed_uri
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import select
 
+from tests.mobile.conftest import Env, LiveServer, label_png, photograph, signed_uri
 from verifier.db.models import Scan
 
 pytestmark = pytest.mark.browser

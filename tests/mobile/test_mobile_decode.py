@@ -7,13 +7,13 @@ import struct
 import zlib
 
 import pytest
-from conftest import ACME_GTIN, Env, label_png, photograph
 from PIL import Image
 
 from authn.code import ProductCode
 from authn.element_string import format_fnc1
 from authn.signing import sign_code
 from mobile_api.decode import ImageUnusable, UnsupportedImage, decode_codes, sniff
+from tests.mobile.conftest import ACME_GTIN, Env, label_png, photograph
 
 
 def upload(env: Env, data: bytes, who: str | None = None, name: str = "photo") -> object:

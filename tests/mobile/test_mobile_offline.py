@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ACME_GTIN, Env, World
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from mobile_api.bloom import BloomFilter, code_key, keys_of, optimal_size
 from mobile_api.bundle import OfflineBundle, apply_delta, open_bundle
 from mobile_api.offline import verify_offline
 from sealtrace.cli.officer_cmd import app as officer_app
+from tests.mobile.conftest import ACME_GTIN, Env, World
 
 
 def test_bloom_filter_has_no_false_negatives_and_about_its_false_positive_rate() -> None:
@@ -125,7 +125,7 @@ CASES = [
     ("revoked_key", "counterfeit", "unverifiable", "KEY_REVOKED"),
     ("unknown_key", "counterfeit", "unverifiable", "KEY_UNKNOWN"),
     ("recalled_lot", "suspect", "suspect", "LOT_RECALLED"),
-    ("decommissioned", "suspect", "suspect", "CODE_DECOMMISSIONED"),
+    ("decommissioned", "suspect", "suspect", "SCANNED_AFTER_DECOMMISSION"),
     ("stale", "unverifiable", "unverifiable", "TRUST_LIST_STALE"),
 ]
 
@@ -197,7 +197,7 @@ def test_officer_cli_verdicts_and_exit_codes(env: Env, tmp_path: Path) -> None:
     assert suspect.exit_code == 1
     answer = json.loads(suspect.stdout)
     assert answer["verdict"] == "suspect"
-    assert answer["reasons"][0]["code"] == "CODE_DECOMMISSIONED"
+    assert answer["reasons"][0]["code"] == "SCANNED_AFTER_DECOMMISSION"
     bad = runner.invoke(officer_app, ["verify", *keys, "garbage"])
     assert bad.exit_code == 2
     assert "error:" in bad.output

@@ -6,10 +6,10 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from conftest import ACME_GTIN, Env
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from tests.mobile.conftest import ACME_GTIN, Env
 from verifier.db.models import Alert, Scan
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}

@@ -12,7 +12,7 @@ from sqlmodel import select
 from verifier.db.models import Scan
 
 if TYPE_CHECKING:
-    from conftest import AppFactory, Env
+    from tests.verifier.conftest import AppFactory, Env
 
 PROBLEM = "application/problem+json"
 

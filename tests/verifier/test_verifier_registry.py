@@ -10,7 +10,7 @@ from sqlmodel import select
 from verifier.db.models import AuditEvent, CodeRecord
 
 if TYPE_CHECKING:
-    from conftest import Env
+    from tests.verifier.conftest import Env
 
 
 def audit(env: Env) -> list[AuditEvent]:
