@@ -24,6 +24,7 @@ from datetime import date, datetime
 from authn.code import ProductCode
 from authn.errors import InvalidInput
 from mobile_api.bundle import OfflineBundle
+from verifier.detection.reasons import SCANNED_AFTER_DECOMMISSION
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import (
     LOT_RECALLED_STATUS,
@@ -37,7 +38,6 @@ from verifier.verification.rules import (
 from verifier.verification.verdict import Judgement, Verdict, judge
 
 BUNDLE_STALE = "BUNDLE_STALE"
-CODE_DECOMMISSIONED = "CODE_DECOMMISSIONED"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _decommissioned(bundle: OfflineBundle, code: ProductCode) -> list[Finding]:
     rate = bundle.decommissioned.fp_per_million / 10_000
     return [
         Finding(
-            CODE_DECOMMISSIONED,
+            SCANNED_AFTER_DECOMMISSION,
             "The brand marked this unit as taken out of circulation (sold, destroyed, exported "
             f"...); offline filter, false alarms about {rate:g} % of the time.",
             score=70,

@@ -33,8 +33,7 @@ from verifier.api.deps import CallerDep, ServicesDep, SessionDep
 from verifier.api.problems import problem
 from verifier.api.schemas import Location, VerifyIn
 from verifier.db.models import Alert, Scan
-from verifier.verification.service import ANONYMOUS_ACCURACY_M
-from verifier.verification.views import COARSE_DEGREES
+from verifier.statuses import set_scan_location
 
 LINKSET_JSON = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"
@@ -200,14 +199,19 @@ def add_location(
 ) -> Response:
     """Only the browser session that viewed the page (its cookie), only once, only within
     ``location_window_minutes``; kept at about 10 km (0.1°) as for any anonymous scan."""
-    window = timedelta(minutes=mobile.location_window_minutes)
-    scan = _own_anonymous_scan(session, request, scan_id, window, services.clock())
-    if scan.lat is None:
-        scan.lat = round(body.lat, COARSE_DEGREES)
-        scan.lon = round(body.lon, COARSE_DEGREES)
-        scan.accuracy_m = max(body.accuracy_m or 0.0, ANONYMOUS_ACCURACY_M)
-        session.add(scan)
-        session.commit()
+    cookie = session_cookie(request)
+    if cookie is None:
+        raise NotFound("no such scan of this browser session")
+    set_scan_location(
+        session,
+        scan_id,
+        device_id=device_id_of(cookie),
+        lat=body.lat,
+        lon=body.lon,
+        accuracy_m=body.accuracy_m,
+        window=timedelta(minutes=mobile.location_window_minutes),
+        now=services.clock(),
+    )
     return Response(status_code=204)
 
 

@@ -1,4 +1,4 @@
-"""The registry of issued codes: access rules, registration, markets, reading codes, alerts.
+"""The registry of issued codes: access rules, registration, markets, thresholds, reading codes.
 
 Access rules: brand accounts act on GTINs inside their brand's prefixes (a
 GTIN of another brand is "not found", so nothing leaks about it); registry
@@ -9,7 +9,6 @@ undo live in :mod:`verifier.statuses`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -24,26 +23,30 @@ from keys.model import Brand
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.api.schemas import (
-    AlertOut,
     AuditOut,
     CodePublic,
     MarketsOut,
     RegistrationIn,
     RegistrationOut,
     RejectedSerial,
+    ThresholdsIn,
+    ThresholdsOut,
 )
 from verifier.db.models import (
     Account,
-    Alert,
     AuditEvent,
     CodeRecord,
     IntendedMarket,
     LotStatus,
+    ProductThreshold,
 )
+from verifier.epcis.documents import commissioning_event
+from verifier.epcis.store import record_own_events
 from verifier.verification.rules import ACTIVE
 from verifier.verification.state import code_facts, effective_status_of
 
 LOOKUP_CHUNK = 500
+EVENT_SERIALS = 1000  # serials per commissioning event: keeps each stored event small
 
 
 def caller_brand(caller: Caller, trust: TrustList) -> Brand | None:
@@ -168,6 +171,15 @@ def _register(
         )  # fmt: skip
     if body.intended_markets:
         _upsert_markets(session, gtin, body.batch_id, body.intended_markets, account_id, now)
+    if new_rows:
+        # The units exist and are active: an EPCIS commissioning event, in this transaction
+        # (record_own_events commits it together with the codes).
+        serials = [str(r["serial"]) for r in new_rows]
+        events = [
+            commissioning_event(gtin, serials[i : i + EVENT_SERIALS], at=now)
+            for i in range(0, len(serials), EVENT_SERIALS)
+        ]
+        record_own_events(session, events, brand_id=brand.id, now=now, account_id=account_id)
     session.commit()
     return RegistrationOut(
         batch_id=body.batch_id, registered=len(new_rows), already_registered=already,
@@ -277,21 +289,50 @@ def read_code(
     )  # fmt: skip
 
 
-ALERTS_MAX = 500
+def get_thresholds(
+    session: Session, caller: Caller, trust: TrustList, gtin: str, *, now: datetime
+) -> ThresholdsOut:
+    gtin = gtin14(gtin)
+    require_reader(caller, trust, gtin)
+    row = session.exec(select(ProductThreshold).where(ProductThreshold.gtin == gtin)).first()
+    if row is None:
+        return ThresholdsOut(gtin=gtin)
+    return ThresholdsOut(
+        gtin=gtin, max_distinct_devices=row.max_distinct_devices,
+        max_sessions_after_sale=row.max_sessions_after_sale, max_speed_kmh=row.max_speed_kmh,
+        updated_at=row.updated_at,
+    )  # fmt: skip
 
 
-def list_alerts(session: Session, caller: Caller, *, limit: int) -> list[AlertOut]:
-    """Newest alerts first: a brand sees its own, officers and admins all of them."""
-    if caller.role is Role.ANONYMOUS:
-        raise Unauthenticated("this needs a bearer token")
-    query = select(Alert).order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
-    if caller.role is Role.BRAND:
-        query = query.where(Alert.brand_id == caller.brand_id)
-    rows = session.exec(query.limit(min(limit, ALERTS_MAX))).all()
-    return [
-        AlertOut(
-            created_at=a.created_at, kind=a.kind, brand_id=a.brand_id, gtin=a.gtin,
-            serial=a.serial, scan_id=a.scan_id, detail=json.loads(a.detail),
+def set_thresholds(
+    session: Session,
+    caller: Caller,
+    trust: TrustList,
+    gtin: str,
+    body: ThresholdsIn,
+    *,
+    now: datetime,
+) -> ThresholdsOut:
+    """Set the GTIN's thresholds (owning brand or admin); audited like every change."""
+    gtin = gtin14(gtin)
+    require_writer(caller, trust, gtin)
+    account_id = account_id_of(caller)
+    row = session.exec(select(ProductThreshold).where(ProductThreshold.gtin == gtin)).first()
+    before = None
+    if row is None:
+        row = ProductThreshold(gtin=gtin, updated_at=now, updated_by=account_id)
+    else:
+        before = ThresholdsIn.model_validate(row, from_attributes=True).model_dump_json()
+    row.max_distinct_devices = body.max_distinct_devices
+    row.max_sessions_after_sale = body.max_sessions_after_sale
+    row.max_speed_kmh = body.max_speed_kmh
+    row.updated_at, row.updated_by = now, account_id
+    session.add(row)
+    session.add(
+        AuditEvent(
+            at=now, account_id=account_id, action="thresholds.set", gtin=gtin, before=before,
+            after=body.model_dump_json(),
         )
-        for a in rows
-    ]  # fmt: skip
+    )  # fmt: skip
+    session.commit()
+    return ThresholdsOut(gtin=gtin, updated_at=now, **body.model_dump())

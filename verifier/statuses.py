@@ -2,7 +2,10 @@
 
 Only an active unit changes status; setting the status it has is a no-op.
 Undo reverts the latest change, by the account that made it, within the
-undo window. Every change and every undo writes an audit event.
+undo window. Every change and every undo writes an audit event; a unit's
+status change also emits its EPCIS event (``status_event``) in the same
+transaction. Undo and lot recalls emit none: EPCIS has no event that takes a
+decommissioning back, and a lot recall names no units.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from authn.ai import validate_value
-from authn.errors import Conflict, NotFound, PermissionDenied
+from authn.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from keys.trust import TrustList
-from verifier.accounts import Caller
+from verifier.accounts import Caller, Role
 from verifier.api.schemas import StatusChangeOut
-from verifier.db.models import AuditEvent, CodeRecord, LotStatus
+from verifier.db.models import AuditEvent, CodeRecord, LotStatus, Scan
+from verifier.epcis.documents import status_event
+from verifier.epcis.store import record_own_events
+from verifier.epcis.vocabulary import STATUS_EVENTS
 from verifier.registry import account_id_of, gtin14, require_writer
 from verifier.verification.rules import ACTIVE
+from verifier.verification.views import COARSE_DEGREES
 
 CODE_STATUS = "code.status"
 LOT_STATUS = "lot.status"
@@ -49,6 +56,7 @@ def change_code_status(
 ) -> StatusChangeOut:
     gtin = gtin14(gtin)
     require_writer(caller, trust, gtin)
+    requested = status  # "dispensed" has its own EPCIS event, though it is stored as sold
     status = "sold" if status == "dispensed" else status
     record = _load_code(session, gtin, serial)
     if record.status == status:
@@ -68,6 +76,12 @@ def change_code_status(
             serial=serial, before=ACTIVE, after=status, comment=comment,
         )
     )  # fmt: skip
+    if requested in STATUS_EVENTS:
+        # Commits the change together with its EPCIS event.
+        record_own_events(
+            session, [status_event(gtin, serial, requested, at=now)], brand_id=record.brand_id,
+            now=now, account_id=caller.account_id,
+        )  # fmt: skip
     session.commit()
     return StatusChangeOut(
         gtin=gtin, serial=serial, status=status, previous=ACTIVE, changed=True,
@@ -221,3 +235,47 @@ def undo_lot_status(
         gtin=gtin, lot=lot, status=event.before, previous=event.after, changed=True,
         changed_at=now,
     )  # fmt: skip
+
+
+# Scan locations --------------------------------------------------------------------------------
+
+ANONYMOUS_ACCURACY_M = 10_000.0  # as verify stores any anonymous location
+
+
+def set_scan_location(
+    session: Session,
+    scan_id: str,
+    *,
+    device_id: str,
+    lat: float,
+    lon: float,
+    accuracy_m: float | None,
+    window: timedelta,
+    now: datetime,
+) -> bool:
+    """Add a location to an anonymous scan just made by ``device_id``, once, coarsened.
+
+    The scan must be an anonymous scan of that device recorded within ``window``
+    before ``now`` (otherwise ``NotFound``: no oracle about other scans). Returns
+    False when the scan already had a location (nothing changes). The location is
+    kept at 0.1 degree (about 10 km) with an accuracy of at least 10 km, as for any
+    anonymous scan. The verdict already given is not re-judged.
+    """
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        raise InvalidInput("lat must be within ±90 and lon within ±180")
+    scan = session.exec(select(Scan).where(Scan.scan_id == scan_id[:36])).first()
+    if (
+        scan is None
+        or scan.role != Role.ANONYMOUS.value
+        or not device_id
+        or scan.device_id != device_id
+        or now - scan.recorded_at > window
+    ):
+        raise NotFound("no such scan of this browser session")
+    if scan.lat is not None:
+        return False
+    scan.lat, scan.lon = round(lat, COARSE_DEGREES), round(lon, COARSE_DEGREES)
+    scan.accuracy_m = max(accuracy_m or 0.0, ANONYMOUS_ACCURACY_M)
+    session.add(scan)
+    session.commit()
+    return True

@@ -103,14 +103,14 @@ DECOMMISSION_CASES = [
         id="sessions-before-the-sale-do-not-count",
     ),
     pytest.param(
-        with_status("sold"), [], scan("n", role="officer"), ("warning", True), id="sold-officer"
+        with_status("sold"), [], scan("n", role="officer"), ("critical", True), id="sold-officer"
     ),
     pytest.param(
         with_status("sold"), [], scan("n", role="brand"), ("info", False), id="sold-brand"
     ),
     pytest.param(with_status("destroyed"), [], scan("n"), ("critical", True), id="destroyed"),
     pytest.param(with_status("stolen"), [], scan("n"), ("critical", True), id="stolen"),
-    pytest.param(with_status("locked"), [], scan("n"), ("warning", True), id="locked"),
+    pytest.param(with_status("locked"), [], scan("n"), ("critical", True), id="locked"),
     pytest.param(with_status("exported"), [], scan("n"), ("warning", True), id="exported"),
     pytest.param(
         with_status("destroyed", changed_minutes=60),

@@ -7,14 +7,13 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import select
 
 from verifier.db.models import Alert, Scan
 
 if TYPE_CHECKING:
-    from conftest import Env
+    from tests.verifier.conftest import Env
 
 
 def scans(env: Env) -> list[Scan]:
@@ -83,19 +82,6 @@ def test_genuine_but_never_registered_is_suspect_and_raises_an_alert(env: Env) -
     assert (alert.kind, alert.brand_id, alert.serial) == ("CODE_NOT_REGISTERED", "acme", "NEVER1")
     consumer = env.verify(env.sign("NEVER1")).json()
     assert codes(consumer) == ["CHECK_ADVISED"]
-
-
-@pytest.mark.parametrize(
-    "status", ["sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled"]
-)
-def test_each_decommissioned_status_makes_the_unit_suspect(env: Env, status: str) -> None:
-    env.register(["S1"])
-    assert env.set_status("S1", status).status_code == 200
-    answer = env.verify(env.sign("S1"), "officer").json()
-    assert answer["verdict"] == "suspect"
-    assert answer["status"] == status
-    assert codes(answer) == ["CODE_DECOMMISSIONED"]
-    assert env.verify(env.sign("S1")).json()["status"] == status
 
 
 def test_scan_made_before_the_status_change_is_not_held_against_the_unit(env: Env) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from verifier import registry, statuses
 from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier.api.schemas import (
-    AlertOut,
     CodePublic,
     CodeStatusIn,
     LotStatusIn,
@@ -134,14 +133,3 @@ def set_markets(
 ) -> MarketsOut:
     """Set the intended markets of a GTIN, or of one batch of it (``batch_id``)."""
     return registry.set_markets(session, caller, trust, gtin, body.markets, body.batch_id, now=now)
-
-
-@router.get("/alerts", response_model=list[AlertOut])
-def list_alerts(
-    caller: CallerDep,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=registry.ALERTS_MAX)] = 100,
-) -> list[AlertOut]:
-    """Newest first. A brand sees its own alerts (e.g. CODE_NOT_REGISTERED: a signing key may
-    have leaked); officers and admins see all."""
-    return registry.list_alerts(session, caller, limit=limit)

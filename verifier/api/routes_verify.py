@@ -44,8 +44,9 @@ OFFICER_EXAMPLE = {
     "status": "sold",
     "reasons": [
         {
-            "code": "CODE_DECOMMISSIONED",
-            "message": "The brand marked this unit as sold; it should not be in circulation.",
+            "code": "SCANNED_AFTER_DECOMMISSION",
+            "message": "An officer found this unit in DE at 2026-11-20 09:14 UTC, after it was "
+            "sold to a consumer on 2026-11-19 16:00 UTC.",
         }
     ],
     "history": [
@@ -59,10 +60,16 @@ OFFICER_EXAMPLE = {
         }
     ],
     "risk": {
-        "score": 70,
+        "score": 40,
         "findings": [
             {"code": "TRUST_OK", "message": "...", "severity": "info", "score": 0},
-            {"code": "CODE_DECOMMISSIONED", "message": "...", "severity": "suspect", "score": 70},
+            {
+                "code": "SCANNED_AFTER_DECOMMISSION",
+                "message": "...",
+                "severity": "critical",
+                "score": 40,
+                "related_scan_ids": ["0b4f1c52-6e44-4e0e-9a57-1d9c4a3f2b10"],
+            },
         ],
     },
     "right_holder": {

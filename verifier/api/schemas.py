@@ -98,10 +98,17 @@ class HistoryEntry(BaseModel):
 
 
 class FindingOut(BaseModel):
+    """One finding as officers and the owning brand see it."""
+
     code: str
     message: str
-    severity: Literal["suspect", "info"]
-    score: int
+    # info/warning/critical come from clone detection; "suspect" from signature and
+    # trust checks and the offline verifier's state rules.
+    severity: Literal["info", "warning", "critical", "suspect"]
+    score: int = Field(ge=0, le=100, description="Contribution to the risk score.")
+    related_scan_ids: list[str] = Field(
+        default_factory=list, description="Earlier scans this finding is about (e.g. a travel leg)."
+    )
 
 
 class RiskOut(BaseModel):
@@ -227,11 +234,16 @@ class TrustListInstalled(BaseModel):
     installed: bool
 
 
-class AlertOut(BaseModel):
-    created_at: datetime
-    kind: str
-    brand_id: str | None
+class ThresholdsIn(BaseModel):
+    """A brand's clone-detection thresholds for one GTIN; ``None`` keeps the service default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_distinct_devices: int | None = Field(default=None, ge=1, le=10_000)
+    max_sessions_after_sale: int | None = Field(default=None, ge=0, le=10_000)
+    max_speed_kmh: float | None = Field(default=None, gt=0, le=10_000)
+
+
+class ThresholdsOut(ThresholdsIn):
     gtin: str
-    serial: str
-    scan_id: str | None
-    detail: dict[str, Any]
+    updated_at: datetime | None = None

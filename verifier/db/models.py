@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from verifier.db.types import UTCDateTime
@@ -135,9 +135,24 @@ class Scan(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """Something a brand should look at, e.g. a signed code that was never registered."""
+    """Something a brand should look at, e.g. a signed code that was never registered.
 
-    __table_args__ = (Index("ix_alert_brand_time", "brand_id", "created_at"),)
+    ``kind`` is the finding's reason code. Detection alerts carry a ``dedup_key``
+    (``code:<gtin>:<serial>:<reason>`` or ``key:<brand>:<key id>:<reason>``), unique
+    among alerts that are not closed: a repeat finding bumps ``count`` and
+    ``last_seen_at`` instead of adding a row. Other alerts (consumer reports) have none.
+    """
+
+    __table_args__ = (
+        Index("ix_alert_brand_time", "brand_id", "created_at"),
+        Index(
+            "uq_alert_open_dedup",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -147,6 +162,110 @@ class Alert(SQLModel, table=True):
     serial: str = Field(max_length=20)
     scan_id: str | None = Field(default=None, max_length=36)
     detail: str = Field(max_length=2000)
+    severity: str = Field(default="warning", max_length=16)
+    status: str = Field(default="open", max_length=16)
+    dedup_key: str | None = Field(default=None, max_length=200)
+    count: int = Field(default=1)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    country: str | None = Field(default=None, max_length=2)
+    key_id: str | None = Field(default=None, max_length=4)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by: int | None = Field(default=None)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: int | None = Field(default=None)
+    close_comment: str | None = Field(default=None, max_length=1000)
+
+
+class AlertEvent(SQLModel, table=True):
+    """One transition of an alert (acknowledge, close): who, when, from, to, comment."""
+
+    __tablename__ = "alert_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    action: str = Field(max_length=32)
+    before: str = Field(max_length=16)
+    after: str = Field(max_length=16)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class BrandWebhook(SQLModel, table=True):
+    """Where a brand wants its alerts posted, and the HMAC secret that signs them.
+
+    The secret is stored as given: signing needs it, so it cannot be hashed.
+    """
+
+    __tablename__ = "brand_webhook"
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: str = Field(max_length=64, unique=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: int | None = Field(default=None, foreign_key="account.id")
+
+
+class WebhookOutbox(SQLModel, table=True):
+    """An event waiting to be posted to a brand's webhook, written with the alert it announces.
+
+    ``status``: pending -> delivering (claimed by one worker until ``claimed_until``)
+    -> delivered | failed, or back to pending with a later ``next_attempt_at``.
+    """
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=200, unique=True)
+    event_type: str = Field(max_length=64)
+    brand_id: str = Field(max_length=64)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    payload: str = Field(sa_type=Text)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class ProductThreshold(SQLModel, table=True):
+    """A brand's own detection thresholds for one GTIN (``None``: the service default)."""
+
+    __tablename__ = "product_threshold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, unique=True)
+    max_distinct_devices: int | None = Field(default=None)
+    max_sessions_after_sale: int | None = Field(default=None)
+    max_speed_kmh: float | None = Field(default=None)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Inspection(SQLModel, table=True):
+    """An officer's outcome for one scanned unit; ``seized`` ones are reported as seizures."""
+
+    __table_args__ = (Index("ix_inspection_code", "gtin", "serial", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scan_id: str = Field(max_length=36, index=True)
+    gtin: str = Field(max_length=14)
+    serial: str = Field(max_length=20)
+    brand_id: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=16)
+    notes: str | None = Field(default=None, max_length=4000)
+    quantity: int | None = Field(default=None)
+    account_id: int = Field(foreign_key="account.id")
+    at: datetime = Field(sa_type=UTCDateTime)
+    country: str | None = Field(default=None, max_length=2)
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
 
 
 class TrustListDoc(SQLModel, table=True):

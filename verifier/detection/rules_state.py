@@ -28,8 +28,9 @@ _DECOMMISSIONED: dict[str, tuple[Severity, float]] = {
     # A destroyed unit cannot be scanned; a stolen one is evidence for the police.
     "destroyed": ("critical", 0.9),
     "stolen": ("critical", 0.9),
-    # The right holder froze the code, usually because it is investigating it.
-    "locked": ("warning", 0.6),
+    # The right holder froze the code, usually because it is investigating it:
+    # nobody should treat the unit as fine until the brand says so.
+    "locked": ("critical", 0.6),
     # Export is a legitimate move: the destination's customs will scan it.
     "exported": ("warning", 0.3),
 }
@@ -91,12 +92,14 @@ def _after_sale(
         weight = _SOLD_MANY_SESSIONS_WEIGHT * settings.anonymous_weight
         return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "warning", message, weight, related)
     if scan.role == "officer":
+        # A pack dispensed to a consumer has no business back in a shipment: the
+        # EU medicines system raises an alert for exactly this case.
         message = (
             f"An officer found this unit in {place(scan)} at {when(scan.effective_at)}, "
             f"after it was sold to a consumer{since}."
         )
         weight = _SOLD_OFFICER_WEIGHT * settings.officer_weight
-        return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "warning", message, weight, related)
+        return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "critical", message, weight, related)
     message = f"Scanned after it was sold{since}, as a buyer checking a purchase would."
     return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "info", message, 0.0, related)
 
@@ -109,16 +112,21 @@ def recalled(
     *,
     now: dt.datetime,
 ) -> list[Finding]:
-    """LOT_RECALLED / UNIT_RECALLED: a safety notice, not evidence of copying (weight 0)."""
+    """LOT_RECALLED / UNIT_RECALLED: a safety notice, not evidence of copying.
+
+    Weight 0 keeps the clone-risk score clean; severity critical makes the
+    verdict suspect, so nobody is shown "authentic" in green for a unit that
+    must not be used.
+    """
     findings: list[Finding] = []
     if record.lot_recalled:
         lot = f"Lot {record.lot}" if record.lot else "The lot of this unit"
         message = f"{lot} has been recalled by the right holder."
-        findings.append(Finding(reasons.LOT_RECALLED, "warning", message, 0.0))
+        findings.append(Finding(reasons.LOT_RECALLED, "critical", message, 0.0))
     if record.status == "recalled":
         since = f" on {when(record.status_changed_at)}" if record.status_changed_at else ""
         message = f"This unit was recalled by the right holder{since}."
-        findings.append(Finding(reasons.UNIT_RECALLED, "warning", message, 0.0))
+        findings.append(Finding(reasons.UNIT_RECALLED, "critical", message, 0.0))
     return findings
 
 
@@ -132,7 +140,8 @@ def code_expired(
 ) -> list[Finding]:
     """CODE_EXPIRED: scanned after the AI (17) expiry date (DD=00 = end of month).
 
-    A safety notice, not evidence of copying (weight 0). The century is
+    A safety notice, not evidence of copying (weight 0), but critical so the
+    verdict is suspect: an expired medicine must not look fine. The century is
     resolved on ``now``'s date, as the GS1 rule for reading YYMMDD says.
     """
     if record.expiry is None:
@@ -142,7 +151,7 @@ def code_expired(
     if scan.effective_at < day_over:
         return []
     message = f"Scanned on {when(scan.effective_at)}, after its expiry date {expiry.isoformat()}."
-    return [Finding(reasons.CODE_EXPIRED, "warning", message, 0.0)]
+    return [Finding(reasons.CODE_EXPIRED, "critical", message, 0.0)]
 
 
 def _expiry_date(expiry: str, today: dt.date) -> dt.date:

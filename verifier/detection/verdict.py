@@ -120,12 +120,17 @@ def assess(
     return Assessment(verdict, score, tuple(findings), _consumer_message(verdict, findings))
 
 
+SAFETY_MESSAGES = frozenset({CONSUMER_RECALLED, CONSUMER_EXPIRED})
+
+
 def _consumer_message(verdict: DetectionVerdict, findings: Sequence[Finding]) -> str:
-    if verdict == "suspect":
-        return CONSUMER_SUSPECT
+    # Recall and expiry are public safety facts and tell the consumer exactly
+    # what to do, so they come first; they help no forger.
     found = {f.reason for f in findings}
     if found & {reasons.LOT_RECALLED, reasons.UNIT_RECALLED}:
         return CONSUMER_RECALLED
     if reasons.CODE_EXPIRED in found:
         return CONSUMER_EXPIRED
+    if verdict == "suspect":
+        return CONSUMER_SUSPECT
     return CONSUMER_AUTHENTIC

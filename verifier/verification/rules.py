@@ -1,14 +1,15 @@
-"""Rules over one code's registry state and recent scans: pure functions, stable reason codes.
+"""Registry-state facts and the rules that stay outside clone detection.
 
-A rule takes a :class:`RuleInput` and returns findings; it never does I/O, so
-the same rules run in the service and in an officer's offline app, and are
-tested with plain values. Rules only run for codes whose signature and trust
-chain are genuine: a counterfeit needs no further evidence.
+The service judges scans with :mod:`verifier.detection`; what is left here is
+the registry's view of a unit (:class:`CodeFacts`, :class:`ScanFacts`, its
+effective status), CODE_DATA_MISMATCH (a genuine signature over data the brand
+registered differently), and the recall and expiry checks the officer's
+offline verifier runs on its bundle. All pure: plain values in, findings out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -20,7 +21,6 @@ from authn.gs1 import yymmdd_to_date
 Severity = Literal["suspect", "info"]
 
 ACTIVE = "active"
-DECOMMISSIONED = ("sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled")
 LOT_RECALLED_STATUS = "recalled"
 
 
@@ -76,9 +76,6 @@ class RuleInput:
     recent: tuple[ScanFacts, ...]  # newest first, bounded by the service's window
 
 
-Rule = Callable[[RuleInput], Iterable[Finding]]
-
-
 def expiry_date(expiry: str | None, today: date) -> date | None:
     """The date an AI 17 value stands for, read on ``today`` (GS1 century rule)."""
     if expiry is None:
@@ -101,31 +98,6 @@ def effective_status_of(record: CodeFacts | None, lot_status: str | None, today:
     if expires is not None and expires < today:
         return "expired"
     return ACTIVE
-
-
-def code_not_registered(rule_input: RuleInput) -> Iterable[Finding]:
-    if rule_input.record is None:
-        yield Finding(
-            "CODE_NOT_REGISTERED",
-            "The code is correctly signed but its brand never registered it: the signing key "
-            "may have leaked.",
-            score=80,
-        )
-
-
-def code_decommissioned(rule_input: RuleInput) -> Iterable[Finding]:
-    record = rule_input.record
-    if record is None or record.status == ACTIVE:
-        return
-    changed = record.status_changed_at
-    # A scan made (offline) before the status change is not evidence against the unit.
-    if changed is not None and rule_input.scan.scanned_at < changed:
-        return
-    yield Finding(
-        "CODE_DECOMMISSIONED",
-        f"The brand marked this unit as {record.status}; it should not be in circulation.",
-        score=70,
-    )
 
 
 def lot_recalled(rule_input: RuleInput) -> Iterable[Finding]:
@@ -156,16 +128,3 @@ def code_data_mismatch(rule_input: RuleInput) -> Iterable[Finding]:
             "The code's lot, expiry or signing key differs from what the brand registered.",
             score=80,
         )
-
-
-STATE_RULES: tuple[Rule, ...] = (
-    code_not_registered,
-    code_data_mismatch,
-    code_decommissioned,
-    lot_recalled,
-    code_expired,
-)
-
-
-def run_rules(rules: Sequence[Rule], rule_input: RuleInput) -> list[Finding]:
-    return [finding for rule in rules for finding in rule(rule_input)]

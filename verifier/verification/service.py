@@ -1,7 +1,9 @@
-"""The verification pipeline: parse, trust, state, rules, verdict, record.
+"""The verification pipeline: parse, trust, state, detection, verdict, record, alert.
 
 Each step is bounded: an optional scan_id lookup, one insert claiming the scan, the
-state queries of :mod:`verifier.verification.state`, and one update (plus an alert).
+state queries of :mod:`verifier.verification.state`, the EPCIS trace of a registered
+code scanned in a known country (a bounded number of queries, whatever the history),
+and one update plus one upsert per alerting finding.
 """
 
 from __future__ import annotations
@@ -16,25 +18,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from authn.code import ProductCode
-from authn.errors import Conflict, InvalidInput, PermissionDenied
+from authn.errors import Conflict, InvalidInput, PermissionDenied, ScanPending
 from keys.trust import TrustDecision
 from verifier.accounts import Caller, Role
+from verifier.alerts import AlertSubject, raise_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
-from verifier.db.models import Alert, Scan
+from verifier.db.models import Scan
+from verifier.detection import DetectionSettings, Finding
+from verifier.epcis.identifiers import unit_uri
+from verifier.epcis.store import findings_for_scan
 from verifier.registry import caller_owns
 from verifier.settings import Clock
 from verifier.trust import TrustStore
-from verifier.verification.parse import parse_code
-from verifier.verification.rules import (
-    STATE_RULES,
-    Rule,
-    RuleInput,
-    ScanFacts,
-    effective_status_of,
-    run_rules,
+from verifier.verification.detect import (
+    Outcome,
+    genuine_outcome,
+    trust_finding,
+    untrusted_outcome,
 )
-from verifier.verification.state import load_state
-from verifier.verification.verdict import Judgement, judge
+from verifier.verification.parse import parse_code
+from verifier.verification.rules import ScanFacts, effective_status_of
+from verifier.verification.state import CodeState, load_state
 from verifier.verification.views import COARSE_DEGREES, shape
 
 log = logging.getLogger(__name__)
@@ -52,13 +56,13 @@ class Verifier:
         clock: Clock,
         history_limit: int,
         history_days: int,
-        rules: Sequence[Rule] = STATE_RULES,
+        detection: DetectionSettings | None = None,
     ) -> None:
         self.trust = trust
         self.clock = clock
         self.history_limit = history_limit
         self.history_days = history_days
-        self.rules = tuple(rules)
+        self.detection = detection or DetectionSettings()
 
     def verify(self, session: Session, caller: Caller, request: VerifyIn) -> VerifyOut:
         if not request.record and caller.role is not Role.OFFICER:
@@ -82,8 +86,8 @@ class Verifier:
         )
         row: Scan | None = None
         if scan.scan_id is not None:
-            # Claim the scan before reading the history, so that two concurrent scans of
-            # one code on different workers see each other (at least the later one does).
+            # Claim (commit) the scan before reading the history, so that two concurrent scans
+            # of one code on different workers see each other (at least the later one does).
             claimed = self._claim(session, caller, code, scan, given=request.scan_id is not None)
             if isinstance(claimed, VerifyOut):
                 return claimed
@@ -99,30 +103,41 @@ class Verifier:
         recent = tuple(s for s in state.recent if s.scan_id != scan.scan_id)
         registered_at = state.record.registered_at if state.record is not None else None
         decision = trust_list.evaluate(code, now=now, registered_at=registered_at, online=True)
-        findings = []
         if decision.outcome == "genuine":
-            findings = run_rules(
-                self.rules,
-                RuleInput(
-                    code=code, scan=scan, record=state.record, lot_status=state.lot_status,
-                    intended_markets=state.intended_markets, recent=recent,
-                ),
+            status = effective_status_of(state.record, state.lot_status, scanned_at.date())
+            outcome = genuine_outcome(
+                decision, code=code, state=state, scan=scan, status=status,
+                extra=self._trace_findings(session, state, scan), settings=self.detection,
+                now=now,
             )  # fmt: skip
-        status = effective_status_of(state.record, state.lot_status, scanned_at.date())
-        judgement = judge(decision, findings, status)
+        else:
+            outcome = untrusted_outcome(decision)
         full = caller.is_privileged or caller_owns(caller, trust_list, code.gtin)
         answer = shape(
-            code=code, decision=decision, judgement=judgement, scanned_at=scanned_at,
+            code=code, decision=decision, outcome=outcome, scanned_at=scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
         )  # fmt: skip
         log.info(
             "verify gtin=%s serial=%s role=%s verdict=%s reasons=%s",
-            code.gtin, code.serial, caller.role.value, judgement.verdict,
-            ",".join(f.code for f in judgement.findings),
+            code.gtin, code.serial, caller.role.value, outcome.verdict,
+            ",".join(f.reason for f in outcome.findings),
         )  # fmt: skip
         if row is not None:
-            self._complete(session, row, code, scan, now, decision, judgement, answer)
+            self._complete(session, row, code, scan, now, decision, outcome, answer)
         return answer
+
+    @staticmethod
+    def _trace_findings(session: Session, state: CodeState, scan: ScanFacts) -> Sequence[Finding]:
+        """The EPCIS aggregation and route findings: registered codes scanned in a country."""
+        if state.record is None or scan.country is None:
+            return []
+        return findings_for_scan(
+            session,
+            unit_uri(state.record.gtin, state.record.serial),
+            brand_id=state.record.brand_id,
+            scan_country=scan.country,
+            now=scan.scanned_at,
+        )
 
     def verify_only(self, caller: Caller, request: VerifyIn) -> VerifyOut:
         """Signature and trust list only: no registry, no history, nothing recorded."""
@@ -131,10 +146,16 @@ class Verifier:
         scanned_at = self._scanned_at(request, now)
         trust_list = self.trust.current()
         decision = trust_list.evaluate(code, now=now, registered_at=None, online=True)
-        judgement = judge(decision, [], "unknown")
+        if decision.outcome == "genuine":
+            outcome = Outcome(
+                "authentic", "unknown", trust_finding(decision), (), 0.0, "GENUINE",
+                "This is a genuine product, registered by its brand.",
+            )  # fmt: skip
+        else:
+            outcome = untrusted_outcome(decision)
         full = caller.is_privileged or caller_owns(caller, trust_list, code.gtin)
         return shape(
-            code=code, decision=decision, judgement=judgement, scanned_at=scanned_at,
+            code=code, decision=decision, outcome=outcome, scanned_at=scanned_at,
             scan_id=None, full=full, history=None,
         )  # fmt: skip
 
@@ -155,7 +176,7 @@ class Verifier:
         ) != code.identity() or stored.account_id != caller.account_id:
             raise Conflict("this scan_id was already used for another scan")
         if not stored.answer:
-            raise Conflict("this scan is still being verified; retry in a moment")
+            raise ScanPending("this scan is still being verified; retry in a moment")
         return VerifyOut.model_validate_json(stored.answer)
 
     def _claim(
@@ -198,21 +219,20 @@ class Verifier:
         scan: ScanFacts,
         now: datetime,
         decision: TrustDecision,
-        judgement: Judgement,
+        outcome: Outcome,
         answer: VerifyOut,
     ) -> None:
-        """Store the verdict and answer on the claimed scan, and an alert if one is due."""
-        row.verdict = judgement.verdict
-        row.reasons = json.dumps([f.code for f in judgement.findings])
+        """Store the verdict and answer on the claimed scan, and raise the alerts due."""
+        row.verdict = outcome.verdict
+        # Every reason code, the trust decision's first, as officers see them.
+        row.reasons = json.dumps([outcome.trust.reason, *(f.reason for f in outcome.findings)])
         row.answer = answer.model_dump_json()
         session.add(row)
-        if any(f.code == "CODE_NOT_REGISTERED" for f in judgement.findings):
-            session.add(
-                Alert(
-                    created_at=now, kind="CODE_NOT_REGISTERED",
-                    brand_id=decision.brand.id if decision.brand else None,
-                    gtin=code.gtin, serial=code.serial, scan_id=scan.scan_id,
-                    detail=json.dumps({"key_id": decision.key_id, "country": scan.country}),
-                )
+        if outcome.findings:
+            subject = AlertSubject(
+                brand_id=decision.brand.id if decision.brand else None, gtin=code.gtin,
+                serial=code.serial, key_id=decision.key_id, scan_id=scan.scan_id,
+                country=scan.country,
             )  # fmt: skip
+            raise_alerts(session, subject, outcome.findings, now=now)
         session.commit()

@@ -1,7 +1,8 @@
 """Loading what the rules need about one code: a fixed number of indexed queries.
 
-The hot path reads the code's row, its lot's status, its intended markets and
-a bounded window of recent scans (newest first), never the full history.
+The hot path reads the code's row, its lot's status, its intended markets, the
+brand's detection thresholds for the GTIN and a bounded window of recent scans
+(newest first), never the full history.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
-from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, Scan
+from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold, Scan
+from verifier.detection import ProductThresholds
 from verifier.verification.rules import CodeFacts, ScanFacts, effective_status_of
 
 __all__ = ["CodeState", "code_facts", "effective_status_of", "load_state", "scan_facts"]
@@ -24,6 +26,17 @@ class CodeState:
     lot_status: str | None
     intended_markets: tuple[str, ...] | None
     recent: tuple[ScanFacts, ...]
+    thresholds: ProductThresholds | None = None
+
+
+def thresholds_of(row: ProductThreshold | None) -> ProductThresholds | None:
+    if row is None:
+        return None
+    return ProductThresholds(
+        max_distinct_devices=row.max_distinct_devices,
+        max_sessions_after_sale=row.max_sessions_after_sale,
+        max_speed_kmh=row.max_speed_kmh,
+    )
 
 
 def code_facts(row: CodeRecord) -> CodeFacts:
@@ -54,7 +67,11 @@ def load_state(
             select(LotStatus.status).where(LotStatus.gtin == code.gtin, LotStatus.lot == code.lot)
         ).first()
     markets: tuple[str, ...] | None = None
+    thresholds = None
     if row is not None:
+        thresholds = thresholds_of(
+            session.exec(select(ProductThreshold).where(ProductThreshold.gtin == code.gtin)).first()
+        )
         # A batch's own markets win over the GTIN-wide ones ('' sorts last descending).
         stored = session.exec(
             select(IntendedMarket.markets)
@@ -81,4 +98,5 @@ def load_state(
         lot_status=lot_status,
         intended_markets=markets,
         recent=tuple(scan_facts(s) for s in recent),
+        thresholds=thresholds,
     )

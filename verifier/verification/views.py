@@ -1,10 +1,12 @@
 """What each caller may see of a verification.
 
 Officers, registry admins and the brand owning the GTIN get everything: every
-reason, the recent history (locations coarse), the risk score and the right
-holder's contact. Everyone else gets the verdict, the product facts and one
-plain sentence; which check failed exactly is never told to them (it would
-help a forger), only the safety facts a consumer must know (recall, expiry).
+finding (severity, sentence, related scans), the recent history (locations
+coarse), the risk score and the right holder's contact. Everyone else gets the
+verdict, the product facts and one plain sentence (detection's consumer
+message) under a generic reason code; which check failed exactly is never told
+to them (it would help a forger), only the safety facts a consumer must know
+(recall, expiry).
 """
 
 from __future__ import annotations
@@ -24,32 +26,14 @@ from verifier.api.schemas import (
     RightHolderOut,
     RiskOut,
     StatusName,
+    VerdictName,
     VerifyOut,
 )
+from verifier.detection import Finding
+from verifier.verification.detect import Outcome
 from verifier.verification.rules import ScanFacts, expiry_date
-from verifier.verification.verdict import Judgement
 
 COARSE_DEGREES = 1  # decimals kept: 0.1 degree, about 10 km
-
-CONSUMER_REASONS = {
-    "authentic": ("GENUINE", "This is a genuine product, registered by its brand."),
-    "suspect": (
-        "CHECK_ADVISED",
-        "This code is genuine, but this unit is not where or as it should be. Ask the seller or "
-        "contact the brand before using it.",
-    ),
-    "counterfeit": (
-        "NOT_GENUINE",
-        "This code is not genuine. The product may be a counterfeit: do not use it, and tell "
-        "the seller or the brand.",
-    ),
-    "unverifiable": (
-        "CANNOT_CONFIRM",
-        "This code cannot be confirmed right now. Try again later or contact the brand.",
-    ),
-}
-# Facts a consumer needs for safety; telling them helps no forger.
-CONSUMER_VISIBLE = frozenset({"LOT_RECALLED", "CODE_EXPIRED"})
 
 
 def coarse(lat: float | None, lon: float | None) -> CoarseLocation | None:
@@ -69,37 +53,42 @@ def product_of(code: ProductCode, decision: TrustDecision | None, today: date) -
     )
 
 
+def finding_out(finding: Finding) -> FindingOut:
+    return FindingOut(
+        code=finding.reason,
+        message=finding.message,
+        severity=finding.severity,
+        score=round(finding.weight * 100),
+        related_scan_ids=list(finding.related_scan_ids),
+    )
+
+
 def shape(
     *,
     code: ProductCode,
     decision: TrustDecision,
-    judgement: Judgement,
+    outcome: Outcome,
     scanned_at: datetime,
     scan_id: str | None,
     full: bool,
     history: Sequence[ScanFacts] | None,
 ) -> VerifyOut:
     product = product_of(code, decision, scanned_at.date())
+    status = cast(StatusName, outcome.status)
     if not full:
-        visible = [f for f in judgement.reasons if f.code in CONSUMER_VISIBLE]
-        if visible:
-            reasons = [ReasonOut(code=f.code, message=f.message) for f in visible]
-        else:
-            generic_code, generic_message = CONSUMER_REASONS[judgement.verdict]
-            reasons = [ReasonOut(code=generic_code, message=generic_message)]
         return VerifyOut(
-            verdict=judgement.verdict,
-            status=cast(StatusName, judgement.status),
-            reasons=reasons,
+            verdict=cast(VerdictName, outcome.verdict),
+            status=status,
+            reasons=[ReasonOut(code=outcome.consumer_code, message=outcome.consumer_message)],
             product=product,
             scan_id=scan_id,
             scanned_at=scanned_at,
         )
     brand = decision.brand
     return VerifyOut(
-        verdict=judgement.verdict,
-        status=cast(StatusName, judgement.status),
-        reasons=[ReasonOut(code=f.code, message=f.message) for f in judgement.reasons],
+        verdict=cast(VerdictName, outcome.verdict),
+        status=status,
+        reasons=[ReasonOut(code=f.reason, message=f.message) for f in outcome.reasons],
         product=product,
         scan_id=scan_id,
         scanned_at=scanned_at,
@@ -115,11 +104,8 @@ def shape(
             for s in history or ()
         ],
         risk=RiskOut(
-            score=judgement.risk_score,
-            findings=[
-                FindingOut(code=f.code, message=f.message, severity=f.severity, score=f.score)
-                for f in judgement.findings
-            ],
+            score=round(outcome.score * 100),
+            findings=[finding_out(f) for f in (outcome.trust, *outcome.findings)],
         ),
         right_holder=(
             RightHolderOut(

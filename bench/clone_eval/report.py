@@ -1,0 +1,234 @@
+"""Markdown tables of an evaluation, and writing them under "## Evaluation" in docs/detection.md."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from authn.errors import InvalidInput
+from bench.clone_eval.metrics import Metrics, Rate, SerialResult
+from bench.clone_eval.model import Params
+
+HEADING = "## Evaluation"
+# Hand-written reading of the numbers below the generated tables survives a re-run.
+KEPT_SUBSECTION = "\n### What the numbers say"
+
+
+@dataclass
+class ScenarioRun:
+    name: str
+    params: Params
+    metrics: Metrics
+    events: int
+    requests: int
+    skipped: int
+    seconds: float
+    status_errors: Counter[str]
+    replay_metrics: Metrics | None = None
+    variant_metrics: Metrics | None = None  # replay, one session per account
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:g} %"
+
+
+def parameter_table(runs: Sequence[ScenarioRun]) -> str:
+    rows = [
+        (
+            run.name, f"{run.params.serials:,}", run.params.seed, _pct(run.params.pro_coverage),
+            _pct(run.params.consumer_coverage), len(run.metrics.cloned), f"{run.events:,}",
+            f"{run.requests:,}", f"{run.skipped:,}", f"{run.seconds:,.0f} s",
+        )
+        for run in runs
+    ]  # fmt: skip
+    scenarios = _table(
+        ("scenario", "serials", "seed", "professional scan coverage", "consumer scan coverage",
+         "cloned serials", "simulated events", "requests sent", "skipped after detection",
+         "time"),
+        rows,
+    )  # fmt: skip
+    p = runs[0].params
+    copies = ", ".join(f"{count:,} ({_pct(weight)})" for count, weight in p.copy_counts)
+    common = _table(
+        ("parameter", "value"),
+        (
+            ("share of serials copied", _pct(p.clone_fraction)),
+            ("copies of a cloned serial (weight)", copies),
+            ("injection point (equal shares)", "import customs, distributor, post to consumers"),
+            ("copy timing after the code is harvested (equal shares)", "0-2 d, 3-20 d, 20-60 d"),
+            ("code harvested", "80 % in a shop, 20 % from the factory's print files"),
+            ("copies sold in another market", "50 % (customs, distributor), 100 % (by post)"),
+            ("retailers reporting a sale (status sold)", _pct(p.sale_reporting)),
+            ("genuine units returned and resold", _pct(p.return_rate)),
+            ("recalled lots", p.recalled_lots),
+            ("customs scans uploaded 1-12 h late", _pct(p.customs_offline_rate)),
+            ("consumer fixes 20-150 km off", _pct(p.bad_fix_rate)),
+            ("trucks", "60-80 km/h incl. stops, road = 1.25 x great-circle distance"),
+            ("air freight (to Spain)", "800 km/h block speed + 4-10 h handling"),
+            ("officers' GPS accuracy", "5-30 m (70 %), 30-300 m (30 %)"),
+            ("phones' GPS accuracy", "5-50 m (60 %), 50-500 m (25 %), 1-5 km (15 %)"),
+            ("device clocks", "officers N(0, 1 min); phones N(0, 3 min), 5 % off by 5-20 min"),
+            ("production", f"{p.production_days} days, one lot a week"),
+        ),
+    )  # fmt: skip
+    return scenarios + "\n\n" + common
+
+
+def _median(metrics: Metrics) -> str:
+    detection, floor = metrics.median_scans()
+    if detection is None or floor is None:
+        return "n/a"
+    return f"{detection:g} / {floor:g}"
+
+
+def metrics_table(named: Sequence[tuple[str, Metrics]]) -> str:
+    rows = [
+        (
+            name, m.recall_two_copies, m.recall_two_labels, m.recall_copy_scanned,
+            m.recall_end_to_end, m.precision, m.false_positive_serials,
+            f"{m.false_alarms_per_million:,.0f} ({m.false_alarm_scans:,}/{m.genuine_scans:,})",
+            m.at_floor, _median(m),
+        )
+        for name, m in named
+    ]  # fmt: skip
+    return _table(
+        ("scenario", "recall, 2+ copies scanned", "recall, 2+ labels scanned",
+         "recall, a copy scanned", "recall end to end", "precision (serials)",
+         "false-positive serials", "false alarms per million genuine scans",
+         "detected at the floor", "median scans to detection / floor"),
+        rows,
+    )  # fmt: skip
+
+
+def breakdown_table(runs: Sequence[ScenarioRun], key: str, title: str) -> str:
+    groups: dict[str, list[SerialResult]] = {}
+    for run in runs:
+        for name, results in run.metrics.by(key).items():
+            groups.setdefault(name, []).extend(results)
+    rows = []
+    for name, results in groups.items():
+        rate = Rate(sum(r.detected for r in results), len(results))
+        scanned = [r for r in results if r.first_copy is not None]
+        two = [r for r in results if r.two_labels]
+        rows.append(
+            (name, len(results), Rate(len(scanned), len(results)),
+             Rate(sum(r.detected for r in two), len(two)), rate)
+        )  # fmt: skip
+    return _table(
+        (
+            title,
+            "cloned serials",
+            "a copy scanned",
+            "recall, 2+ labels scanned",
+            "recall end to end",
+        ),
+        rows,
+    )
+
+
+def reasons_table(metrics: Sequence[Metrics]) -> str:
+    detected: Counter[str] = Counter()
+    false: Counter[str] = Counter()
+    for m in metrics:
+        false.update(m.false_alarm_reasons)
+        detected.update(m.detection_reasons)
+    names = sorted(set(detected) | set(false), key=lambda n: (-detected[n] - false[n], n))
+    return _table(
+        ("reason recorded", "on the detecting scan of a clone", "on false alarms"),
+        [(f"`{n}`", detected[n], false[n]) for n in names] or [("(none)", 0, 0)],
+    )
+
+
+def render(runs: Sequence[ScenarioRun], command: str) -> str:
+    errors = Counter[str]()
+    for run in runs:
+        errors.update(run.status_errors)
+    refused = ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"
+    parts = [
+        f"Produced by `{command}`.\nThe seeds are fixed, so the same command gives the same "
+        "simulation.",
+        DEFINITIONS,
+        "### Parameters",
+        parameter_table(runs),
+        "### Results: the verification service",
+        metrics_table([(run.name, run.metrics) for run in runs]),
+        "### Recall by injection point, copy count and timing (service, all scenarios)",
+        breakdown_table(runs, "injection", "injection point"),
+        breakdown_table(runs, "copies", "copies"),
+        breakdown_table(runs, "timing", "timing"),
+        "### Reasons (service)",
+        reasons_table([run.metrics for run in runs]),
+        f"Status changes the registry refused (expected when copies are sold too): {refused}.",
+    ]
+    replays = [(run.name, run.replay_metrics) for run in runs if run.replay_metrics is not None]
+    if replays:
+        parts += [
+            "### The detection rules alone (replay, not the service)",
+            REPLAY_NOTE,
+            metrics_table(replays),
+            reasons_table([m for _, m in replays]),
+        ]
+    variants = [(run.name, run.variant_metrics) for run in runs if run.variant_metrics is not None]
+    if variants:
+        parts += [VARIANT_NOTE, metrics_table(variants), reasons_table([m for _, m in variants])]
+    return "\n\n".join(parts)
+
+
+DEFINITIONS = """\
+Each scenario simulates its serials through the supply chain and sends every
+registration, status change and scan to the real app
+(`verifier.api.app.create_app` on SQLite, with real tokens) through httpx's
+`ASGITransport`, in the order the service receives them. Customs, distributors
+and retailers use officer accounts (the verifier has no distributor or
+retailer role), the factory uses the brand account, consumers send no token.
+
+- *Detected*: a scan of a cloned serial, at or after its first copy scan,
+  answered `suspect` or `counterfeit`. Once a serial is detected, the rest of
+  its events are not sent: nothing after that changes a metric.
+- *Labels*: the genuine unit and each copy. *2+ labels scanned*: at least two
+  of them scanned. *2+ copies scanned*: at least two copies scanned.
+- *Recall end to end* counts every cloned serial, including those whose copies
+  were never scanned.
+- *Precision*: detected cloned serials over all flagged serials. A
+  never-cloned serial with any flagged scan is a false positive.
+- *False alarms*: flagged scans of never-cloned serials, per million of their
+  scans.
+- *Floor*: the first scan at which two labels have been scanned, the earliest
+  a history-based rule can know. Scans to detection and the floor are counted
+  from the first copy scan (1 = the first copy scan itself)."""
+
+REPLAY_NOTE = """\
+The same simulations replayed through `verifier.detection.assess` with the
+default `DetectionSettings`, fed scans as the service stores them: consumer
+locations rounded to 0.1 degree with an accuracy of at least 10 km, and the 50
+latest scans within 180 days. This shows what the detection rules would decide
+once the service calls them; it is not a measurement of the service."""
+
+VARIANT_NOTE = """\
+Variant: the same replay, except that every scan by an account carries the
+account's name as its device id, so that all handhelds of one distributor or
+shop count as one session, not one each."""
+
+
+def write_into_doc(doc: Path, body: str) -> None:
+    """Replace what stands under the "## Evaluation" heading (up to the next "## ") by ``body``."""
+    text = doc.read_text(encoding="utf-8")
+    start = text.find("\n" + HEADING + "\n")
+    if start < 0:
+        raise InvalidInput(f"{doc} has no {HEADING!r} heading")
+    body_start = start + len(HEADING) + 2
+    ends = [
+        i
+        for i in (text.find("\n## ", body_start), text.find(KEPT_SUBSECTION, body_start))
+        if i >= 0
+    ]
+    rest = text[min(ends) :] if ends else ""
+    doc.write_text(text[:body_start] + "\n" + body.strip() + "\n" + rest, encoding="utf-8")

@@ -1,0 +1,190 @@
+"""The webhook outbox: new alerts reach the brand's real HTTP receiver, signed, exactly once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from authn.errors import InvalidInput
+from verifier import outbox
+from verifier.accounts import Caller, Role
+from verifier.db.engine import make_engine
+from verifier.db.models import WebhookOutbox
+from verifier.webhooks import EVENT_ID_HEADER, verify_webhook
+
+if TYPE_CHECKING:
+    from tests.verifier.conftest import Env
+
+SECRET = "whsec_test_secret_0123456789"
+
+
+@dataclass
+class Receiver:
+    """A brand's endpoint: answers the queued statuses in turn, then 200."""
+
+    url: str = ""
+    answers: list[int] = field(default_factory=list)
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, headers: dict[str, str], body: bytes) -> int:
+        with self.lock:
+            self.requests.append((headers, body))
+            return self.answers.pop(0) if self.answers else 200
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = state.handle(dict(self.headers.items()), body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/sealtrace"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def set_hook(env: Env, url: str) -> None:
+    admin = Caller(Role.ADMIN, account_id=None, name="admin")
+    with env.session() as session:
+        outbox.set_webhook(
+            session, admin, "acme", url, SECRET, now=env.clock(), require_https=False
+        )
+
+
+def rows(env: Env) -> list[WebhookOutbox]:
+    with env.session() as session:
+        return list(session.exec(select(WebhookOutbox).order_by(col(WebhookOutbox.id))).all())
+
+
+def test_webhook_needs_https_outside_development_and_secret_is_shown_once(env: Env) -> None:
+    refused = env.client.put(
+        "/v1/brands/acme/webhook", json={"url": "http://hooks.acme.example/x"},
+        headers=env.auth("acme"),
+    )  # fmt: skip
+    assert refused.status_code == 400
+    made = env.client.put(
+        "/v1/brands/acme/webhook", json={"url": "https://hooks.acme.example/x"},
+        headers=env.auth("acme"),
+    ).json()  # fmt: skip
+    assert made["secret"].startswith("whsec_")
+    assert len(made["secret"]) > 30
+    other = env.client.put(
+        "/v1/brands/acme/webhook", json={"url": "https://evil.example/x"},
+        headers=env.auth("other"),
+    )  # fmt: skip
+    assert other.status_code == 404
+    officer = env.client.put(
+        "/v1/brands/acme/webhook", json={"url": "https://x.example/"}, headers=env.auth("officer")
+    )
+    assert officer.status_code == 403
+    with pytest.raises(InvalidInput), env.session() as session:
+        outbox.set_webhook(
+            session, Caller(Role.ADMIN, name="admin"), "acme", "ftp://x", None,
+            now=env.clock(), require_https=False,
+        )  # fmt: skip
+
+
+def test_alert_is_delivered_signed_retried_after_500_and_never_twice(
+    env: Env, receiver: Receiver
+) -> None:
+    env.app.state.outbox_worker.stop()  # this test is the only worker
+    set_hook(env, receiver.url)
+    receiver.answers = [500]
+    engine = make_engine(env.settings.database_url)
+    clock = FrozenClock(env.clock())
+    try:
+        env.verify(env.sign("HOOK1"), country="NL")  # never registered: a key alert
+        [row] = rows(env)
+        assert (row.status, row.attempts, row.event_type) == ("pending", 0, "alert.created")
+        with httpx.Client(timeout=5) as client:
+            first = outbox.run_once(engine, client, clock=clock)
+            [row] = rows(env)
+            assert (first.retrying, row.status, row.attempts, row.last_status_code) == (
+                1, "pending", 1, 500,
+            )  # fmt: skip
+            assert outbox.run_once(engine, client, clock=clock).delivered == 0  # not due yet
+            clock.now = row.next_attempt_at
+            assert outbox.run_once(engine, client, clock=clock).delivered == 1
+            for _ in range(3):
+                assert outbox.run_once(engine, client, clock=clock) == outbox.OutboxStats()
+    finally:
+        engine.dispose()
+    [row] = rows(env)
+    assert (row.status, row.attempts, row.delivered_at) == ("delivered", 2, clock.now)
+    assert len(receiver.requests) == 2
+    (h1, b1), (h2, b2) = receiver.requests
+    assert b1 == b2
+    assert h1[EVENT_ID_HEADER] == h2[EVENT_ID_HEADER] == row.event_id
+    assert verify_webhook(SECRET, h2, b2, now=clock.now) == row.event_id
+    assert b'"reason":"CODE_NOT_REGISTERED"' in b2
+    assert b'"brand_id":"acme"' in b2
+
+
+def test_no_webhook_no_outbox_row_and_repeats_are_not_resent(env: Env) -> None:
+    env.verify(env.sign("NOHOOK"), country="NL")
+    assert rows(env) == []
+    set_hook(env, "http://127.0.0.1:9/unused")
+    env.verify(env.sign("NOHOOK2"), country="NL")  # the same key alert again: no new event
+    assert rows(env) == []
+
+
+def test_only_one_worker_claims_a_row(env: Env) -> None:
+    env.app.state.outbox_worker.stop()
+    set_hook(env, "http://127.0.0.1:9/unused")
+    env.register(["CL1"])
+    env.set_status("CL1", "destroyed")
+    env.verify(env.sign("CL1"), "officer")
+    [row] = rows(env)
+    assert row.id is not None
+    now = env.clock() + timedelta(days=400)
+    with env.session() as one, env.session() as two:
+        assert outbox.claim(one, row.id, now=now) is True
+        assert outbox.claim(two, row.id, now=now) is False
+        # A crashed worker's claim lapses after the lease.
+        assert outbox.claim(two, row.id, now=now + outbox.CLAIM_LEASE * 2) is True
+
+
+def test_the_app_worker_delivers_in_the_background(env: Env, receiver: Receiver) -> None:
+    set_hook(env, receiver.url)
+    env.verify(env.sign("BG1"), country="NL")
+    deadline = time.monotonic() + 15
+    while not receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(receiver.requests) == 1
+    deadline = time.monotonic() + 5
+    while rows(env)[0].status != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rows(env)[0].status == "delivered"
+
+
+class FrozenClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
