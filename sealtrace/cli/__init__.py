@@ -7,6 +7,7 @@ import typer
 from sealtrace.cli import (
     accounts_cmd,
     code_cmd,
+    console_cmd,
     db_cmd,
     issue_cmd,
     keys_cmd,
@@ -31,6 +32,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(accounts_cmd.app, name="accounts")
 app.add_typer(officer_cmd.app, name="officer")
+app.add_typer(console_cmd.app, name="console")
 
 
 def main() -> None:

@@ -1,0 +1,219 @@
+"""HTML of a code's page (facts, findings, journey, history, inspection) and its seizure report."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from mobile_api.console.data import OUTCOMES, CodePage
+from mobile_api.console.journey import Journey, speed_words
+from mobile_api.console.layout import csrf_field, layout
+from mobile_api.console.pages import code_href, when
+from mobile_api.console.svg import journey_svg
+from verifier.accounts import Caller, Role
+
+
+def _place(lat: float | None, lon: float | None, country: str | None) -> str:
+    where = country or ""
+    if lat is not None and lon is not None:
+        where += f" ({lat:.2f}, {lon:.2f})"
+    return where.strip() or "—"
+
+
+def _facts(page: CodePage) -> str:
+    record = page.record
+    rows = [
+        ("GTIN", page.gtin), ("Serial", page.serial), ("Brand", page.brand_name or "—"),
+        ("Registered", when(record.registered_at) if record else "never: not registered"),
+        ("Status", record.status if record else "unknown"),
+        ("Lot", (record.lot or "—") if record else "—"),
+        ("Expiry", (record.expiry or "—") if record else "—"),
+        ("Batch", record.batch_id if record else "—"),
+    ]  # fmt: skip
+    cells = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    return f'<dl class="facts" id="facts">{cells}</dl>'
+
+
+def _summary(journey: Journey) -> str:
+    """The one line an officer reads first."""
+    risk = round(journey.risk * 100)
+    if journey.first_offending is None:
+        return (
+            f'<p class="summary ok" id="summary"><span aria-hidden="true">✔</span> '
+            f"Nothing suspicious in this code's scans. Risk {risk}/100.</p>"
+        )
+    copy = journey.first_offending
+    last = journey.last_legitimate
+    lastly = (
+        f" Last seen legitimately in {escape(_place(last.lat, last.lon, last.country))} "
+        f"on {when(last.effective_at)}."
+        if last
+        else ""
+    )
+    reasons = sorted({f.reason for f in journey.findings if f.scan_id == copy.scan_id})
+    return (
+        f'<p class="summary bad" id="summary"><span aria-hidden="true">✖</span> '
+        f"Suspect: {escape(', '.join(reasons))} from the scan of {when(copy.effective_at)} in "
+        f"{escape(_place(copy.lat, copy.lon, copy.country))}. Risk {risk}/100.{lastly}</p>"
+    )
+
+
+def _findings(journey: Journey) -> str:
+    numbers = {s.scan.scan_id: s.number for s in journey.stops}
+    if not journey.findings:
+        return '<p id="findings">No findings.</p>'
+    items = "".join(
+        f'<li class="finding sev-{escape(f.severity)}" data-reason="{escape(f.reason)}">'
+        f"<strong>{escape(f.reason)}</strong> ({escape(f.severity)}"
+        f"{', scan ' + str(numbers[f.scan_id]) if f.scan_id in numbers else ''}): "
+        f"{escape(f.message)}</li>"
+        for f in journey.findings
+    )
+    return f'<ul id="findings">{items}</ul>'
+
+
+def _legs(journey: Journey) -> str:
+    if not journey.legs:
+        return ""
+    rows = "".join(
+        f'<tr class="{"offending" if leg.offending else ""}"><td>{leg.start.number} → '
+        f"{leg.end.number}</td><td>{escape(speed_words(leg))}</td>"
+        f"<td>{escape(', '.join(leg.reasons) or 'plausible')}</td></tr>"
+        for leg in journey.legs
+    )
+    return (
+        '<div class="scroll"><table id="legs"><thead><tr><th>Leg</th><th>Distance, time, speed</th>'
+        f"<th>Rule</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _history(page: CodePage) -> str:
+    numbers = {s.scan.scan_id: s.number for s in page.journey.stops}
+    rows = "".join(
+        f'<tr data-scan-id="{escape(s.scan_id)}"><td>{numbers.get(s.scan_id, "")}</td>'
+        f"<td>{when(s.scanned_at)}</td><td>{escape(_place(s.lat, s.lon, s.country))}</td>"
+        f"<td>{escape(s.role)}</td><td>{escape(s.device_id or '—')}</td>"
+        f"<td>{escape(s.verdict)}</td><td>{escape(', '.join(_reasons(s.reasons)))}</td></tr>"
+        for s in page.scans
+    )
+    return (
+        '<div class="scroll"><table id="history"><thead><tr><th>Map</th><th>Scanned</th>'
+        "<th>Where</th><th>Who</th><th>Device</th><th>Verdict</th><th>Reasons</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _reasons(stored: str) -> list[str]:
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _inspections(page: CodePage) -> str:
+    if not page.inspections:
+        return '<p id="inspections">No inspection recorded.</p>'
+    items = "".join(
+        f'<li class="inspection outcome-{escape(i.outcome)}">{when(i.at)}: '
+        f"<strong>{escape(i.outcome)}</strong>"
+        f"{(' × ' + str(i.quantity)) if i.quantity else ''} in "
+        f"{escape(_place(i.lat, i.lon, i.country))}"
+        f"{(': ' + escape(i.notes)) if i.notes else ''}</li>"
+        for i in page.inspections
+    )
+    return f'<ul id="inspections">{items}</ul>'
+
+
+def _inspection_form(page: CodePage, csrf: str) -> str:
+    if not page.scans:
+        return ""
+    latest = page.scans[-1].scan_id
+    scans = "".join(
+        f'<option value="{escape(s.scan_id)}"{" selected" if s.scan_id == latest else ""}>'
+        f"{when(s.scanned_at)} · {escape(_place(s.lat, s.lon, s.country))} · "
+        f"{escape(s.role)}</option>"
+        for s in reversed(page.scans)
+    )
+    outcomes = "".join(
+        f'<label class="choice"><input type="radio" name="outcome" value="{o}" required> '
+        f"{o}</label>"
+        for o in OUTCOMES
+    )
+    action = code_href(page.gtin, page.serial) + "/inspections"
+    return (
+        f'<form method="post" action="{action}" id="inspection-form" class="inspection">'
+        f'{csrf_field(csrf)}<label>Scan <select name="scan_id">{scans}</select></label>'
+        f"<fieldset><legend>Outcome</legend>{outcomes}</fieldset>"
+        '<label>Units <input name="quantity" type="number" min="1" max="10000000"></label>'
+        '<label>Notes <textarea name="notes" maxlength="4000" rows="3"></textarea></label>'
+        '<button type="submit">Record outcome</button></form>'
+    )
+
+
+def code_page_html(caller: Caller, csrf: str, page: CodePage, *, notice: str | None = None) -> str:
+    staff = caller.role in (Role.OFFICER, Role.ADMIN)
+    report = (
+        f'<p><a id="report-link" href="{code_href(page.gtin, page.serial)}/report">'
+        "Seizure report (print view)</a></p>"
+        if staff
+        else ""
+    )
+    alerts = "".join(
+        f'<li><a href="/console/alerts/{a.id}">#{a.id} {escape(a.kind)}</a> ({escape(a.status)}, '
+        f"{when(a.created_at)})</li>"
+        for a in page.alerts
+    )
+    body = (
+        (f'<p class="notice" id="notice" role="status">{escape(notice)}</p>' if notice else "")
+        + f"<h1>Code {escape(page.gtin)} / {escape(page.serial)}</h1>"
+        + _summary(page.journey)
+        + _facts(page)
+        + "<h2>Findings</h2>"
+        + _findings(page.journey)
+        + "<h2>Journey</h2>"
+        + '<p class="legend"><span class="key-ok">── plausible leg</span> '
+        '<span class="key-bad">- - offending leg (red, dashed, labelled)</span> '
+        '<span class="key-last">◯ last seen legitimately</span></p>'
+        + (journey_svg(page.journey) if page.journey.stops else "<p>No scan with a location.</p>")
+        + _legs(page.journey)
+        + "<h2>Scan history</h2>"
+        + _history(page)
+        + (f'<h2>Alerts</h2><ul id="code-alerts">{alerts}</ul>' if alerts else "")
+        + "<h2>Inspections</h2>"
+        + _inspections(page)
+        + (_inspection_form(page, csrf) if staff else "")
+        + report
+    )
+    return layout(f"Code {page.gtin} / {page.serial}", body, caller=caller, csrf=csrf)
+
+
+def report_html(caller: Caller, csrf: str, page: CodePage, *, contact: str) -> str:
+    seized = [i for i in page.inspections if i.outcome == "seized"]
+    items = "".join(
+        f"<tr><td>{when(i.at)}</td><td>{escape(_place(i.lat, i.lon, i.country))}</td>"
+        f"<td>{i.quantity or 1}</td><td>{escape(i.notes or '')}</td></tr>"
+        for i in seized
+    )
+    seizures = (
+        '<table id="seizures"><thead><tr><th>Seized</th><th>Where</th><th>Units</th><th>Notes</th>'
+        f"</tr></thead><tbody>{items}</tbody></table>"
+        if seized
+        else '<p id="seizures">No seizure recorded for this code.</p>'
+    )
+    body = (
+        '<article class="report" id="report">'
+        f"<h1>Seizure report: {escape(page.gtin)} / {escape(page.serial)}</h1>"
+        f'<p class="print-hint">Print this page (Ctrl+P) for the file. '
+        f'<a href="{code_href(page.gtin, page.serial)}">Back to the code</a></p>'
+        f"{_summary(page.journey)}{_facts(page)}"
+        f"<h2>Right holder</h2><p>{escape(contact)}</p>"
+        f"<h2>Seizures</h2>{seizures}<h2>Findings</h2>{_findings(page.journey)}"
+        f"<h2>Journey</h2>"
+        + (journey_svg(page.journey) if page.journey.stops else "")
+        + _legs(page.journey)
+        + f"<h2>Scan history</h2>{_history(page)}"
+        f'<p class="signature">Officer: {escape(caller.name or "")} · '
+        "Signature: ____________________ · Date: ____________</p></article>"
+    )
+    return layout(f"Seizure report {page.gtin} / {page.serial}", body, caller=caller, csrf=csrf)

@@ -1,0 +1,157 @@
+"""The console's session cookie, CSRF checks, role gates and error pages.
+
+Every console route goes through :func:`page` (GET) or :func:`action` (POST):
+no session -> 303 to the sign-in page; a role the page is not for -> 403; a
+POST without the session's CSRF token -> 403; errors of the exception tree ->
+an HTML page with the matching status. Pages are HTML for people, so errors
+are too (the JSON problem answers stay with the API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from authn.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    SealtraceError,
+    Unauthenticated,
+    Unavailable,
+)
+from mobile_api.console.layout import layout
+from mobile_api.web import html_response
+from verifier import console_auth as auth
+from verifier.accounts import Caller, Role
+from verifier.api.deps import Services, get_services
+
+COOKIE = "st_console"
+LOGIN_COOKIE = "st_console_login"  # double-submit token of the sign-in form (no session yet)
+PATH = "/console"
+
+STAFF = frozenset({Role.OFFICER, Role.ADMIN})
+EVERYONE = frozenset({Role.OFFICER, Role.ADMIN, Role.BRAND})
+
+STATUS_OF: tuple[tuple[type[SealtraceError], int, str], ...] = (
+    (InvalidInput, 400, "That did not work"),
+    (Unauthenticated, 401, "Sign in again"),
+    (PermissionDenied, 403, "Not for your role"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Changed meanwhile"),
+    (RateLimited, 429, "Too many attempts"),
+    (Unavailable, 503, "Not available yet"),
+)
+
+
+@dataclass
+class Ctx:
+    """One console request: who, with which CSRF token, the database session and the time."""
+
+    request: Request
+    services: Services
+    db: Session
+    now: datetime
+    caller: Caller
+    csrf: str
+
+
+Handler = Callable[[Ctx], Response]
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, value: str) -> None:
+    response.set_cookie(
+        COOKIE, value, httponly=True, secure=secure(request), samesite="strict", path=PATH,
+        max_age=int(auth.ABSOLUTE_TIMEOUT.total_seconds()),
+    )  # fmt: skip
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        COOKIE, path=PATH, secure=secure(request), httponly=True, samesite="strict"
+    )
+
+
+def error_page(
+    status: int, title: str, detail: str, caller: Caller | None = None, csrf: str = ""
+) -> Response:
+    body = f'<h1>{escape(title)}</h1><p class="error" id="error">{escape(detail)}</p>'
+    return html_response(layout(title, body, caller=caller, csrf=csrf), status_code=status)
+
+
+def _error_response(error: SealtraceError, ctx: Ctx | None) -> Response:
+    for cls, status, title in STATUS_OF:
+        if isinstance(error, cls):
+            caller, csrf = (ctx.caller, ctx.csrf) if ctx else (None, "")
+            return error_page(status, title, str(error), caller, csrf)
+    raise error
+
+
+def _to_login(request: Request, had_cookie: bool) -> Response:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    response = RedirectResponse(f"{PATH}/login?next={quote(target, safe='')}", status_code=303)
+    if had_cookie:
+        clear_session_cookie(response, request)
+    return response
+
+
+def _run(
+    request: Request,
+    roles: Collection[Role],
+    handler: Handler,
+    form: Mapping[str, str] | None,
+) -> Response:
+    services = get_services(request)
+    now = services.clock()
+    cookie = request.cookies.get(COOKIE)
+    with Session(services.engine) as db:
+        signed = auth.resume(db, cookie, now=now) if cookie else None
+        if signed is None:
+            return _to_login(request, cookie is not None)
+        ctx = Ctx(request, services, db, now, signed.caller, signed.csrf_token)
+        if form is not None and not auth.csrf_matches(signed.csrf_token, form.get("csrf")):
+            return error_page(
+                403, "Form expired", "Reload the page and try again.", ctx.caller, ctx.csrf
+            )
+        if signed.caller.role not in roles:
+            return error_page(
+                403, "Not for your role", "This page is not open to your account's role.",
+                ctx.caller, ctx.csrf,
+            )  # fmt: skip
+        try:
+            return handler(ctx)
+        except SealtraceError as error:
+            db.rollback()
+            return _error_response(error, ctx)
+
+
+def page(request: Request, roles: Collection[Role], handler: Handler) -> Response:
+    """A GET page for signed-in callers of ``roles``."""
+    return _run(request, roles, handler, None)
+
+
+def action(
+    request: Request, roles: Collection[Role], form: Mapping[str, str], handler: Handler
+) -> Response:
+    """A form POST: signed in, one of ``roles``, and the session's CSRF token in ``csrf``."""
+    return _run(request, roles, handler, form)
+
+
+def redirect(path: str) -> Response:
+    """After a POST: see the result with a GET (post/redirect/get)."""
+    return RedirectResponse(path, status_code=303)

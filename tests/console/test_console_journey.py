@@ -1,0 +1,94 @@
+"""The journey picture's logic and SVG, with plain values (no database, no server)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from mobile_api.console.journey import build_journey
+from mobile_api.console.overview import by_week
+from mobile_api.console.svg import Projection, bar_chart, journey_svg
+from tests.console.console_world import LYON, NOW, PARIS, SHANGHAI
+from verifier.detection import CodeRecord, Scan
+
+RECORD = CodeRecord(gtin="09506000000428", serial="S1", registered=True)
+
+
+def scan(scan_id: str, where: tuple[float, float], hours: float, country: str) -> Scan:
+    at = NOW + timedelta(hours=hours)
+    return Scan(
+        scan_id=scan_id, scanned_at=at, received_at=at, role="officer", lat=where[0],
+        lon=where[1], accuracy_m=20, country=country, device_id=f"dev-{scan_id}",
+    )  # fmt: skip
+
+
+def test_a_copy_between_two_genuine_scans_marks_its_legs_and_the_last_good_place() -> None:
+    scans = [
+        scan("a", LYON, 0, "FR"),
+        scan("b", PARIS, 24, "FR"),
+        scan("c", SHANGHAI, 25, "CN"),  # the copy
+        scan("d", PARIS, 26, "FR"),  # the genuine unit again: Shanghai -> Paris is impossible too
+    ]
+    journey = build_journey(RECORD, list(reversed(scans)))  # order given does not matter
+    assert [s.number for s in journey.stops] == [1, 2, 3, 4]
+    assert journey.first_offending is not None
+    assert journey.first_offending.scan_id == "c"
+    assert journey.last_legitimate is not None
+    assert journey.last_legitimate.scan_id == "b"
+    offending = {
+        (leg.start.scan.scan_id, leg.end.scan.scan_id) for leg in journey.legs if leg.offending
+    }
+    assert ("b", "c") in offending
+    assert ("c", "d") in offending
+    plain = [leg for leg in journey.legs if not leg.offending]
+    assert [(leg.start.scan.scan_id, leg.end.scan.scan_id) for leg in plain] == [("a", "b")]
+    assert 385 < plain[0].distance_km < 395
+    speed = plain[0].speed_kmh
+    assert speed is not None
+    assert 15 < speed < 17  # about 391 km in 24 h
+    assert journey.risk > 0.6
+
+
+def test_svg_marks_offending_legs_red_dashed_and_labelled_and_stays_local() -> None:
+    journey = build_journey(RECORD, [scan("a", PARIS, 0, "FR"), scan("b", SHANGHAI, 1, "CN")])
+    svg = journey_svg(journey)
+    leg = re.search(r'<g class="leg offending" data-from="a" data-to="b">(.*?)</g>', svg)
+    assert leg is not None
+    assert 'stroke="#b3261e"' in leg.group(1)
+    assert "stroke-dasharray" in leg.group(1)
+    assert "IMPOSSIBLE_TRAVEL" in leg.group(1)
+    assert 'class="last-legitimate"' not in svg  # the stop group carries it with "stop"
+    assert 'class="stop last-legitimate" data-scan-id="a"' in svg
+    assert 'viewBox="0 0 800 480"' in svg
+    assert not re.search(r"(href|src)=", svg)
+    assert svg.count("http") == 1  # the SVG namespace only, never a request
+
+
+def test_quiet_code_has_no_offending_leg() -> None:
+    journey = build_journey(RECORD, [scan("a", LYON, 0, "FR"), scan("b", PARIS, 24, "FR")])
+    assert journey.first_offending is None
+    assert journey.last_legitimate is None
+    assert not any(leg.offending for leg in journey.legs)
+    assert "offending" not in journey_svg(journey)
+
+
+def test_projection_keeps_points_inside_and_north_up() -> None:
+    projection = Projection.around([(PARIS[1], PARIS[0]), (SHANGHAI[1], SHANGHAI[0])])
+    paris, shanghai = projection.xy(PARIS[1], PARIS[0]), projection.xy(SHANGHAI[1], SHANGHAI[0])
+    for x, y in (paris, shanghai):
+        assert 0 < x < 800
+        assert 0 < y < 480
+    assert paris[0] < shanghai[0]  # west is left
+    assert paris[1] < shanghai[1]  # north is up
+
+
+def test_bar_chart_and_weeks() -> None:
+    chart = bar_chart("Scans by country", [("FR", 10), ("CN", 5), ("<b>", 1)], ident="c")
+    widths = [float(w) for w in re.findall('<rect x="90.0" y="[^"]+" width="([^"]+)"', chart)]
+    assert widths[0] == 2 * widths[1]
+    assert "&lt;b&gt;" in chart
+    assert "<b>" not in chart
+    weeks = by_week([NOW, NOW - timedelta(days=7), NOW - timedelta(days=400)], NOW)
+    assert len(weeks) == 12
+    assert [count for _, count in weeks][-2:] == [1, 1]
+    assert sum(count for _, count in weeks) == 2
