@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     trust_refresh_seconds: float = Field(
         default=30.0, ge=0, description="How often a worker looks for a newer stored trust list."
     )
+    db_pool_size: int = Field(
+        default=5, ge=1, le=100, description="PostgreSQL connections kept open per worker."
+    )
+    db_max_overflow: int = Field(
+        default=5, ge=0, le=100, description="Extra PostgreSQL connections per worker under load."
+    )
+    db_pool_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for a free connection before a 503."
+    )
     apply_migrations: bool = Field(default=True, description="Run Alembic upgrade at start.")
     history_limit: int = Field(default=50, ge=1, le=1000, description="Recent scans loaded.")
     history_days: int = Field(default=180, ge=1, description="Age of the oldest scan loaded.")
@@ -60,6 +69,38 @@ class Settings(BaseSettings):
     verify_body_limit: int = Field(default=64 * 1024, ge=1024)
     registration_body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)
     trust_list_body_limit: int = Field(default=4 * 1024 * 1024, ge=1024)
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: rate-limit counters shared by every worker and "
+        "machine; without it each worker counts on its own.",
+    )
+    anonymous_verify_limit: int = Field(
+        default=300,
+        ge=0,
+        description="Anonymous verify requests per client IP per window; 0 turns the limit off.",
+    )
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    rate_limit_key_prefix: str = Field(
+        default="sealtrace:rl:", max_length=64, description="Prefix of the Redis keys."
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client IP from the last X-Forwarded-For entry (only behind a "
+        "load balancer that sets it; otherwise callers could pick their own IP).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token that may read /metrics from anywhere."
+    )
+    metrics_allow_ips: list[str] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Client IPs that may read /metrics without the token (the scraper's).",
+    )
+    hsts_seconds: int = Field(
+        default=31_536_000, ge=0, description="Strict-Transport-Security max-age on https."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, with the request id."
+    )
 
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Settings:

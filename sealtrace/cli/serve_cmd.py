@@ -74,7 +74,7 @@ def serve(
     except SealtraceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if workers > 1:
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         prepare_multiprocess_metrics()
     chosen: Literal["text", "json"] = settings.log_format
     uvicorn.run(

@@ -16,12 +16,16 @@ from sqlmodel import Session
 from keys.filestore import load_public_key
 from verifier.api import problems
 from verifier.api.deps import Services
+from verifier.api.metrics import install_operations
 from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from verifier.api.routes_alerts import router as alerts_router
+from verifier.api.routes_inspections import router as inspections_router
 from verifier.api.routes_registry import router as registry_router
 from verifier.api.routes_service import router as service_router
 from verifier.api.routes_verify import router as verify_router
 from verifier.db.engine import make_engine
 from verifier.epcis.api import router as epcis_router
+from verifier.outbox import OutboxWorker
 from verifier.settings import Clock, Settings, utc_now
 from verifier.trust import TrustListParser, TrustStore, keys_trust_parser
 from verifier.verification.service import Verifier
@@ -47,7 +51,12 @@ def create_app(
     settings = settings or Settings()
     if trust_parser is None and settings.registry_public_key is not None:
         trust_parser = keys_trust_parser(load_public_key(settings.registry_public_key))
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
     trust = TrustStore(trust_parser, refresh_seconds=settings.trust_refresh_seconds, clock=clock)
     services = Services(
         settings=settings,
@@ -69,7 +78,14 @@ def create_app(
             trust.start(session, file_data)
         if trust.held is None:
             log.warning("no trust list held: verification answers 503 until one is installed")
+        # The webhook outbox worker has its own engine: its polling stays off the app's pool.
+        outbox_worker = OutboxWorker(
+            make_engine(settings.database_url, pool_size=1, max_overflow=0), clock=clock
+        )
+        outbox_worker.start()
+        app.state.outbox_worker = outbox_worker  # tests and operators may stop it
         yield
+        outbox_worker.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -80,6 +96,8 @@ def create_app(
     )
     app.state.services = services
     problems.install(app)
+    app.include_router(alerts_router)
+    app.include_router(inspections_router)
     app.include_router(verify_router)
     app.include_router(registry_router)
     app.include_router(service_router)
@@ -95,6 +113,7 @@ def create_app(
         return settings.verify_body_limit
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -1,4 +1,6 @@
-"""Plain ASGI middleware: request ids and body size limits (before any parsing)."""
+"""Plain ASGI middleware: request ids, body size limits (before any parsing), security
+headers. ``verifier.api.metrics.install_operations`` adds the last with rate limits and
+metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from uuid import uuid4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verifier.api.problems import PROBLEM_JSON, TYPE_BASE
+from verifier.logging_setup import REQUEST_ID
 
 
 class RequestIdMiddleware:
@@ -24,6 +27,8 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if 0 < len(given) <= 64 and given.isprintable() else uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        # Log records made while answering carry the id (see verifier.logging_setup).
+        token = REQUEST_ID.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -32,7 +37,10 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class BodyLimitMiddleware:
@@ -100,3 +108,40 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# Pages and API alike: no MIME sniffing, no framing (clickjacking), no full URL in Referer
+# (Digital Link URLs carry serials).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers a response lacks; HSTS only on https (set behind TLS)."""
+
+    def __init__(self, app: ASGIApp, *, hsts_seconds: int) -> None:
+        self.app = app
+        self.hsts = f"max-age={hsts_seconds}; includeSubDomains".encode() if hsts_seconds else b""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                if b"content-security-policy" not in present:
+                    extra.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                if https and self.hsts and b"strict-transport-security" not in present:
+                    extra.append((b"strict-transport-security", self.hsts))
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

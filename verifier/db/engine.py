@@ -11,8 +11,15 @@ from sqlalchemy.engine import make_url
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, the data directory is created and WAL turned on."""
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 5, pool_timeout: float = 30.0
+) -> Engine:
+    """An engine for ``url``; for SQLite, the data directory is created and WAL turned on.
+
+    The PostgreSQL pool is per process: N workers hold up to N x (pool_size +
+    max_overflow) connections, which must stay under the server's
+    max_connections (100 by default), so the defaults are small.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -22,7 +29,13 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,390 @@
+"""Tenant isolation: brand acme's token never reads or changes brand other's data.
+
+Every route of the app is either checked here (``CHECKS``) or named in ``NOT_BRAND_DATA``
+with the reason it holds no brand's data; a new route in neither fails
+``test_every_route_is_covered``, so it cannot ship without a tenant test.
+
+Other's data carries canaries (a device id, a batch id, an unregistered serial) that acme
+never sends: if one shows up in any answer to acme, other's data leaked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.production.conftest import ACME_GTIN, OTHER_GTIN, Env, EnvFactory, registration
+from verifier.epcis.documents import commissioning_event, epcis_document
+
+OTHER_DEVICE = "canary-device-of-other"
+OTHER_BATCH = "CANARY-BATCH-OTHER"
+OTHER_UNREGISTERED = "CANARYUNREG9"
+OTHER_SERIAL = "OTHER1"
+ACME_SERIAL = "ACME1"
+OTHER_SGLN = "urn:epc:id:sgln:9512345.00001.0"
+ACME_SGLN = "urn:epc:id:sgln:9506000.00001.0"
+CANARIES = (OTHER_DEVICE, OTHER_BATCH, OTHER_UNREGISTERED)
+
+NOT_BRAND_DATA: dict[tuple[str, str], str] = {
+    ("GET", "/openapi.json"): "the API description",
+    ("GET", "/docs"): "the API documentation page",
+    ("GET", "/docs/oauth2-redirect"): "part of the documentation page",
+    ("GET", "/redoc"): "the API documentation page",
+    ("GET", "/healthz"): "liveness, no data",
+    ("GET", "/readyz"): "readiness, the trust list version only",
+    ("GET", "/v1/trust-list"): "the public signed trust list",
+    ("PUT", "/v1/trust-list"): "admins only (a brand gets 403: checked below)",
+    ("GET", "/metrics"): "counters by route and verdict; scraper only",
+    ("GET", "/scan"): "the scanner page, static",
+    ("POST", "/v1/scans/{scan_id}/location"): "204 without a body; the browser's own scan only",
+    ("POST", "/report"): "writes an alert for the brand; answers a page without scan data",
+    ("GET", "/static"): "static files",
+}
+# The console's pages use a login cookie, not bearer tokens: checked only to give nothing to
+# a token without a session (per-brand sessions are the console's own tests).
+CONSOLE_PREFIX = "/console"
+
+
+def enumerate_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every route, including those of included routers."""
+    found: set[tuple[str, str]] = set()
+
+    def add(route: Any) -> None:
+        methods = getattr(route, "methods", None) or {"GET"}
+        for method in methods - {"HEAD", "OPTIONS"}:
+            found.add((method, route.path))
+
+    for route in app.routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if candidates is not None:  # an included router (FastAPI >= 0.16x)
+            for candidate in candidates():
+                add(candidate)
+        else:
+            add(route)
+    return found
+
+
+@dataclass
+class Tenants:
+    env: Env
+    acme_scan_id: str
+    other_scan_id: str
+
+    def acme(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), **self.env.auth("acme")}
+        response: httpx.Response = self.env.client.request(method, path, headers=headers, **kwargs)
+        for canary in CANARIES:
+            assert canary not in response.text, (method, path, canary)
+        return response
+
+    def as_other(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response: httpx.Response = self.env.client.request(
+            method, path, headers=self.env.auth("other"), **kwargs
+        )
+        return response
+
+
+@pytest.fixture
+def tenants(sqlite_url: str, make_env: EnvFactory) -> Tenants:
+    env = make_env(sqlite_url)
+    other_body = {**registration(env.world, [OTHER_SERIAL], brand="other"), "batch_id": OTHER_BATCH}
+    assert (
+        env.client.post("/v1/registrations", json=other_body, headers=env.auth("other")).json()[
+            "registered"
+        ]
+        == 1
+    )
+    assert env.register([ACME_SERIAL]).status_code == 200
+    scans = {}
+    for brand, serial in (("other", OTHER_SERIAL), ("acme", ACME_SERIAL)):
+        scan_id = str(uuid.uuid4())
+        body = {"code": env.sign(serial, brand), "scan_id": scan_id, "device_id": OTHER_DEVICE}
+        if brand == "acme":
+            body["device_id"] = "device-of-acme"
+        response = env.client.post("/v1/verify", json=body, headers=env.auth("officer"))
+        assert response.status_code == 200, response.text
+        scans[brand] = scan_id
+    # Unregistered but genuinely signed codes raise CODE_NOT_REGISTERED alerts for each brand.
+    for brand, serial in (("other", OTHER_UNREGISTERED), ("acme", "ACMEUNREG1")):
+        env.client.post("/v1/verify", json={"code": env.sign(serial, brand)})
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    for brand, gtin, place in (("other", OTHER_GTIN, OTHER_SGLN), ("acme", ACME_GTIN, ACME_SGLN)):
+        document = epcis_document(
+            [commissioning_event(gtin, [f"EV-{brand}"], at=at, biz_location=place)],
+            created=at,
+            locations={place: "DE"},
+        )
+        captured = env.client.post("/v1/epcis/capture", json=document, headers=env.auth(brand))
+        assert captured.status_code == 201, captured.text
+    return Tenants(env, scans["acme"], scans["other"])
+
+
+def check_codes(t: Tenants) -> None:
+    path = f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}"
+    assert t.acme("GET", path).status_code == 404
+    own = t.as_other("GET", path)
+    assert own.status_code == 200
+    assert OTHER_BATCH in own.text
+
+
+def check_status(t: Tenants) -> None:
+    path = f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}/status"
+    assert t.acme("POST", path, json={"status": "stolen"}).status_code in (403, 404)
+    assert t.as_other("GET", f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}").json()["status"] == "active"
+
+
+def check_status_undo(t: Tenants) -> None:
+    assert (
+        t.as_other(
+            "POST", f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}/status", json={"status": "sold"}
+        ).status_code
+        == 200
+    )
+    path = f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}/status/undo"
+    assert t.acme("POST", path).status_code in (403, 404)
+    assert t.as_other("GET", f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}").json()["status"] == "sold"
+
+
+def check_lot_status(t: Tenants) -> None:
+    path = f"/v1/lots/{OTHER_GTIN}/L1/status"
+    assert t.acme("POST", path, json={"status": "recalled"}).status_code in (403, 404)
+
+
+def check_lot_undo(t: Tenants) -> None:
+    assert (
+        t.as_other(
+            "POST", f"/v1/lots/{OTHER_GTIN}/L1/status", json={"status": "recalled"}
+        ).status_code
+        == 200
+    )
+    assert t.acme("POST", f"/v1/lots/{OTHER_GTIN}/L1/status/undo").status_code in (403, 404)
+
+
+def check_markets(t: Tenants) -> None:
+    assert t.acme("PUT", f"/v1/markets/{OTHER_GTIN}", json={"markets": ["DE"]}).status_code in (
+        403,
+        404,
+    )
+
+
+def check_registrations(t: Tenants) -> None:
+    body = registration(t.env.world, ["STEAL1"], brand="other")
+    assert t.acme("POST", "/v1/registrations", json=body).status_code == 403
+
+
+def check_alerts(t: Tenants) -> None:
+    mine = t.acme("GET", "/v1/alerts")
+    assert mine.status_code == 200
+    assert mine.json(), "acme's own alert is missing (the check would prove nothing)"
+    assert all(alert["gtin"] == ACME_GTIN for alert in mine.json())
+    assert OTHER_UNREGISTERED in t.as_other("GET", "/v1/alerts").text
+
+
+def check_epcis_events(t: Tenants) -> None:
+    mine = t.acme("GET", "/v1/epcis/events")
+    assert mine.status_code == 200
+    assert "EV-acme" in mine.text
+    assert "EV-other" not in mine.text
+    assert "EV-other" in t.as_other("GET", "/v1/epcis/events").text
+
+
+def check_epcis_export(t: Tenants) -> None:
+    mine = t.acme("GET", "/v1/epcis/export")
+    assert mine.status_code == 200
+    assert "EV-acme" in mine.text
+    assert "EV-other" not in mine.text
+
+
+def check_epcis_capture(t: Tenants) -> None:
+    at = dt.datetime.now(dt.UTC)
+    document = epcis_document(
+        [commissioning_event(OTHER_GTIN, ["EV-forged"], at=at, biz_location=OTHER_SGLN)],
+        created=at,
+        locations={OTHER_SGLN: "DE"},
+    )
+    assert (
+        t.acme("POST", "/v1/epcis/capture", json=document, params={"brand": "other"}).status_code
+        == 403
+    )
+    assert t.acme("POST", "/v1/epcis/capture", json=document).status_code in (400, 403, 422)
+    assert "EV-forged" not in t.as_other("GET", "/v1/epcis/events").text
+
+
+def _verify(t: Tenants, path: str) -> None:
+    code = t.env.sign(OTHER_SERIAL, "other")
+    answer = t.acme("POST", path, json={"code": code})
+    assert answer.status_code == 200
+    assert "history" not in answer.json()
+    assert "right_holder" not in answer.json()
+
+
+def check_verify(t: Tenants) -> None:
+    _verify(t, "/v1/verify")
+    full = t.as_other("POST", "/v1/verify", json={"code": t.env.sign(OTHER_SERIAL, "other")})
+    assert OTHER_DEVICE in full.text or "history" in full.json()  # the owner sees it all
+
+
+def check_verify_only(t: Tenants) -> None:
+    _verify(t, "/v1/verify-only")
+
+
+def check_batch(t: Tenants) -> None:
+    assert t.acme("POST", "/v1/scans:batch", json={"scans": []}).status_code == 403
+
+
+def check_decode(t: Tenants) -> None:
+    # A photo decode verifies like /v1/verify: a brand's token is no key to other's scans.
+    response = t.acme("POST", "/v1/decode", content=b"not an image")
+    assert response.status_code in (400, 415, 422)
+
+
+def check_scan_form(t: Tenants) -> None:
+    response = t.acme("POST", "/scan", content=b"not a form")
+    assert response.status_code < 500
+
+
+def check_resolver(t: Tenants) -> None:
+    link = t.env.sign(OTHER_SERIAL, "other")
+    path = "/" + link.split("/", 3)[3]
+    response = t.acme("GET", path, headers={"Accept": "text/html"})
+    assert response.status_code == 200
+
+
+def _other_alert_id(t: Tenants) -> int:
+    alerts = t.as_other("GET", "/v1/alerts").json()
+    assert alerts
+    return int(alerts[0]["id"])
+
+
+def check_alert(t: Tenants) -> None:
+    assert t.acme("GET", f"/v1/alerts/{_other_alert_id(t)}").status_code in (403, 404)
+
+
+def check_alert_acknowledge(t: Tenants) -> None:
+    alert_id = _other_alert_id(t)
+    before = t.as_other("GET", f"/v1/alerts/{alert_id}").json()
+    assert t.acme("POST", f"/v1/alerts/{alert_id}/acknowledge", json={}).status_code in (403, 404)
+    assert t.as_other("GET", f"/v1/alerts/{alert_id}").json() == before
+
+
+def check_alert_close(t: Tenants) -> None:
+    alert_id = _other_alert_id(t)
+    before = t.as_other("GET", f"/v1/alerts/{alert_id}").json()
+    assert t.acme("POST", f"/v1/alerts/{alert_id}/close", json={}).status_code in (403, 404, 422)
+    assert t.as_other("GET", f"/v1/alerts/{alert_id}").json() == before
+
+
+def check_webhook(t: Tenants) -> None:
+    body = {"url": "https://attacker.example/hook", "secret": "s" * 32}
+    assert t.acme("PUT", "/v1/brands/other/webhook", json=body).status_code in (403, 404)
+
+
+def check_thresholds_read(t: Tenants) -> None:
+    assert t.acme("GET", f"/v1/thresholds/{OTHER_GTIN}").status_code in (403, 404)
+
+
+def check_thresholds_write(t: Tenants) -> None:
+    body = {"device_limit": 1}
+    assert t.acme("PUT", f"/v1/thresholds/{OTHER_GTIN}", json=body).status_code in (403, 404, 422)
+
+
+def check_inspection(t: Tenants) -> None:
+    path = f"/v1/scans/{t.other_scan_id}/inspection"
+    assert t.acme("POST", path, json={"outcome": "seized"}).status_code in (403, 404, 422)
+
+
+def check_seizure(t: Tenants) -> None:
+    # No seizure of other's exists here: a weak check (no oracle for ids, nothing readable).
+    assert t.acme("GET", "/v1/seizures/1").status_code in (403, 404)
+
+
+def check_seizure_report(t: Tenants) -> None:
+    assert t.acme("GET", "/v1/seizures/1/report").status_code in (403, 404)
+
+
+def check_offline_bundle(t: Tenants) -> None:
+    assert t.acme("GET", "/v1/offline-bundle").status_code == 403
+
+
+def check_offline_bundle_key(t: Tenants) -> None:
+    assert t.acme("GET", "/v1/offline-bundle/key").status_code == 403
+
+
+def check_trust_list_put(t: Tenants) -> None:
+    assert t.acme("PUT", "/v1/trust-list", content=b"{}").status_code == 403
+
+
+CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
+    ("GET", "/v1/codes/{gtin}/{serial}"): check_codes,
+    ("POST", "/v1/codes/{gtin}/{serial}/status"): check_status,
+    ("POST", "/v1/codes/{gtin}/{serial}/status/undo"): check_status_undo,
+    ("POST", "/v1/lots/{gtin}/{lot}/status"): check_lot_status,
+    ("POST", "/v1/lots/{gtin}/{lot}/status/undo"): check_lot_undo,
+    ("PUT", "/v1/markets/{gtin}"): check_markets,
+    ("POST", "/v1/registrations"): check_registrations,
+    ("GET", "/v1/alerts"): check_alerts,
+    ("GET", "/v1/epcis/events"): check_epcis_events,
+    ("GET", "/v1/epcis/export"): check_epcis_export,
+    ("POST", "/v1/epcis/capture"): check_epcis_capture,
+    ("POST", "/v1/verify"): check_verify,
+    ("POST", "/v1/verify-only"): check_verify_only,
+    ("POST", "/v1/scans:batch"): check_batch,
+    ("POST", "/v1/decode"): check_decode,
+    ("POST", "/scan"): check_scan_form,
+    ("GET", "/{ai:gs1ai}/{rest:path}"): check_resolver,
+    ("PUT", "/v1/trust-list"): check_trust_list_put,
+    ("GET", "/v1/alerts/{alert_id}"): check_alert,
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): check_alert_acknowledge,
+    ("POST", "/v1/alerts/{alert_id}/close"): check_alert_close,
+    ("PUT", "/v1/brands/{brand_id}/webhook"): check_webhook,
+    ("GET", "/v1/thresholds/{gtin}"): check_thresholds_read,
+    ("PUT", "/v1/thresholds/{gtin}"): check_thresholds_write,
+    ("POST", "/v1/scans/{scan_id}/inspection"): check_inspection,
+    ("GET", "/v1/seizures/{seizure_id}"): check_seizure,
+    ("GET", "/v1/seizures/{seizure_id}/report"): check_seizure_report,
+    ("GET", "/v1/offline-bundle"): check_offline_bundle,
+    ("GET", "/v1/offline-bundle/key"): check_offline_bundle_key,
+}
+
+
+def test_every_route_is_covered(sqlite_url: str, make_env: EnvFactory) -> None:
+    routes = enumerate_routes(make_env(sqlite_url).app)
+    console = {r for r in routes if r[1].startswith(CONSOLE_PREFIX)}
+    uncovered = sorted(routes - set(CHECKS) - set(NOT_BRAND_DATA) - console)
+    assert not uncovered, f"routes without a tenant test or an allow-list reason: {uncovered}"
+    gone = sorted(set(CHECKS) - routes)
+    assert not gone, f"checks of routes that no longer exist: {gone}"
+
+
+def test_console_gives_a_bare_token_nothing(sqlite_url: str, make_env: EnvFactory) -> None:
+    env = make_env(sqlite_url)
+    env.register([ACME_SERIAL])
+    pages = [r for r in enumerate_routes(env.app) if r[1].startswith(CONSOLE_PREFIX)]
+    for method, path in pages:
+        if path.endswith("/login"):
+            continue
+        concrete = path.replace("{gtin}", OTHER_GTIN).replace("{serial}", OTHER_SERIAL)
+        concrete = concrete.replace("{alert_id}", "1")
+        response = env.client.request(
+            method, concrete, headers=env.auth("acme"), follow_redirects=False
+        )
+        assert response.status_code in (303, 307, 401, 403, 404, 405), (method, path)
+
+
+def test_brand_cannot_reach_another_brands_data(tenants: Tenants) -> None:
+    # One setup for every route (it is the slow part); every route is tried and all
+    # failures are reported together.
+    failures = []
+    for route, check in sorted(CHECKS.items()):
+        try:
+            check(tenants)
+        except AssertionError as exc:
+            failures.append(f"{route[0]} {route[1]}: {exc}")
+    assert not failures, "\n".join(failures)
