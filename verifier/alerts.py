@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from authn.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from verifier.accounts import Caller, Role
+from verifier.api.metrics import ALERTS
 from verifier.db.models import Account, Alert, AlertEvent, BrandWebhook, WebhookOutbox
 from verifier.db.types import UTCDateTime
 from verifier.detection.model import Finding
@@ -325,6 +326,7 @@ def raise_alerts(
         alert_id, count = session.execute(statement).one()
         if count == 1:
             created.append(alert_id)
+            ALERTS.labels(finding.reason).inc()  # counted before commit: a rollback over-counts
             _enqueue(session, alert_id, subject, finding, now=now)
     return created
 

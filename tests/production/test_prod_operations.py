@@ -77,6 +77,26 @@ def test_verdict_counter_is_exposed_for_the_pipeline(sqlite_url: str, make_env: 
     assert sample_value(text, "sealtrace_verdicts_total", verdict="authentic") >= 1
 
 
+def test_metrics_count_verdicts_and_alerts(sqlite_url: str, make_env: EnvFactory) -> None:
+    env = make_env(sqlite_url, metrics_token="scrape-" + "v" * 30)
+    scrape = {"Authorization": "Bearer scrape-" + "v" * 30}
+    before = env.client.get("/metrics", headers=scrape).text
+    assert env.register(["V1"]).status_code == 200
+    assert env.client.post("/v1/verify", json={"code": env.sign("V1")}).status_code == 200
+    # Never registered: suspect, and a CODE_NOT_REGISTERED alert (a key may have leaked).
+    assert env.client.post("/v1/verify", json={"code": env.sign("V2")}).status_code == 200
+    after = env.client.get("/metrics", headers=scrape).text
+    verdicts = "sealtrace_verdicts_total"
+    for verdict in ("authentic", "suspect"):
+        grown = sample_value(after, verdicts, verdict=verdict) - sample_value(
+            before, verdicts, verdict=verdict
+        )
+        assert grown == 1, verdict
+    alerts = "sealtrace_alerts_total"
+    kind = "CODE_NOT_REGISTERED"
+    assert sample_value(after, alerts, kind=kind) - sample_value(before, alerts, kind=kind) == 1
+
+
 def test_metrics_refused_without_token_from_other_addresses(
     sqlite_url: str, make_env: EnvFactory
 ) -> None:

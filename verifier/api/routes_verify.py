@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from verifier.api.deps import CallerDep, ServicesDep, SessionDep
+from verifier.api.metrics import VERDICTS
 from verifier.api.schemas import VerifyIn, VerifyOut
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -105,7 +106,9 @@ def verify(
     """One endpoint for every caller: consumers get the verdict, product facts and one plain
     sentence; officers, admins and the owning brand also get every reason, the recent history,
     the risk score and the right holder's contact."""
-    return JSONResponse(services.verifier.verify(session, caller, body).to_json())
+    answer = services.verifier.verify(session, caller, body)
+    VERDICTS.labels(answer.verdict).inc()
+    return JSONResponse(answer.to_json())
 
 
 @router.post(
