@@ -80,6 +80,9 @@ class EventQuery:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     containers: bool = False
+    # Steps left out; the verify path skips commissioning, which can only be
+    # the code's start and weighs as much as its whole batch to read.
+    exclude_biz_steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,14 @@ def _filtered(query: EventQuery) -> Any:
     if query.biz_step is not None:
         step = bare_term("bizStep", query.biz_step) or query.biz_step
         statement = statement.where(EpcisEvent.biz_step == step)
+    if query.exclude_biz_steps:
+        # NULL steps are kept: "x NOT IN (...)" alone would drop them in SQL.
+        statement = statement.where(
+            or_(
+                col(EpcisEvent.biz_step).is_(None),
+                col(EpcisEvent.biz_step).not_in(query.exclude_biz_steps),
+            )
+        )
     return statement
 
 
@@ -285,22 +296,37 @@ def _rows_naming(session: Session, keys: Iterable[str], query: EventQuery) -> li
 
 def _with_containers(session: Session, key: str, query: EventQuery) -> list[EpcisEvent]:
     """The code's own events and those of every case or pallet it was ever packed in."""
+    return [row for row, _ in _traced_with_containers(session, key, query)]
+
+
+def _traced_with_containers(
+    session: Session, key: str, query: EventQuery
+) -> list[tuple[EpcisEvent, TraceEvent]]:
+    """:func:`_with_containers` with each row's parsed event, oldest first."""
     keys = {key}
     rows: dict[int, EpcisEvent] = {}
+    traces: dict[int, TraceEvent] = {}  # each stored event is parsed once: they can be large
     frontier = {key}
     for _ in range(8):  # unit -> case -> pallet -> ...; bounded like the aggregation depth
-        found = _rows_naming(session, frontier, query)
-        rows.update({r.id: r for r in found if r.id is not None})
-        parents = {t.parent for t in map(_trace, found) if t.parent and set(t.children) & keys}
+        found = [r for r in _rows_naming(session, frontier, query) if r.id is not None]
+        for row in found:
+            assert row.id is not None
+            rows[row.id] = row
+            if row.id not in traces:
+                traces[row.id] = _trace(row)
+        parents = {
+            t.parent
+            for t in (traces[r.id] for r in found if r.id is not None)
+            if t.parent and set(t.children) & keys
+        }
         frontier = parents - keys
         if not frontier:
             break
         keys |= frontier
-    traces = [_trace(r) for r in rows.values()]
-    relevant = {e.event_hash for e in events_affecting(traces, key)}
+    relevant = {e.event_hash for e in events_affecting(list(traces.values()), key)}
     return sorted(
-        (r for r in rows.values() if r.event_hash in relevant),
-        key=lambda r: (r.event_time, r.id or 0),
+        ((r, traces[i]) for i, r in rows.items() if r.event_hash in relevant),
+        key=lambda pair: (pair[0].event_time, pair[0].id or 0),
     )
 
 
@@ -388,7 +414,8 @@ def export_document(
 def load_trace(session: Session, code: str, *, brand_id: str) -> list[TraceEvent]:
     """The brand's events that concern ``code`` and the containers it was ever packed in."""
     key = identify_code(code).key
-    return [_trace(r) for r in _with_containers(session, key, EventQuery(brand_id=brand_id))]
+    query = EventQuery(brand_id=brand_id)
+    return [trace for _, trace in _traced_with_containers(session, key, query)]
 
 
 def trace_state(session: Session, code: str, *, brand_id: str, now: dt.datetime) -> UnitState:
@@ -419,7 +446,8 @@ def findings_for_scan(
     if scan_country is None:
         return []
     key = identify_code(code).key
-    events = load_trace(session, code, brand_id=brand_id)
+    query = EventQuery(brand_id=brand_id, exclude_biz_steps=("commissioning",))
+    events = [trace for _, trace in _traced_with_containers(session, key, query)]
     return aggregation_findings(
         events,
         key,
