@@ -13,6 +13,7 @@ help:
 	@echo "make lint    ruff, mypy and the layer contracts"
 	@echo "make vectors regenerate tests/vectors and fail if they changed"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
+	@echo "make eval    run the clone-detection evaluation on the supply-chain simulator"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ test: lint vectors
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+eval: $(STAMP)
+	$(BIN)/python -m bench.clone_eval
 
 clean:
 	rm -rf $(VENV) demo .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -38,6 +38,7 @@ from verifier.verification.rules import (
 from verifier.verification.verdict import Judgement, Verdict, judge
 
 BUNDLE_STALE = "BUNDLE_STALE"
+SAFETY_NOTES = frozenset({"LOT_RECALLED", "CODE_EXPIRED"})
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ def verify_offline(bundle: OfflineBundle, text: str, *, now: datetime) -> Offlin
     judgement: Judgement = judge(decision, findings, status)
     reasons = tuple(Reason(f.code, f.message) for f in judgement.reasons)
     verdict = judgement.verdict
+    safety = [f for f in findings if f.code in SAFETY_NOTES]
+    if verdict == "authentic" and safety:
+        # Genuine but not to be used: the server tells the same safety fact (docs/detection.md).
+        reasons = tuple(Reason(f.code, f.message) for f in safety)
     # Stale status data cannot confirm a unit; it can still show one is suspect.
     if verdict == "authentic" and bundle.is_stale(now):
         verdict = "unverifiable"

@@ -25,7 +25,20 @@ ICONS: dict[str, str] = {
     "suspect": "!",
     "counterfeit": "✖",
     "unverifiable": "?",
+    "recalled": "!",
+    "expired": "!",
 }
+# A genuine unit that must not be used: the verdict says genuine, the status says
+# why not to use it, and the banner leads with the status so nobody sees green.
+SAFETY_STATUSES = frozenset({"recalled", "expired"})
+
+
+def banner_of(answer: VerifyOut) -> str:
+    """What the page's banner shows: the verdict, or a safety status of a genuine unit."""
+    if answer.verdict == "authentic" and answer.status in SAFETY_STATUSES:
+        return answer.status
+    return answer.verdict
+
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -68,15 +81,16 @@ def _layout(lang: str, title: str, body: str, *, script: str | None = None) -> s
 def verdict_block(lang: str, answer: VerifyOut) -> str:
     """The coloured verdict banner with icon, headline and the plain reasons."""
     verdict = answer.verdict
+    banner = banner_of(answer)
     reasons = "".join(
         f"<p>{escape(translate(lang, 'reason.' + r.code) if r.code else r.message)}</p>"
         for r in answer.reasons
     )
     return (
-        f'<section class="verdict verdict-{verdict}" id="verdict" role="status" '
-        f'data-verdict="{verdict}">'
-        f'<span class="icon" aria-hidden="true">{ICONS[verdict]}</span>'
-        f"<h1>{escape(translate(lang, 'verdict.' + verdict))}</h1>{reasons}</section>"
+        f'<section class="verdict verdict-{banner}" id="verdict" role="status" '
+        f'data-verdict="{verdict}" data-status="{escape(answer.status)}">'
+        f'<span class="icon" aria-hidden="true">{ICONS[banner]}</span>'
+        f"<h1>{escape(translate(lang, 'verdict.' + banner))}</h1>{reasons}</section>"
     )
 
 
@@ -158,7 +172,7 @@ def verdict_page(lang: str, answer: VerifyOut, contact: BrandContact | None) -> 
     body = (
         verdict_block(lang, answer)
         + facts_block(lang, answer)
-        + f'<section class="next"><h2>{t("next")}</h2><p>{t("next." + answer.verdict)}</p>'
+        + f'<section class="next"><h2>{t("next")}</h2><p>{t("next." + banner_of(answer))}</p>'
         + _location_block(lang, answer.scan_id)
         + _contact_block(lang, contact)
         + _report_form(lang, answer)

@@ -124,7 +124,7 @@ CASES = [
     ("valid", "authentic", "authentic", "TRUST_OK"),
     ("revoked_key", "counterfeit", "unverifiable", "KEY_REVOKED"),
     ("unknown_key", "counterfeit", "unverifiable", "KEY_UNKNOWN"),
-    ("recalled_lot", "suspect", "suspect", "LOT_RECALLED"),
+    ("recalled_lot", "authentic", "authentic", "LOT_RECALLED"),  # genuine; do not use
     ("decommissioned", "suspect", "suspect", "SCANNED_AFTER_DECOMMISSION"),
     ("stale", "unverifiable", "unverifiable", "TRUST_LIST_STALE"),
 ]

@@ -104,6 +104,18 @@ def test_counterfeit_and_suspect_pages(env: Env) -> None:
     assert '<details class="report" open>' in fake.text  # the report form opens by itself
 
 
+def test_recalled_genuine_unit_is_never_shown_green(env: Env) -> None:
+    env.register(["R1"], lot="L9")
+    env.recall_lot("L9")
+    page = env.client.get(path_of(env.sign("R1", lot="L9")), headers=HTML).text
+    assert 'data-verdict="authentic"' in page  # genuine...
+    assert 'data-status="recalled"' in page
+    assert "verdict-recalled" in page  # ...but the banner leads with the recall, in amber
+    assert "verdict-authentic" not in page
+    assert "Recalled: do not use" in page
+    assert "Do not use the product." in page
+
+
 def test_linkset(env: Env) -> None:
     uri = env.sign("LINKS1", lot="L1", expiry="271231")
     response = env.client.get(path_of(uri) + "&linkType=all")

@@ -85,7 +85,7 @@ STATUS_TABLE = [
     ("locked", "suspect", "SCANNED_AFTER_DECOMMISSION"),
     ("exported", "authentic", "SCANNED_AFTER_DECOMMISSION"),
     ("sold", "suspect", "SCANNED_AFTER_DECOMMISSION"),  # a dispensed pack back in a shipment
-    ("recalled", "suspect", "UNIT_RECALLED"),  # genuine, but must not be used
+    ("recalled", "authentic", "UNIT_RECALLED"),  # genuine; the status says recalled
     ("sample", "authentic", None),
 ]
 
@@ -100,9 +100,7 @@ def test_status_table(env: Env, status: str, verdict: str, reason: str | None) -
     assert found == ([reason] if reason else [])
 
 
-def test_recalled_lot_is_suspect_and_told_to_the_consumer_without_calling_it_a_copy(
-    env: Env,
-) -> None:
+def test_recalled_lot_is_told_to_the_consumer_without_calling_it_a_copy(env: Env) -> None:
     env.register(["L1"], lot="LOT7")
     env.client.post(
         f"/v1/lots/{env.ACME_GTIN}/LOT7/status",
@@ -110,15 +108,15 @@ def test_recalled_lot_is_suspect_and_told_to_the_consumer_without_calling_it_a_c
         headers=env.auth("acme"),
     )
     answer = env.verify(env.sign("L1", lot="LOT7")).json()
-    assert (answer["verdict"], answer["status"]) == ("suspect", "recalled")
+    assert (answer["verdict"], answer["status"]) == ("authentic", "recalled")
     assert answer["reasons"] == [{"code": "LOT_RECALLED", "message": CONSUMER_RECALLED}]
 
 
-def test_expired_product_is_suspect_with_expired_status(env: Env) -> None:
+def test_expired_product_is_authentic_with_expired_status(env: Env) -> None:
     env.register(["E1"], expiry="260131")
     answer = env.verify(env.sign("E1", expiry="260131")).json()
     assert (answer["verdict"], answer["status"], codes(answer)) == (
-        "suspect", "expired", ["CODE_EXPIRED"],
+        "authentic", "expired", ["CODE_EXPIRED"],
     )  # fmt: skip
 
 

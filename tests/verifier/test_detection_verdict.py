@@ -107,11 +107,11 @@ def test_weak_findings_alone_stay_authentic_and_add_up() -> None:
     assert combined.verdict == "suspect"
 
 
-def test_recall_makes_the_unit_suspect_but_is_not_a_clone_sign() -> None:
+def test_recall_is_told_to_the_consumer_but_is_not_a_clone_sign() -> None:
     record = dataclasses.replace(RECORD, lot="L1", lot_recalled=True)
     result = assess(record, [], scan("n", 0), SETTINGS, now=T0)
-    assert result.verdict == "suspect"  # must not be used, so never shown as authentic
-    assert result.score == 0.0  # but nothing here suggests a copy
+    assert result.verdict == "authentic"  # genuine: the status carries the recall
+    assert result.score == 0.0
     assert result.consumer_message == CONSUMER_RECALLED
 
 

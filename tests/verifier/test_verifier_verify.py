@@ -94,28 +94,6 @@ def test_scan_made_before_the_status_change_is_not_held_against_the_unit(env: En
     assert answer["status"] == "sold"
 
 
-def test_recalled_lot_is_suspect_and_consumers_are_told_why(env: Env) -> None:
-    env.register(["L1"], lot="LOT7")
-    env.client.post(
-        f"/v1/lots/{env.ACME_GTIN}/LOT7/status",
-        json={"status": "recalled"},
-        headers=env.auth("acme"),
-    )
-    answer = env.verify(env.sign("L1", lot="LOT7")).json()
-    assert answer["verdict"] == "suspect"
-    assert answer["status"] == "recalled"
-    assert codes(answer) == ["LOT_RECALLED"]
-
-
-def test_expired_product_is_suspect_with_expired_status(env: Env) -> None:
-    env.register(["E1"], expiry="260131")
-    answer = env.verify(env.sign("E1", expiry="260131")).json()
-    assert (answer["verdict"], answer["status"], codes(answer)) == (
-        "suspect", "expired", ["CODE_EXPIRED"],
-    )  # fmt: skip
-    assert answer["product"]["expiry"] == "2026-01-31"
-
-
 def test_code_signed_with_other_data_than_registered_is_suspect(env: Env) -> None:
     env.register(["M1"], lot="LOT1")
     answer = env.verify(env.sign("M1", lot="LOT2"), "officer").json()

@@ -112,21 +112,20 @@ def recalled(
     *,
     now: dt.datetime,
 ) -> list[Finding]:
-    """LOT_RECALLED / UNIT_RECALLED: a safety notice, not evidence of copying.
+    """LOT_RECALLED / UNIT_RECALLED: a safety notice, not evidence of copying (weight 0).
 
-    Weight 0 keeps the clone-risk score clean; severity critical makes the
-    verdict suspect, so nobody is shown "authentic" in green for a unit that
-    must not be used.
+    The verdict answers "is this genuine?"; the answer's ``status`` (recalled)
+    carries the safety fact, and the consumer page shows it as "do not use".
     """
     findings: list[Finding] = []
     if record.lot_recalled:
         lot = f"Lot {record.lot}" if record.lot else "The lot of this unit"
         message = f"{lot} has been recalled by the right holder."
-        findings.append(Finding(reasons.LOT_RECALLED, "critical", message, 0.0))
+        findings.append(Finding(reasons.LOT_RECALLED, "warning", message, 0.0))
     if record.status == "recalled":
         since = f" on {when(record.status_changed_at)}" if record.status_changed_at else ""
         message = f"This unit was recalled by the right holder{since}."
-        findings.append(Finding(reasons.UNIT_RECALLED, "critical", message, 0.0))
+        findings.append(Finding(reasons.UNIT_RECALLED, "warning", message, 0.0))
     return findings
 
 
@@ -140,9 +139,9 @@ def code_expired(
 ) -> list[Finding]:
     """CODE_EXPIRED: scanned after the AI (17) expiry date (DD=00 = end of month).
 
-    A safety notice, not evidence of copying (weight 0), but critical so the
-    verdict is suspect: an expired medicine must not look fine. The century is
-    resolved on ``now``'s date, as the GS1 rule for reading YYMMDD says.
+    A safety notice, not evidence of copying (weight 0); the answer's status
+    (expired) carries it to the consumer page. The century is resolved on
+    ``now``'s date, as the GS1 rule for reading YYMMDD says.
     """
     if record.expiry is None:
         return []
@@ -151,7 +150,7 @@ def code_expired(
     if scan.effective_at < day_over:
         return []
     message = f"Scanned on {when(scan.effective_at)}, after its expiry date {expiry.isoformat()}."
-    return [Finding(reasons.CODE_EXPIRED, "critical", message, 0.0)]
+    return [Finding(reasons.CODE_EXPIRED, "warning", message, 0.0)]
 
 
 def _expiry_date(expiry: str, today: dt.date) -> dt.date:

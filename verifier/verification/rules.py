@@ -105,7 +105,8 @@ def lot_recalled(rule_input: RuleInput) -> Iterable[Finding]:
         yield Finding(
             "LOT_RECALLED",
             f"Lot {rule_input.code.lot} of this product has been recalled by the brand.",
-            score=40,
+            severity="info",  # a safety note: the unit is genuine (status: recalled)
+            score=0,
         )
 
 
@@ -113,7 +114,8 @@ def code_expired(rule_input: RuleInput) -> Iterable[Finding]:
     at = rule_input.scan.scanned_at.date()
     expires = expiry_date(rule_input.code.expiry, at)
     if expires is not None and expires < at:
-        yield Finding("CODE_EXPIRED", f"The product expired on {expires.isoformat()}.", score=30)
+        message = f"The product expired on {expires.isoformat()}."
+        yield Finding("CODE_EXPIRED", message, severity="info", score=0)  # a safety note
 
 
 def code_data_mismatch(rule_input: RuleInput) -> Iterable[Finding]:
