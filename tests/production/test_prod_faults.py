@@ -119,7 +119,8 @@ def test_kill_9_mid_load_loses_no_answered_scan(
     load = threading.Thread(target=lambda: asyncio.run(drive(server.base, codes, outcomes, stop)))
     load.start()
     deadline = time.monotonic() + 20
-    while len(outcomes.ok) < 40 and time.monotonic() < deadline:
+    # Kill only once both kinds of answer exist: stored scans and refused garbage.
+    while (len(outcomes.ok) < 40 or not outcomes.refused) and time.monotonic() < deadline:
         time.sleep(0.05)
     server.kill()  # SIGKILL to the master and every worker, mid-request
     time.sleep(0.3)
