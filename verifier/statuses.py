@@ -11,6 +11,7 @@ decommissioning back, and a lot recall names no units.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -25,7 +26,7 @@ from verifier.epcis.store import record_own_events
 from verifier.epcis.vocabulary import STATUS_EVENTS
 from verifier.registry import account_id_of, gtin14, require_writer
 from verifier.verification.rules import ACTIVE
-from verifier.verification.views import COARSE_DEGREES
+from verifier.verification.views import coarse_position
 
 CODE_STATUS = "code.status"
 LOT_STATUS = "lot.status"
@@ -104,6 +105,16 @@ def _undoable_event(
     return event
 
 
+def _latest_change(session: Session, action: str, *where: Any) -> AuditEvent | None:
+    """The newest change of ``action`` matching ``where`` that has not been undone."""
+    return session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.action == action, col(AuditEvent.undone_at).is_(None), *where)
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+
+
 def undo_code_status(
     session: Session,
     caller: Caller,
@@ -117,17 +128,9 @@ def undo_code_status(
     gtin = gtin14(gtin)
     require_writer(caller, trust, gtin)
     record = _load_code(session, gtin, serial)
-    latest = session.exec(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action == CODE_STATUS,
-            AuditEvent.gtin == gtin,
-            AuditEvent.serial == serial,
-            col(AuditEvent.undone_at).is_(None),
-        )
-        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
-        .limit(1)
-    ).first()
+    latest = _latest_change(
+        session, CODE_STATUS, AuditEvent.gtin == gtin, AuditEvent.serial == serial
+    )
     event = _undoable_event(caller, latest, now, undo_window)
     if event.after != record.status or event.before is None:
         raise Conflict("the unit's status changed since; it cannot be undone automatically")
@@ -207,17 +210,7 @@ def undo_lot_status(
     ).first()
     if row is None:
         raise NotFound("no status was ever set on this lot")
-    latest = session.exec(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action == LOT_STATUS,
-            AuditEvent.gtin == gtin,
-            AuditEvent.lot == lot,
-            col(AuditEvent.undone_at).is_(None),
-        )
-        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
-        .limit(1)
-    ).first()
+    latest = _latest_change(session, LOT_STATUS, AuditEvent.gtin == gtin, AuditEvent.lot == lot)
     event = _undoable_event(caller, latest, now, undo_window)
     if event.after != row.status or event.before is None:
         raise Conflict("the lot's status changed since; it cannot be undone automatically")
@@ -238,8 +231,6 @@ def undo_lot_status(
 
 
 # Scan locations --------------------------------------------------------------------------------
-
-ANONYMOUS_ACCURACY_M = 10_000.0  # as verify stores any anonymous location
 
 
 def set_scan_location(
@@ -274,8 +265,7 @@ def set_scan_location(
         raise NotFound("no such scan of this browser session")
     if scan.lat is not None:
         return False
-    scan.lat, scan.lon = round(lat, COARSE_DEGREES), round(lon, COARSE_DEGREES)
-    scan.accuracy_m = max(accuracy_m or 0.0, ANONYMOUS_ACCURACY_M)
+    scan.lat, scan.lon, scan.accuracy_m = coarse_position(lat, lon, accuracy_m)
     session.add(scan)
     session.commit()
     return True

@@ -39,12 +39,11 @@ from verifier.verification.detect import (
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import ScanFacts, effective_status_of
 from verifier.verification.state import CodeState, load_state
-from verifier.verification.views import COARSE_DEGREES, shape
+from verifier.verification.views import coarse_position, shape
 
 log = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE = timedelta(days=1)  # device clocks drift; a scan a day ahead is a bad clock
-ANONYMOUS_ACCURACY_M = 10_000.0
 PENDING = "pending"  # a claimed scan whose verdict is being computed
 
 
@@ -192,8 +191,7 @@ class Verifier:
         lat, lon, accuracy = scan.lat, scan.lon, scan.accuracy_m
         if caller.role is Role.ANONYMOUS and lat is not None and lon is not None:
             # Consumers' exact whereabouts are not ours to keep.
-            lat, lon = round(lat, COARSE_DEGREES), round(lon, COARSE_DEGREES)
-            accuracy = max(accuracy or 0.0, ANONYMOUS_ACCURACY_M)
+            lat, lon, accuracy = coarse_position(lat, lon, accuracy)
         row = Scan(
             scan_id=scan.scan_id, gtin=code.gtin, serial=code.serial,
             scanned_at=scan.scanned_at, recorded_at=scan.recorded_at, role=scan.role,

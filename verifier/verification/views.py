@@ -34,6 +34,16 @@ from verifier.verification.detect import Outcome
 from verifier.verification.rules import ScanFacts, expiry_date
 
 COARSE_DEGREES = 1  # decimals kept: 0.1 degree, about 10 km
+ANONYMOUS_ACCURACY_M = 10_000.0  # what a coarse location can claim at best
+
+
+def coarse_position(lat: float, lon: float, accuracy_m: float | None) -> tuple[float, float, float]:
+    """An anonymous caller's position as it is stored: about 10 km, never claimed finer."""
+    return (
+        round(lat, COARSE_DEGREES),
+        round(lon, COARSE_DEGREES),
+        max(accuracy_m or 0.0, ANONYMOUS_ACCURACY_M),
+    )
 
 
 def coarse(lat: float | None, lon: float | None) -> CoarseLocation | None:
