@@ -18,7 +18,6 @@ class to one HTTP answer in one function (``verifier.api.problems``)::
     │   └── StaleTrustError          an expired trust list (freeze attack or just old)
     ├── NotFound                     no such thing, or not visible to this caller       -> 404
     ├── Conflict                     the request contradicts stored state               -> 409
-    │   └── ScanPending              that scan_id is still being verified; retry soon
     ├── Unauthenticated              no or bad credentials                              -> 401
     ├── PermissionDenied             authenticated, but the role may not do this        -> 403
     ├── RateLimited                  too many requests; ``retry_after`` seconds         -> 429
@@ -98,10 +97,6 @@ class NotFound(SealtraceError):
 
 class Conflict(SealtraceError):
     """The request contradicts what is stored."""
-
-
-class ScanPending(Conflict):
-    """The scan_id is still being verified by another request; retry in a moment."""
 
 
 class Unauthenticated(SealtraceError):

@@ -19,6 +19,7 @@ changes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -275,60 +276,95 @@ def dedup_key(subject: AlertSubject, finding: Finding) -> str:
     return f"code:{subject.gtin}:{subject.serial}:{finding.reason}"
 
 
-def _insert(session: Session) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT ... DO UPDATE (SQLite and PostgreSQL)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def raise_alerts(
     session: Session, subject: AlertSubject, findings: Sequence[Finding], *, now: datetime
 ) -> list[int]:
+    """:func:`raise_batch_alerts` for one scan's findings."""
+    return raise_batch_alerts(session, [(subject, findings)], now=now)
+
+
+def raise_batch_alerts(
+    session: Session,
+    scans: Sequence[tuple[AlertSubject, Sequence[Finding]]],
+    *,
+    now: datetime,
+) -> list[int]:
     """Upsert one alert per warning or critical finding; returns the ids of new alerts.
 
-    Does not commit: it runs in the verify transaction. A new alert also gets an
-    outbox row when its brand has a webhook (one INSERT ... SELECT, no read first).
+    Does not commit: it runs in the verify transaction. A batch of scans raising the same
+    alert (one code scanned again and again) bumps its count once, by the number of scans;
+    all the batch's alerts go in one round trip. A new alert also gets an outbox row when
+    its brand has a webhook (one INSERT ... SELECT, no read first).
     """
-    table: Table = Alert.__table__  # type: ignore[attr-defined]
-    insert = _insert(session)
+    rows: dict[str, dict[str, Any]] = {}
+    raised_by: dict[str, tuple[AlertSubject, Finding]] = {}
+    last_scan: dict[str, str | None] = {}
+    for subject, findings in scans:
+        for finding in findings:
+            if finding.severity not in ALERTING_SEVERITIES:
+                continue
+            key = dedup_key(subject, finding)
+            row = rows.get(key)
+            if row is None:
+                rows[key] = _alert_row(subject, finding, key, now=now)
+                raised_by[key] = (subject, finding)
+                last_scan[key] = subject.scan_id
+                continue
+            if last_scan[key] == subject.scan_id:
+                continue  # two findings of one scan with one key count once
+            last_scan[key] = subject.scan_id
+            row["count"] += 1
+            if finding.severity == "critical":
+                row["severity"] = "critical"
+    if not rows:
+        return []
+    statement = _upsert_statement(session.get_bind().dialect.name)
     created: list[int] = []
-    seen: set[str] = set()
-    for finding in findings:
-        if finding.severity not in ALERTING_SEVERITIES:
-            continue
-        key = dedup_key(subject, finding)
-        if key in seen:
-            continue
-        seen.add(key)
-        detail = {
-            "message": finding.message[:800],
-            "related_scan_ids": list(finding.related_scan_ids[:20]),
-            "key_id": subject.key_id,
-            "country": subject.country,
-        }
-        statement = insert(table).values(
-            created_at=now, kind=finding.reason, brand_id=subject.brand_id, gtin=subject.gtin,
-            serial=subject.serial, scan_id=subject.scan_id, detail=json.dumps(detail)[:2000],
-            severity=finding.severity, status="open", dedup_key=key, count=1, last_seen_at=now,
-            country=subject.country, key_id=subject.key_id,
-        )  # fmt: skip
-        statement = statement.on_conflict_do_update(
-            index_elements=["dedup_key"],
-            index_where=_OPEN_ONLY,
-            set_={
-                "count": table.c.count + 1,
-                "last_seen_at": statement.excluded.last_seen_at,
-                "severity": case(
-                    (statement.excluded.severity == "critical", "critical"),
-                    else_=table.c.severity,
-                ),
-            },
-        ).returning(table.c.id, table.c.count)
-        alert_id, count = session.execute(statement).one()
-        if count == 1:
+    for alert_id, count, key in session.execute(statement, list(rows.values())):
+        if count == rows[key]["count"]:  # nothing was there to add to: a new alert
             created.append(alert_id)
+            subject, finding = raised_by[key]
             ALERTS.labels(finding.reason).inc()  # counted before commit: a rollback over-counts
             _enqueue(session, alert_id, subject, finding, now=now)
     return created
+
+
+def _alert_row(
+    subject: AlertSubject, finding: Finding, key: str, *, now: datetime
+) -> dict[str, Any]:
+    detail = {
+        "message": finding.message[:800],
+        "related_scan_ids": list(finding.related_scan_ids[:20]),
+        "key_id": subject.key_id,
+        "country": subject.country,
+    }
+    return {
+        "created_at": now, "kind": finding.reason, "brand_id": subject.brand_id,
+        "gtin": subject.gtin, "serial": subject.serial, "scan_id": subject.scan_id,
+        "detail": json.dumps(detail)[:2000], "severity": finding.severity, "status": "open",
+        "dedup_key": key, "count": 1, "last_seen_at": now, "country": subject.country,
+        "key_id": subject.key_id,
+    }  # fmt: skip
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (open alert with that key) DO UPDATE, built once per dialect."""
+    table: Table = Alert.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["dedup_key"],
+        index_where=_OPEN_ONLY,
+        set_={
+            "count": table.c.count + statement.excluded.count,
+            "last_seen_at": statement.excluded.last_seen_at,
+            "severity": case(
+                (statement.excluded.severity == "critical", "critical"),
+                else_=table.c.severity,
+            ),
+        },
+    ).returning(table.c.id, table.c.count, table.c.dedup_key)
 
 
 def _enqueue(

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     apply_migrations: bool = Field(default=True, description="Run Alembic upgrade at start.")
     history_limit: int = Field(default=50, ge=1, le=1000, description="Recent scans loaded.")
     history_days: int = Field(default=180, ge=1, description="Age of the oldest scan loaded.")
+    record_batch_max: int = Field(
+        default=64, ge=1, le=500, description="Most scans one worker commits in one transaction."
+    )
     undo_window_days: int = Field(default=10, ge=0, description="Status changes undoable.")
     verify_body_limit: int = Field(default=64 * 1024, ge=1024)
     registration_body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)

@@ -1,19 +1,16 @@
-"""Inspections, seizure reports, our own EPCIS events, pending scans and late locations."""
+"""Inspections, seizure reports, our own EPCIS events and late locations."""
 
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlmodel import col, select
 
-from authn.errors import Conflict, NotFound, ScanPending
+from authn.errors import NotFound
 from verifier import statuses
-from verifier.accounts import ANONYMOUS
-from verifier.api.schemas import VerifyIn
 from verifier.db.models import Scan
 from verifier.epcis.tables import EpcisEvent
 
@@ -125,25 +122,6 @@ def test_registration_status_and_inspection_emit_epcis_events(env: Env) -> None:
     assert trace.status_code == 200, trace.text
     listed = trace.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert [e["bizStep"] for e in listed] == ["commissioning", "inspecting"]
-
-
-def test_a_scan_id_still_being_verified_is_scan_pending(env: Env) -> None:
-    env.register(["P1"])
-    scan_id = str(uuid.uuid4())
-    with env.session() as session:
-        session.add(
-            Scan(
-                scan_id=scan_id, gtin=env.ACME_GTIN, serial="P1", scanned_at=env.clock(),
-                recorded_at=env.clock(), role="anonymous", verdict="pending", reasons="[]",
-                answer="",
-            )
-        )  # fmt: skip
-        session.commit()
-        request = VerifyIn(code=env.sign("P1"), scan_id=uuid.UUID(scan_id))
-        with pytest.raises(ScanPending) as raised:
-            env.services.verifier.verify(session, ANONYMOUS, request)
-    assert isinstance(raised.value, Conflict)
-    assert env.verify(env.sign("P1"), scan_id=scan_id).status_code == 409
 
 
 def test_set_scan_location_once_for_the_same_device_within_the_window(env: Env) -> None:

@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlmodel import SQLModel, select
 from typer.testing import CliRunner
 
@@ -118,6 +119,28 @@ def test_migrations_match_the_models_and_go_down_and_up(database_url: str) -> No
         assert current(database_url) is None
         upgrade(database_url)
         assert current(database_url) == head()
+
+
+def test_upgrade_drops_scans_an_old_version_left_pending(tmp_path: Path) -> None:
+    # Versions before 0005 stored a scan as 'pending' first; a crash could leave one behind.
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0004_console")
+    engine = make_engine(url)
+    row = (
+        "INSERT INTO scan (scan_id, gtin, serial, scanned_at, recorded_at, role, verdict, "
+        "reasons, answer) VALUES (:id, '09506000134352', 'S1', '2026-11-20 09:00:00', "
+        "'2026-11-20 09:00:00', 'anonymous', :verdict, '[]', :answer)"
+    )
+    try:
+        with engine.begin() as connection:
+            for scan_id, verdict, answer in (("left", "pending", ""), ("done", "authentic", "{}")):
+                connection.execute(text(row), {"id": scan_id, "verdict": verdict, "answer": answer})
+        upgrade(url)
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT scan_id FROM scan")).scalars().all()
+    finally:
+        engine.dispose()
+    assert kept == ["done"]
 
 
 # CLI --------------------------------------------------------------------------------------------

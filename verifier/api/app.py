@@ -28,6 +28,7 @@ from verifier.epcis.api import router as epcis_router
 from verifier.outbox import OutboxWorker
 from verifier.settings import Clock, Settings, utc_now
 from verifier.trust import TrustListParser, TrustStore, keys_trust_parser
+from verifier.verification.recorder import ScanRecorder
 from verifier.verification.service import Verifier
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,19 @@ def create_app(
         pool_timeout=settings.db_pool_timeout,
     )
     trust = TrustStore(trust_parser, refresh_seconds=settings.trust_refresh_seconds, clock=clock)
+    verifier = Verifier(
+        trust,
+        clock=clock,
+        history_limit=settings.history_limit,
+        history_days=settings.history_days,
+    )
     services = Services(
         settings=settings,
         engine=engine,
         clock=clock,
         trust=trust,
-        verifier=Verifier(
-            trust,
-            clock=clock,
-            history_limit=settings.history_limit,
-            history_days=settings.history_days,
-        ),
+        verifier=verifier,
+        recorder=ScanRecorder(engine, verifier, max_batch=settings.record_batch_max),
     )
 
     @asynccontextmanager
@@ -85,6 +88,7 @@ def create_app(
         outbox_worker.start()
         app.state.outbox_worker = outbox_worker  # tests and operators may stop it
         yield
+        services.recorder.close()
         outbox_worker.stop()
         engine.dispose()
 

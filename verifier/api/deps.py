@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -17,6 +18,7 @@ from keys.trust import TrustList
 from verifier.accounts import ANONYMOUS, Caller, Role, authenticate
 from verifier.settings import Clock, Settings
 from verifier.trust import TrustStore
+from verifier.verification.recorder import ScanRecorder
 from verifier.verification.service import Verifier
 
 bearer = HTTPBearer(auto_error=False, description="A sealtrace token: 'Bearer st_...'.")
@@ -31,6 +33,7 @@ class Services:
     clock: Clock
     trust: TrustStore
     verifier: Verifier
+    recorder: ScanRecorder
 
     @property
     def undo_window(self) -> timedelta:
@@ -61,19 +64,27 @@ def get_now(services: ServicesDep) -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     services: ServicesDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """Anonymous without an Authorization header; 401 for any bad one (never a silent downgrade)."""
+    """Anonymous without an Authorization header; 401 for any bad one (never a silent downgrade).
+
+    An anonymous caller costs no database session and no thread: the consumer's scan
+    goes straight to the recorder.
+    """
     if credentials is None:
         if request.headers.get("authorization"):
             raise Unauthenticated("use 'Authorization: Bearer <token>'")
         return ANONYMOUS
     pepper = services.settings.token_pepper.get_secret_value().encode("utf-8")
-    return authenticate(session, credentials.credentials, pepper=pepper)
+    return await run_in_threadpool(_authenticate, services.engine, credentials.credentials, pepper)
+
+
+def _authenticate(engine: Engine, token: str, pepper: bytes) -> Caller:
+    with Session(engine) as session:
+        return authenticate(session, token, pepper=pepper)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

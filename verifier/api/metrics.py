@@ -56,6 +56,11 @@ VERDICTS = Counter(
     "sealtrace_verdicts_total", "Verification verdicts given, by verdict.", ["verdict"]
 )
 ALERTS = Counter("sealtrace_alerts_total", "Alerts created, by kind.", ["kind"])
+RECORD_BATCH = Histogram(
+    "sealtrace_record_batch_scans",
+    "Scans judged and committed together in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 RATE_LIMITED = Counter(
     "sealtrace_rate_limited_total", "Anonymous verify requests refused with 429."
 )

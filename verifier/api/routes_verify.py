@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from verifier.api.deps import CallerDep, ServicesDep, SessionDep
+from verifier.api.deps import CallerDep, ServicesDep
 from verifier.api.metrics import VERDICTS
 from verifier.api.schemas import VerifyIn, VerifyOut
 
@@ -100,13 +100,12 @@ OFFICER_EXAMPLE = {
         },
     },
 )
-def verify(
-    body: VerifyIn, caller: CallerDep, services: ServicesDep, session: SessionDep
-) -> JSONResponse:
+async def verify(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> JSONResponse:
     """One endpoint for every caller: consumers get the verdict, product facts and one plain
     sentence; officers, admins and the owning brand also get every reason, the recent history,
     the risk score and the right holder's contact."""
-    answer = services.verifier.verify(session, caller, body)
+    # The scan joins the worker's next group commit; no thread or session is held meanwhile.
+    answer = await services.recorder.judge(services.verifier.prepare(caller, body))
     VERDICTS.labels(answer.verdict).inc()
     return JSONResponse(answer.to_json())
 

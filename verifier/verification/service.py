@@ -1,27 +1,40 @@
 """The verification pipeline: parse, trust, state, detection, verdict, record, alert.
 
-Each step is bounded: an optional scan_id lookup, one insert claiming the scan, the
-state queries of :mod:`verifier.verification.state`, the EPCIS trace of a registered
-code scanned in a known country (a bounded number of queries, whatever the history),
-and one update plus one upsert per alerting finding.
+A request is first *prepared* (permission, parse, times: no I/O), then *judged*.
+:meth:`Verifier.judge` takes a batch of prepared scans and does, in one
+transaction and with one commit, whatever the batch's size:
+
+1. take the per-code locks (:mod:`verifier.verification.writes`), so that
+   scans of one code on different workers see each other;
+2. look up the client-chosen scan_ids (a repeat gets its stored answer);
+3. load every code's state in five queries (:func:`load_states`);
+4. judge each scan in order, in memory; a scan sees the batch's earlier
+   scans of its code as part of its history;
+5. insert the finished scans in one statement, upsert the alerts due.
+
+The HTTP route batches concurrent requests through
+:class:`verifier.verification.recorder.ScanRecorder` (group commit); every
+other caller judges a batch of one with :meth:`Verifier.verify`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
-from authn.errors import Conflict, InvalidInput, PermissionDenied, ScanPending
-from keys.trust import TrustDecision
+from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
+from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
-from verifier.alerts import AlertSubject, raise_alerts
+from verifier.alerts import AlertSubject, raise_batch_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
 from verifier.db.models import Scan
 from verifier.detection import DetectionSettings, Finding
@@ -38,13 +51,43 @@ from verifier.verification.detect import (
 )
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import ScanFacts, effective_status_of
-from verifier.verification.state import CodeState, load_state
+from verifier.verification.state import CodeState, Identity, StateQuery, load_states
 from verifier.verification.views import coarse_position, shape
+from verifier.verification.writes import begin_scan_writes, insert_scans
 
 log = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE = timedelta(days=1)  # device clocks drift; a scan a day ahead is a bad clock
-PENDING = "pending"  # a claimed scan whose verdict is being computed
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    """A verify request checked and parsed, ready to be judged (and recorded)."""
+
+    caller: Caller
+    code: ProductCode
+    scan: ScanFacts  # scan_id None: judged but not recorded
+    given_scan_id: bool  # the client chose the scan_id, so it may be a repeat
+    # The request's context (its request id for the logs), for judging in the writer thread.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+    @property
+    def records(self) -> bool:
+        return self.scan.scan_id is not None
+
+
+# What judging one job gives: the answer, or the error that request gets.
+JobResult = VerifyOut | Exception
+
+
+@dataclass
+class _Batch:
+    """What judging a batch accumulates before its one write."""
+
+    rows: list[dict[str, Any]]
+    alerts: list[tuple[str, AlertSubject, tuple[Finding, ...]]]
+    judged: dict[Identity, list[ScanFacts]]  # this batch's scans per code, as stored
+    answered: dict[str, tuple[ScanJob, VerifyOut]]  # by scan_id, for repeats within the batch
 
 
 class Verifier:
@@ -63,17 +106,17 @@ class Verifier:
         self.history_days = history_days
         self.detection = detection or DetectionSettings()
 
-    def verify(self, session: Session, caller: Caller, request: VerifyIn) -> VerifyOut:
+    # -- preparing: no I/O -------------------------------------------------------------------
+
+    def prepare(self, caller: Caller, request: VerifyIn) -> ScanJob:
+        """Check and parse a request; raises :class:`SealtraceError` for a bad one."""
         if not request.record and caller.role is not Role.OFFICER:
             raise PermissionDenied("only customs officers may verify without recording the scan")
         now = self.clock()
         code = parse_code(request.code)
-        scanned_at = self._scanned_at(request, now)
-        self.trust.refresh(session)
-        trust_list = self.trust.current()
         location = request.location
         scan = ScanFacts(
-            scanned_at=scanned_at,
+            scanned_at=self._scanned_at(request, now),
             role=caller.role.value,
             device_id=request.device_id,
             country=request.country,
@@ -83,27 +126,114 @@ class Verifier:
             scan_id=str(request.scan_id or uuid4()) if request.record else None,
             recorded_at=now,
         )
-        row: Scan | None = None
-        if scan.scan_id is not None:
-            # Claim (commit) the scan before reading the history, so that two concurrent scans
-            # of one code on different workers see each other (at least the later one does).
-            claimed = self._claim(session, caller, code, scan, given=request.scan_id is not None)
-            if isinstance(claimed, VerifyOut):
-                return claimed
-            row = claimed
+        return ScanJob(caller, code, scan, given_scan_id=request.scan_id is not None)
 
-        state = load_state(
+    # -- judging -------------------------------------------------------------------------------
+
+    def verify(self, session: Session, caller: Caller, request: VerifyIn) -> VerifyOut:
+        """Judge (and record) one request in its own transaction."""
+        result = self.judge(session, [self.prepare(caller, request)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def judge(self, session: Session, jobs: Sequence[ScanJob]) -> list[JobResult]:
+        """Judge ``jobs`` in order and record those that record, with one commit.
+
+        An error of one job (a repeated scan_id used for another code, say) is that job's
+        result; an error of the database fails the whole batch and is raised, with nothing
+        stored.
+        """
+        if any(job.records for job in jobs):
+            begin_scan_writes(session, (job.code.identity() for job in jobs if job.records))
+        now = self.clock()
+        self.trust.refresh(session)
+        trust_list = self.trust.current()
+        stored = self._stored_scans(session, (j.scan.scan_id for j in jobs if j.given_scan_id))
+        history = timedelta(days=self.history_days)
+        states = load_states(
             session,
-            code,
-            now=scanned_at,
+            [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs],
             history_limit=self.history_limit,
-            history_days=self.history_days,
         )
-        recent = tuple(s for s in state.recent if s.scan_id != scan.scan_id)
+        batch = _Batch(rows=[], alerts=[], judged={}, answered={})
+        results: list[JobResult] = []
+        for job in jobs:
+            try:
+                repeat = self._repeat(job, stored, batch)
+                if repeat is not None:
+                    results.append(repeat)
+                    continue
+                state = states[job.code.identity()]
+                results.append(
+                    job.context.run(self._judge_one, session, job, state, trust_list, batch, now)
+                )
+            except SealtraceError as exc:
+                results.append(exc)
+            except Exception as exc:  # a bug must cost one answer, not the whole batch's
+                log.exception("judging scan %s failed", job.scan.scan_id)
+                results.append(exc)
+        inserted = insert_scans(session, batch.rows)
+        for index, job in enumerate(jobs):
+            scan_id = job.scan.scan_id
+            if scan_id is None or isinstance(results[index], Exception):
+                continue
+            if scan_id not in inserted and scan_id not in stored:
+                # Stored first, for another code, by a transaction that committed meanwhile.
+                results[index] = Conflict("this scan_id was already used for another scan")
+        raise_batch_alerts(
+            session,
+            [
+                (subject, findings)
+                for scan_id, subject, findings in batch.alerts
+                if scan_id in inserted
+            ],
+            now=now,
+        )
+        session.commit()
+        return results
+
+    def _repeat(self, job: ScanJob, stored: dict[str, Scan], batch: _Batch) -> VerifyOut | None:
+        """The stored answer when ``job`` repeats a scan_id; None for a new scan."""
+        scan_id = job.scan.scan_id
+        if not job.given_scan_id or scan_id is None:
+            return None
+        if scan_id in batch.answered:
+            first, answer = batch.answered[scan_id]
+            same = (first.code.identity(), first.caller.account_id)
+            if same != (job.code.identity(), job.caller.account_id):
+                raise Conflict("this scan_id was already used for another scan")
+            return answer
+        row = stored.get(scan_id)
+        if row is None:
+            return None
+        if (row.gtin, row.serial) != job.code.identity() or row.account_id != job.caller.account_id:
+            raise Conflict("this scan_id was already used for another scan")
+        return VerifyOut.model_validate_json(row.answer)
+
+    def _judge_one(
+        self,
+        session: Session,
+        job: ScanJob,
+        stored_state: CodeState,
+        trust_list: TrustList,
+        batch: _Batch,
+        now: datetime,
+    ) -> VerifyOut:
+        code, scan, caller = job.code, job.scan, job.caller
+        earlier = batch.judged.get(code.identity(), [])
+        recent = tuple(
+            sorted(
+                (s for s in (*stored_state.recent, *earlier) if s.scan_id != scan.scan_id),
+                key=lambda s: s.scanned_at,
+                reverse=True,
+            )[: self.history_limit]
+        )
+        state = replace(stored_state, recent=recent)
         registered_at = state.record.registered_at if state.record is not None else None
         decision = trust_list.evaluate(code, now=now, registered_at=registered_at, online=True)
         if decision.outcome == "genuine":
-            status = effective_status_of(state.record, state.lot_status, scanned_at.date())
+            status = effective_status_of(state.record, state.lot_status, scan.scanned_at.date())
             outcome = genuine_outcome(
                 decision, code=code, state=state, scan=scan, status=status,
                 extra=self._trace_findings(session, state, scan), settings=self.detection,
@@ -113,7 +243,7 @@ class Verifier:
             outcome = untrusted_outcome(decision)
         full = caller.is_privileged or caller_owns(caller, trust_list, code.gtin)
         answer = shape(
-            code=code, decision=decision, outcome=outcome, scanned_at=scanned_at,
+            code=code, decision=decision, outcome=outcome, scanned_at=scan.scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
         )  # fmt: skip
         log.info(
@@ -121,9 +251,56 @@ class Verifier:
             code.gtin, code.serial, caller.role.value, outcome.verdict,
             ",".join(f.reason for f in outcome.findings),
         )  # fmt: skip
-        if row is not None:
-            self._complete(session, row, code, scan, now, decision, outcome, answer)
+        if job.records:
+            self._add_to_batch(batch, job, decision, outcome, answer)
         return answer
+
+    @staticmethod
+    def _add_to_batch(
+        batch: _Batch, job: ScanJob, decision: TrustDecision, outcome: Outcome, answer: VerifyOut
+    ) -> None:
+        """The scan as it will be stored, and the alerts it raises."""
+        code, scan = job.code, job.scan
+        assert scan.scan_id is not None
+        assert scan.recorded_at is not None
+        lat, lon, accuracy = scan.lat, scan.lon, scan.accuracy_m
+        if job.caller.role is Role.ANONYMOUS and lat is not None and lon is not None:
+            # Consumers' exact whereabouts are not ours to keep.
+            lat, lon, accuracy = coarse_position(lat, lon, accuracy)
+        stored = replace(scan, lat=lat, lon=lon, accuracy_m=accuracy, verdict=outcome.verdict)
+        batch.judged.setdefault(code.identity(), []).append(stored)
+        batch.answered[scan.scan_id] = (job, answer)
+        batch.rows.append(
+            {
+                "scan_id": scan.scan_id, "gtin": code.gtin, "serial": code.serial,
+                "scanned_at": scan.scanned_at, "recorded_at": scan.recorded_at,
+                "role": scan.role, "account_id": job.caller.account_id,
+                "device_id": scan.device_id, "country": scan.country, "lat": lat, "lon": lon,
+                "accuracy_m": accuracy, "verdict": outcome.verdict,
+                # Every reason code, the trust decision's first, as officers see them.
+                "reasons": json.dumps(
+                    [outcome.trust.reason, *(f.reason for f in outcome.findings)]
+                ),
+                "answer": answer.model_dump_json(),
+            }
+        )  # fmt: skip
+        if outcome.findings:
+            subject = AlertSubject(
+                brand_id=decision.brand.id if decision.brand else None, gtin=code.gtin,
+                serial=code.serial, key_id=decision.key_id, scan_id=scan.scan_id,
+                country=scan.country,
+            )  # fmt: skip
+            batch.alerts.append((scan.scan_id, subject, outcome.findings))
+
+    @staticmethod
+    def _stored_scans(session: Session, scan_ids: Iterable[str | None]) -> dict[str, Scan]:
+        wanted = sorted({s for s in scan_ids if s is not None})
+        if not wanted:
+            return {}
+        return {
+            row.scan_id: row
+            for row in session.exec(select(Scan).where(col(Scan.scan_id).in_(wanted)))
+        }
 
     @staticmethod
     def _trace_findings(session: Session, state: CodeState, scan: ScanFacts) -> Sequence[Finding]:
@@ -166,71 +343,3 @@ class Verifier:
         if scanned_at > now + FUTURE_TOLERANCE:
             raise InvalidInput("scanned_at lies in the future; check the device clock")
         return scanned_at
-
-    @staticmethod
-    def _replay(stored: Scan, caller: Caller, code: ProductCode) -> VerifyOut:
-        if (
-            stored.gtin,
-            stored.serial,
-        ) != code.identity() or stored.account_id != caller.account_id:
-            raise Conflict("this scan_id was already used for another scan")
-        if not stored.answer:
-            raise ScanPending("this scan is still being verified; retry in a moment")
-        return VerifyOut.model_validate_json(stored.answer)
-
-    def _claim(
-        self, session: Session, caller: Caller, code: ProductCode, scan: ScanFacts, *, given: bool
-    ) -> Scan | VerifyOut:
-        """Insert the scan as pending; a scan_id seen before gives its stored answer instead."""
-        if scan.scan_id is None or scan.recorded_at is None:
-            raise ValueError("only a recorded scan (with scan_id and recorded_at) is claimed")
-        if given:
-            stored = session.exec(select(Scan).where(Scan.scan_id == scan.scan_id)).first()
-            if stored is not None:
-                return self._replay(stored, caller, code)
-        lat, lon, accuracy = scan.lat, scan.lon, scan.accuracy_m
-        if caller.role is Role.ANONYMOUS and lat is not None and lon is not None:
-            # Consumers' exact whereabouts are not ours to keep.
-            lat, lon, accuracy = coarse_position(lat, lon, accuracy)
-        row = Scan(
-            scan_id=scan.scan_id, gtin=code.gtin, serial=code.serial,
-            scanned_at=scan.scanned_at, recorded_at=scan.recorded_at, role=scan.role,
-            account_id=caller.account_id, device_id=scan.device_id, country=scan.country,
-            lat=lat, lon=lon, accuracy_m=accuracy, verdict=PENDING, reasons="[]", answer="",
-        )  # fmt: skip
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:  # the same scan_id won a race on another worker
-            session.rollback()
-            stored = session.exec(select(Scan).where(Scan.scan_id == scan.scan_id)).first()
-            if stored is None:
-                raise
-            return self._replay(stored, caller, code)
-        return row
-
-    @staticmethod
-    def _complete(
-        session: Session,
-        row: Scan,
-        code: ProductCode,
-        scan: ScanFacts,
-        now: datetime,
-        decision: TrustDecision,
-        outcome: Outcome,
-        answer: VerifyOut,
-    ) -> None:
-        """Store the verdict and answer on the claimed scan, and raise the alerts due."""
-        row.verdict = outcome.verdict
-        # Every reason code, the trust decision's first, as officers see them.
-        row.reasons = json.dumps([outcome.trust.reason, *(f.reason for f in outcome.findings)])
-        row.answer = answer.model_dump_json()
-        session.add(row)
-        if outcome.findings:
-            subject = AlertSubject(
-                brand_id=decision.brand.id if decision.brand else None, gtin=code.gtin,
-                serial=code.serial, key_id=decision.key_id, scan_id=scan.scan_id,
-                country=scan.country,
-            )  # fmt: skip
-            raise_alerts(session, subject, outcome.findings, now=now)
-        session.commit()

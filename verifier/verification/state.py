@@ -1,23 +1,36 @@
-"""Loading what the rules need about one code: a fixed number of indexed queries.
+"""Loading what the rules need about a batch of codes: two or three indexed queries in all.
 
-The hot path reads the code's row, its lot's status, its intended markets, the
-brand's detection thresholds for the GTIN and a bounded window of recent scans
-(newest first), never the full history.
+The hot path reads the codes' rows with their intended markets and the brands' detection
+thresholds for the GTINs (one statement), their lots' statuses (when the codes carry a
+lot) and a bounded window of recent scans per code (newest first), never the full history.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Table, TextualSelect, and_, bindparam, text, tuple_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
-from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold, Scan
+from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold
+from verifier.db.types import UTCDateTime
 from verifier.detection import ProductThresholds
 from verifier.verification.rules import CodeFacts, ScanFacts, effective_status_of
 
-__all__ = ["CodeState", "code_facts", "effective_status_of", "load_state", "scan_facts"]
+__all__ = [
+    "CodeState",
+    "StateQuery",
+    "code_facts",
+    "effective_status_of",
+    "load_state",
+    "load_states",
+]
 
 
 @dataclass(frozen=True)
@@ -29,16 +42,6 @@ class CodeState:
     thresholds: ProductThresholds | None = None
 
 
-def thresholds_of(row: ProductThreshold | None) -> ProductThresholds | None:
-    if row is None:
-        return None
-    return ProductThresholds(
-        max_distinct_devices=row.max_distinct_devices,
-        max_sessions_after_sale=row.max_sessions_after_sale,
-        max_speed_kmh=row.max_speed_kmh,
-    )
-
-
 def code_facts(row: CodeRecord) -> CodeFacts:
     return CodeFacts(
         gtin=row.gtin, serial=row.serial, lot=row.lot, expiry=row.expiry, key_id=row.key_id,
@@ -47,56 +50,166 @@ def code_facts(row: CodeRecord) -> CodeFacts:
     )  # fmt: skip
 
 
-def scan_facts(row: Scan) -> ScanFacts:
-    return ScanFacts(
-        scanned_at=row.scanned_at, role=row.role, device_id=row.device_id, country=row.country,
-        lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m, verdict=row.verdict,
-        scan_id=row.scan_id, recorded_at=row.recorded_at,
-    )  # fmt: skip
+Identity = tuple[str, str]  # (gtin, serial)
+
+_CODE: Table = CodeRecord.__table__  # type: ignore[attr-defined]
+_THRESHOLD: Table = ProductThreshold.__table__  # type: ignore[attr-defined]
+_MARKET: Table = IntendedMarket.__table__  # type: ignore[attr-defined]
+_BATCH_MARKETS = _MARKET.alias("batch_markets")
+_GTIN_MARKETS = _MARKET.alias("gtin_markets")
+_FACTS = tuple(f.name for f in dataclasses.fields(CodeFacts))
+# The codes' rows with their GTIN's thresholds and intended markets, in one statement of
+# plain rows (no ORM entities); each join is on a unique key, so one row per code.
+_RECORDS = sa_select(
+    *(_CODE.c[name] for name in _FACTS),
+    _THRESHOLD.c.gtin.label("threshold_gtin"),
+    _THRESHOLD.c.max_distinct_devices,
+    _THRESHOLD.c.max_sessions_after_sale,
+    _THRESHOLD.c.max_speed_kmh,
+    _BATCH_MARKETS.c.markets.label("batch_markets"),
+    _GTIN_MARKETS.c.markets.label("gtin_markets"),
+).select_from(
+    _CODE.outerjoin(_THRESHOLD, _THRESHOLD.c.gtin == _CODE.c.gtin)
+    .outerjoin(
+        _BATCH_MARKETS,
+        and_(_BATCH_MARKETS.c.gtin == _CODE.c.gtin, _BATCH_MARKETS.c.batch_id == _CODE.c.batch_id),
+    )
+    .outerjoin(
+        _GTIN_MARKETS, and_(_GTIN_MARKETS.c.gtin == _CODE.c.gtin, _GTIN_MARKETS.c.batch_id == "")
+    )
+)
+
+
+@dataclass(frozen=True)
+class StateQuery:
+    """One code whose state a batch needs, and the earliest moment its history must reach."""
+
+    code: ProductCode
+    since: datetime
+
+
+def load_states(
+    session: Session, queries: Sequence[StateQuery], *, history_limit: int
+) -> dict[Identity, CodeState]:
+    """The state of every code in ``queries`` in two or three statements, however many codes.
+
+    Each code's recent history is its own ``LIMIT``-ed index range (``ix_scan_code_time``):
+    a hot code's long history is never read in full.
+    """
+    wanted: dict[Identity, StateQuery] = {}
+    for query in queries:
+        identity = query.code.identity()
+        held = wanted.get(identity)
+        if held is None or query.since < held.since:
+            wanted[identity] = query
+    if not wanted:
+        return {}
+    records: dict[Identity, CodeFacts] = {}
+    thresholds: dict[Identity, ProductThresholds] = {}
+    markets: dict[Identity, tuple[str, ...]] = {}
+    for row in session.execute(
+        _RECORDS.where(tuple_(_CODE.c.gtin, _CODE.c.serial).in_(list(wanted)))
+    ).mappings():
+        identity = (row["gtin"], row["serial"])
+        records[identity] = CodeFacts(**{name: row[name] for name in _FACTS})
+        if row["threshold_gtin"] is not None:
+            thresholds[identity] = ProductThresholds(
+                max_distinct_devices=row["max_distinct_devices"],
+                max_sessions_after_sale=row["max_sessions_after_sale"],
+                max_speed_kmh=row["max_speed_kmh"],
+            )
+        # A batch's own markets win over the GTIN-wide ones (stored under batch '').
+        stored = row["batch_markets"] or row["gtin_markets"]
+        if stored:
+            markets[identity] = tuple(stored.split(","))
+    lots = {(q.code.gtin, q.code.lot) for q in wanted.values() if q.code.lot is not None}
+    lot_status: dict[tuple[str, str], str] = {}
+    if lots:
+        lot_status = {
+            (gtin, lot): status
+            for gtin, lot, status in session.exec(
+                select(LotStatus.gtin, LotStatus.lot, LotStatus.status).where(
+                    tuple_(col(LotStatus.gtin), col(LotStatus.lot)).in_(list(lots))
+                )
+            )
+        }
+    recent = _recent_scans(session, list(wanted.values()), history_limit=history_limit)
+    states: dict[Identity, CodeState] = {}
+    for identity, query in wanted.items():
+        lot = query.code.lot
+        states[identity] = CodeState(
+            record=records.get(identity),
+            lot_status=lot_status.get((query.code.gtin, lot)) if lot is not None else None,
+            intended_markets=markets.get(identity),
+            recent=tuple(recent.get(identity, ())),
+            thresholds=thresholds.get(identity),
+        )
+    return states
 
 
 def load_state(
     session: Session, code: ProductCode, *, now: datetime, history_limit: int, history_days: int
 ) -> CodeState:
-    row = session.exec(
-        select(CodeRecord).where(CodeRecord.gtin == code.gtin, CodeRecord.serial == code.serial)
-    ).first()
-    lot_status = None
-    if code.lot is not None:
-        lot_status = session.exec(
-            select(LotStatus.status).where(LotStatus.gtin == code.gtin, LotStatus.lot == code.lot)
-        ).first()
-    markets: tuple[str, ...] | None = None
-    thresholds = None
-    if row is not None:
-        thresholds = thresholds_of(
-            session.exec(select(ProductThreshold).where(ProductThreshold.gtin == code.gtin)).first()
-        )
-        # A batch's own markets win over the GTIN-wide ones ('' sorts last descending).
-        stored = session.exec(
-            select(IntendedMarket.markets)
-            .where(
-                IntendedMarket.gtin == code.gtin,
-                col(IntendedMarket.batch_id).in_([row.batch_id, ""]),
-            )
-            .order_by(col(IntendedMarket.batch_id).desc())
-            .limit(1)
-        ).first()
-        markets = tuple(stored.split(",")) if stored else None
-    recent = session.exec(
-        select(Scan)
-        .where(
-            Scan.gtin == code.gtin,
-            Scan.serial == code.serial,
-            Scan.scanned_at >= now - timedelta(days=history_days),
-        )
-        .order_by(col(Scan.scanned_at).desc())
-        .limit(history_limit)
-    ).all()
-    return CodeState(
-        record=code_facts(row) if row is not None else None,
-        lot_status=lot_status,
-        intended_markets=markets,
-        recent=tuple(scan_facts(s) for s in recent),
-        thresholds=thresholds,
+    """The state of one code (see :func:`load_states`)."""
+    query = StateQuery(code, since=now - timedelta(days=history_days))
+    return load_states(session, [query], history_limit=history_limit)[code.identity()]
+
+
+# Each code's newest scans, as its own LIMIT-ed range of ix_scan_code_time, for any number of
+# codes in one fixed statement (prepared and cached once, whatever the batch): PostgreSQL
+# joins the codes (two arrays) LATERAL to the scans; SQLite walks a JSON array of the codes.
+_RECENT_POSTGRESQL = (
+    "SELECT s.scan_id, s.gtin, s.serial, s.scanned_at, s.recorded_at, s.role, s.device_id, "
+    "s.country, s.lat, s.lon, s.accuracy_m, s.verdict "
+    "FROM unnest(CAST(:gtins AS text[]), CAST(:serials AS text[])) AS q(gtin, serial) "
+    "CROSS JOIN LATERAL (SELECT * FROM scan WHERE scan.gtin = q.gtin AND scan.serial = q.serial "
+    "AND scan.scanned_at >= :since ORDER BY scan.scanned_at DESC LIMIT :lim) AS s"
+)
+_RECENT_SQLITE = (
+    "SELECT s.scan_id, s.gtin, s.serial, s.scanned_at, s.recorded_at, s.role, s.device_id, "
+    "s.country, s.lat, s.lon, s.accuracy_m, s.verdict "
+    "FROM json_each(:codes) AS q JOIN scan AS s ON s.id IN ("
+    "SELECT id FROM scan WHERE gtin = json_extract(q.value, '$[0]') "
+    "AND serial = json_extract(q.value, '$[1]') AND scanned_at >= :since "
+    "ORDER BY scanned_at DESC LIMIT :lim)"
+)
+
+
+def _recent_statement(dialect: str) -> TextualSelect:
+    statement = text(_RECENT_POSTGRESQL if dialect == "postgresql" else _RECENT_SQLITE)
+    return statement.bindparams(bindparam("since", type_=UTCDateTime())).columns(
+        scanned_at=UTCDateTime(), recorded_at=UTCDateTime()
     )
+
+
+_RECENT = {name: _recent_statement(name) for name in ("postgresql", "sqlite")}
+
+
+def _recent_scans(
+    session: Session, queries: list[StateQuery], *, history_limit: int
+) -> dict[Identity, list[ScanFacts]]:
+    # One lower bound for the batch: newest first, a code's newest scans since the earliest
+    # bound, cut to its own bound, are exactly its newest scans since its own bound.
+    since = min(q.since for q in queries)
+    dialect = session.get_bind().dialect.name
+    params: dict[str, object] = {"since": since, "lim": history_limit}
+    if dialect == "postgresql":
+        params["gtins"] = [q.code.gtin for q in queries]
+        params["serials"] = [q.code.serial for q in queries]
+    else:
+        params["codes"] = json.dumps([[q.code.gtin, q.code.serial] for q in queries])
+    bounds = {q.code.identity(): q.since for q in queries}
+    found: dict[Identity, list[ScanFacts]] = {}
+    for row in session.execute(_RECENT[dialect], params):
+        identity = (row.gtin, row.serial)
+        if row.scanned_at < bounds[identity]:
+            continue
+        facts = ScanFacts(
+            scanned_at=row.scanned_at, role=row.role, device_id=row.device_id,
+            country=row.country, lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m,
+            verdict=row.verdict, scan_id=row.scan_id, recorded_at=row.recorded_at,
+        )  # fmt: skip
+        found.setdefault(identity, []).append(facts)
+    for scans in found.values():
+        scans.sort(key=lambda s: s.scanned_at, reverse=True)  # newest first
+    return found

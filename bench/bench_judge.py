@@ -1,0 +1,138 @@
+"""What recording costs per scan, in-process: verify-only against batched verify+record.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.bench_judge                   # SQLite file
+    .venv/bin/python -m bench.bench_judge --postgres        # PostgreSQL sealtrace_bench
+
+No HTTP and no client: one thread calls the service layer on the load
+benchmark's scan mix (authentic codes, clones scanned in Paris and Sydney),
+first ``Verifier.verify_only`` per scan, then ``Verifier.judge`` on batches of
+1, 8, 32 and 64 prepared scans (one transaction and one commit per batch, as
+the recorder does under load). Each is repeated and the median CPU time per
+scan is reported with its ratio to verify-only, side by side in one run, so
+a noisy machine moves both alike. HTTP parsing, the middleware and the event
+loop are common to both endpoints and not counted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlmodel import Session
+
+from bench.bench_load import PG_BENCH, Fixture, recreate_pg, scan_body
+from bench.bench_load import prepare as prepare_fixture
+from verifier.accounts import ANONYMOUS
+from verifier.api.app import create_app
+from verifier.api.deps import Services
+from verifier.api.schemas import VerifyIn
+from verifier.settings import Settings
+
+BATCHES = (1, 8, 32, 64)
+
+
+def requests(fixture: Fixture, count: int, seed: int) -> list[VerifyIn]:
+    rng = random.Random(seed)
+    chosen: list[VerifyIn] = []
+    while len(chosen) < count:
+        body = scan_body(fixture, rng)
+        if body["code"] not in fixture.garbage:  # garbage fails before any recording
+            chosen.append(VerifyIn.model_validate(body))
+    return chosen
+
+
+def per_scan_us(seconds: float, scans: int) -> float:
+    return seconds / scans * 1e6
+
+
+def time_verify_only(services: Services, scans: list[VerifyIn]) -> float:
+    started = time.process_time()
+    for request in scans:
+        services.verifier.verify_only(ANONYMOUS, request)
+    return per_scan_us(time.process_time() - started, len(scans))
+
+
+def time_judge(services: Services, scans: list[VerifyIn], batch: int) -> float:
+    started = time.process_time()
+    # Parsing is part of both paths: the route prepares each request before recording it.
+    jobs = [services.verifier.prepare(ANONYMOUS, request) for request in scans]
+    for start in range(0, len(jobs), batch):
+        with Session(services.engine) as session:
+            results = services.verifier.judge(session, jobs[start : start + batch])
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:
+            raise SystemExit(f"judging failed: {failed[0]!r}")
+    return per_scan_us(time.process_time() - started, len(scans))
+
+
+def run(url: str, scans: int, repeats: int) -> str:
+    with tempfile.TemporaryDirectory(prefix="sealtrace-judge-") as tmp:
+        fixture = prepare_fixture(Path(tmp), url)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="development",
+            database_url=url,
+            token_pepper=SecretStr(fixture.env["SEALTRACE_TOKEN_PEPPER"]),
+            registry_public_key=Path(fixture.env["SEALTRACE_REGISTRY_PUBLIC_KEY"]),
+            trust_list=Path(fixture.env["SEALTRACE_TRUST_LIST"]),
+        )
+        app = create_app(settings)
+        with TestClient(app) as client:
+            registered = client.post(
+                "/v1/registrations",
+                json=fixture.registration,
+                headers={"Authorization": f"Bearer {fixture.brand_token}"},
+            )
+            if registered.status_code != 200:
+                raise SystemExit(f"registration failed: {registered.text}")
+            services: Services = app.state.services
+            rows: dict[str, list[float]] = {"verify-only": []}
+            for repeat in range(repeats):
+                batch_scans = requests(fixture, scans, seed=repeat)
+                rows["verify-only"].append(time_verify_only(services, batch_scans))
+                for batch in BATCHES:
+                    rows.setdefault(f"verify+record, batches of {batch}", []).append(
+                        time_judge(services, batch_scans, batch)
+                    )
+    base = statistics.median(rows["verify-only"])
+    lines = [
+        f"Command: `python -m bench.bench_judge{' --postgres' if 'postgresql' in url else ''}`  ",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}; {scans} scans x "
+        f"{repeats} repeats, median CPU time per scan",
+        "",
+        "| path | us per scan | x verify-only |",
+        "|---|---:|---:|",
+    ]
+    for name, values in rows.items():
+        median = statistics.median(values)
+        lines.append(f"| {name} | {median:.0f} | {median / base:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--scans", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sealtrace-judge-db-") as tmp:
+        if args.postgres:
+            if not recreate_pg():
+                raise SystemExit("PostgreSQL on 127.0.0.1:5432 is not reachable")
+            url = PG_BENCH
+        else:
+            url = f"sqlite:///{Path(tmp) / 'judge.db'}"
+        print(run(url, args.scans, args.repeats))
+
+
+if __name__ == "__main__":
+    main()
