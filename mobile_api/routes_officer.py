@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
 
-from authn.errors import Conflict, PermissionDenied, SealtraceError, Unauthenticated
+from authn.errors import PermissionDenied, SealtraceError, Unauthenticated
 from keys.filestore import export_public_key
 from mobile_api.bundle_service import BundleService
 from mobile_api.web import MobileSettingsDep
 from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
+from verifier.api.deps import CallerDep, NowDep, Services, ServicesDep, SessionDep, TrustListDep
 from verifier.api.problems import STATUS_OF, TYPE_BASE
 from verifier.api.schemas import VerifyIn
-from verifier.db.models import Scan
+from verifier.verification.recorder import judge_batch
+from verifier.verification.service import ScanJob
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["officer"])
 
-PENDING_RETRIES = 20
-PENDING_WAIT_SECONDS = 0.02
+UPLOAD_CHUNK = 200  # scans judged in one transaction; bounds the locks one upload holds
 BUNDLE_MEDIA = "application/vnd.sealtrace.offline-bundle+json"
 
 
@@ -120,13 +118,7 @@ def _item_error(index: int, scan_id: Any, status: int, slug: str, detail: str) -
     }
 
 
-def _pending(session: Session, scan_id: str) -> bool:
-    """Whether ``scan_id`` is claimed but its verdict not yet stored."""
-    stored = session.exec(select(Scan).where(Scan.scan_id == scan_id)).first()
-    return stored is not None and not stored.answer
-
-
-def _status_of(error: SealtraceError) -> tuple[int, str]:
+def _status_of(error: Exception) -> tuple[int, str]:
     """HTTP status and problem slug of an error, from the verifier's one mapping."""
     for cls, status, slug, _title in STATUS_OF:
         if isinstance(error, cls):
@@ -134,7 +126,10 @@ def _status_of(error: SealtraceError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def _one(services: Any, officer: Caller, index: int, item: dict[str, Any]) -> dict[str, Any]:
+def _prepared(
+    services: Services, officer: Caller, index: int, item: dict[str, Any]
+) -> ScanJob | dict[str, Any]:
+    """The item as a job ready to judge, or its error."""
     scan_id = item.get("scan_id")
     if "scan_id" not in item or "scanned_at" not in item:
         return _item_error(index, scan_id, 422, "validation", "scan_id and scanned_at are needed")
@@ -144,35 +139,35 @@ def _one(services: Any, officer: Caller, index: int, item: dict[str, Any]) -> di
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
         return _item_error(index, scan_id, 422, "validation", f"{where}: {first.get('msg')}")
-    # One session and one transaction per item: a failure rolls back that item only.
-    was_pending = False
-    for attempt in range(PENDING_RETRIES + 1):
-        with Session(services.engine) as session:
-            try:
-                answer = services.verifier.verify(session, officer, request)
-            except Conflict as exc:
-                session.rollback()
-                pending = _pending(session, str(request.scan_id))
-                if attempt < PENDING_RETRIES and (pending or was_pending or attempt == 0):
-                    # The same scan_id is being (or was just) verified by a concurrent upload:
-                    # wait for its answer rather than report a conflict that is not one.
-                    was_pending = pending
-                    time.sleep(PENDING_WAIT_SECONDS * attempt)
-                    continue
-                return _item_error(index, str(request.scan_id), 409, "conflict", str(exc))
-            except SealtraceError as exc:
-                session.rollback()
-                status, slug = _status_of(exc)
-                return _item_error(index, str(request.scan_id), status, slug, str(exc))
-            except SQLAlchemyError as exc:
-                session.rollback()
-                log.error("batch item %s failed in the database: %s", index, type(exc).__name__)
-                return _item_error(
-                    index, str(request.scan_id), 503, "unavailable", "database error; retry it"
-                )
-        break
-    return {"index": index, "scan_id": str(request.scan_id), "status": 200,
-            "answer": answer.to_json()}  # fmt: skip
+    try:
+        return services.verifier.prepare(officer, request)
+    except SealtraceError as exc:
+        status, slug = _status_of(exc)
+        return _item_error(index, scan_id, status, slug, str(exc))
+
+
+def _judged(
+    services: Services, chunk: list[tuple[int, ScanJob]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """One transaction for a chunk of the upload; a database failure fails that chunk only."""
+    try:
+        results = judge_batch(services.engine, services.verifier, [job for _, job in chunk])
+    except SQLAlchemyError as exc:
+        log.error("a chunk of %d uploaded scans failed in the database: %s",
+                  len(chunk), type(exc).__name__)  # fmt: skip
+        return [
+            (i, _item_error(i, job.scan.scan_id, 503, "unavailable", "database error; retry it"))
+            for i, job in chunk
+        ]
+    judged: list[tuple[int, dict[str, Any]]] = []
+    for (index, job), result in zip(chunk, results, strict=True):
+        if isinstance(result, Exception):
+            status, slug = _status_of(result)
+            judged.append((index, _item_error(index, job.scan.scan_id, status, slug, str(result))))
+        else:
+            judged.append((index, {"index": index, "scan_id": job.scan.scan_id, "status": 200,
+                                   "answer": result.to_json()}))  # fmt: skip
+    return judged
 
 
 @router.post(
@@ -182,8 +177,9 @@ def _one(services: Any, officer: Caller, index: int, item: dict[str, Any]) -> di
 def scans_batch(
     body: BatchIn, officer: OfficerDep, services: ServicesDep, mobile: MobileSettingsDep
 ) -> JSONResponse:
-    """Each item is verified and recorded by the same service as POST /v1/verify, in its own
-    transaction, in the order given (``scanned_at`` may be out of order). Replaying an item
+    """Each item is verified and recorded by the same service as POST /v1/verify, in the order
+    given (``scanned_at`` may be out of order), in transactions of up to ``UPLOAD_CHUNK``
+    items: an invalid item fails alone, a database failure fails its chunk. Replaying an item
     (same ``scan_id``) returns its stored answer and records nothing new."""
     if len(body.scans) > mobile.batch_max_items:
         return JSONResponse(
@@ -191,6 +187,16 @@ def scans_batch(
              "status": 413, "detail": f"at most {mobile.batch_max_items} scans per batch"},
             status_code=413, media_type="application/problem+json",
         )  # fmt: skip
-    results = [_one(services, officer, i, item) for i, item in enumerate(body.scans)]
-    failed = sum(1 for r in results if r["status"] != 200)
-    return JSONResponse({"accepted": len(results) - failed, "failed": failed, "results": results})
+    results: dict[int, dict[str, Any]] = {}
+    jobs: list[tuple[int, ScanJob]] = []
+    for index, item in enumerate(body.scans):
+        prepared = _prepared(services, officer, index, item)
+        if isinstance(prepared, dict):
+            results[index] = prepared
+        else:
+            jobs.append((index, prepared))
+    for start in range(0, len(jobs), UPLOAD_CHUNK):
+        results.update(_judged(services, jobs[start : start + UPLOAD_CHUNK]))
+    ordered = [results[index] for index in range(len(body.scans))]
+    failed = sum(1 for r in ordered if r["status"] != 200)
+    return JSONResponse({"accepted": len(ordered) - failed, "failed": failed, "results": ordered})

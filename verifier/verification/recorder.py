@@ -19,6 +19,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 from sqlalchemy import Engine
@@ -41,6 +42,22 @@ def is_transient(error: DBAPIError) -> bool:
     if getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
     return "database is locked" in str(error.orig)  # SQLite's busy timeout ran out
+
+
+def judge_batch(
+    engine: Engine, verifier: Verifier, jobs: Sequence[ScanJob], *, retries: int = 2
+) -> list[JobResult]:
+    """:meth:`Verifier.judge` in a session of its own, retried on a transient database error."""
+    attempt = 0
+    while True:
+        try:
+            with Session(engine) as session:
+                return verifier.judge(session, jobs)
+        except DBAPIError as exc:
+            if attempt >= retries or not is_transient(exc):
+                raise
+            attempt += 1
+            log.info("transient database error, retrying the batch: %s", exc.orig)
 
 
 class ScanRecorder:
@@ -140,13 +157,4 @@ class ScanRecorder:
                 future.set_result(result)
 
     def _judge(self, jobs: list[ScanJob]) -> list[JobResult]:
-        attempt = 0
-        while True:
-            try:
-                with Session(self._engine) as session:
-                    return self._verifier.judge(session, jobs)
-            except DBAPIError as exc:
-                if attempt >= self._retries or not is_transient(exc):
-                    raise
-                attempt += 1
-                log.info("transient database error, retrying the batch: %s", exc.orig)
+        return judge_batch(self._engine, self._verifier, jobs, retries=self._retries)
