@@ -71,29 +71,26 @@ def test_200_concurrent_scans_on_4_workers(pg_url: str, serve: ServerFactory, wo
     answers = asyncio.run(scan_at_once(server.base, tokens["officer"], code, 200))
     statuses = [a.status_code for a in answers]
     breakdown = {s: statuses.count(s) for s in set(statuses)}
-    # Every request answered, none with a 500: no deadlock, no crash. Scans of ONE code
-    # contend, and today many of 200 at once wait past the pool timeout and are shed with a
-    # clear 503 + Retry-After (measured and left open in docs/performance.md); whatever got
-    # a 200 is stored exactly once, and nothing is left half-stored.
-    assert set(statuses) <= {200, 503}, breakdown
-    assert all(a.headers.get("Retry-After") for a in answers if a.status_code == 503)
-    assert 200 in statuses, breakdown
-    answered = {a.json()["scan_id"] for a in answers if a.status_code == 200}
+    # Every scan answered: each worker commits its share of the 200 in a few batches, and the
+    # per-code lock makes the four workers take turns instead of deadlocking or timing out.
+    assert breakdown == {200: 200}, breakdown
+    answered = {a.json()["scan_id"] for a in answers}
     counts = scan_counts(pg_url)
     assert counts == dict.fromkeys(answered, 1)  # every answered scan recorded once, no other
     engine = make_engine(pg_url)
     with Session(engine) as session:
-        pending = session.exec(select(func.count()).where(Scan.verdict == "pending")).one()
         alerts = session.exec(select(Alert.kind)).all()
     engine.dispose()
-    assert pending == 0
 
     reasons: set[str] = set()
     for answer in answers:
-        if answer.status_code == 200:
-            reasons.update(r["code"] for r in answer.json()["reasons"])
-    # Paris and Sydney at the same instant: the clone finding is raised and alerted.
+        reasons.update(r["code"] for r in answer.json()["reasons"])
+    # Paris and Sydney at the same instant: the clone finding is raised and alerted. Only the
+    # scans judged before the first one from the other city can pass (196 of 200 were flagged
+    # in one run); a lost history, a scan not seeing the others, would pass many more.
     assert reasons & CLONE_REASONS, reasons
+    suspect = sum(1 for a in answers if a.json()["verdict"] == "suspect")
+    assert suspect >= 180, suspect
     assert set(alerts) & CLONE_REASONS, alerts
 
 
