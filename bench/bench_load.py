@@ -395,17 +395,7 @@ def run(args: argparse.Namespace) -> list[str]:
                         rows.append(result.row(config))
                         print(rows[-1], file=sys.stderr)
                     if pg_url and workers == max(args.workers):
-                        fixed = asyncio.run(
-                            open_loop(
-                                port,
-                                fixture,
-                                rate=args.rate,
-                                seconds=args.seconds,
-                                connections=args.concurrency * 2,
-                            )
-                        )
-                        rows.append(fixed.row(config))
-                        print(rows[-1], file=sys.stderr)
+                        rows.extend(open_loops(port, fixture, args, config))
                         if args.prefill:
                             took = prefill_scans(fixture.gtin, args.prefill)
                             note = f"{config}, +{args.prefill:,} scans stored (COPY {took:.0f} s)"
@@ -420,8 +410,29 @@ def run(args: argparse.Namespace) -> list[str]:
                             )
                             rows.append(after.row(note))
                             print(rows[-1], file=sys.stderr)
+                            # The same fixed rate as before the fill: latency, not throughput.
+                            rows.extend(open_loops(port, fixture, args, note, rates=args.rate[:1]))
                 finally:
                     stop_server(process)
+    return rows
+
+
+def open_loops(
+    port: int,
+    fixture: Fixture,
+    args: argparse.Namespace,
+    config: str,
+    rates: list[float] | None = None,
+) -> list[str]:
+    rows = []
+    for rate in rates or args.rate:
+        fixed = asyncio.run(
+            open_loop(
+                port, fixture, rate=rate, seconds=args.seconds, connections=args.concurrency * 2
+            )
+        )
+        rows.append(fixed.row(config))
+        print(rows[-1], file=sys.stderr)
     return rows
 
 
@@ -446,7 +457,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration per measurement")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop scans per second")
+    parser.add_argument(
+        "--rate", type=float, nargs="+", default=[400.0, 1000.0],
+        help="open-loop scans per second (the first is repeated after the prefill)",
+    )  # fmt: skip
     parser.add_argument("--prefill", type=int, default=2_000_000, help="scans COPYed (PostgreSQL)")
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
