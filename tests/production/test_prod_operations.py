@@ -95,6 +95,9 @@ def test_metrics_count_verdicts_and_alerts(sqlite_url: str, make_env: EnvFactory
     alerts = "sealtrace_alerts_total"
     kind = "CODE_NOT_REGISTERED"
     assert sample_value(after, alerts, kind=kind) - sample_value(before, alerts, kind=kind) == 1
+    # Each verify went through the recorder: two more scans in the batch-size histogram.
+    batched = "sealtrace_record_batch_scans_sum"
+    assert sample_value(after, batched) - sample_value(before, batched) == 2
 
 
 def test_metrics_refused_without_token_from_other_addresses(
