@@ -95,8 +95,9 @@ class ScanRecorder:
                 raise Unavailable("the service is shutting down; retry")
             if self._queue.qsize() >= self._max_waiting:
                 raise Unavailable("too many scans waiting to be recorded; retry shortly")
-            if self._thread is None:
-                # Started here, not at construction: a worker process must not inherit it.
+            if self._thread is None or not self._thread.is_alive():
+                # Started here, not at construction: a worker process must not inherit it
+                # (and a thread that died is replaced rather than left to strand requests).
                 self._thread = threading.Thread(
                     target=self._run, name="sealtrace-scan-recorder", daemon=True
                 )
