@@ -24,7 +24,7 @@ from authn.errors import (
     StaleTrustError,
     TrustError,
 )
-from authn.signing import Reason, Signer, check_signature, raw_public_key
+from authn.signing import Reason, SignatureCheck, Signer, check_signature, raw_public_key
 from keys.canonical import (
     JSONValue,
     canonical_json,
@@ -199,6 +199,16 @@ class TrustList:
     def is_stale(self, now: datetime) -> bool:
         return now > self.expires_at
 
+    def signature_check(self, code: ProductCode) -> SignatureCheck:
+        """The signature check of ``code`` against this list's line keys (the Ed25519 work).
+
+        It depends on nothing but the code and this list, so a service may do it early,
+        outside any lock, and hand it to :meth:`evaluate` of this same list.
+        """
+        return check_signature(
+            code, (c.public_key for c in self.certificates_with_id(code.key_id or ""))
+        )
+
     def evaluate(
         self,
         code: ProductCode,
@@ -206,20 +216,20 @@ class TrustList:
         now: datetime,
         registered_at: datetime | None,
         online: bool,
+        signature: SignatureCheck | None = None,
     ) -> TrustDecision:
         """Judge ``code`` against this list; never raises for a bad code.
 
         ``registered_at`` is when the verifier's registry of issued codes first
         recorded the code (``None``: never). ``online`` says whether that
         registry was consulted; offline, only the trust list is evidence.
+        ``signature`` is this list's :meth:`signature_check` of the code, if done already.
         """
         _require_aware(now, "now")
         if registered_at is not None:
             _require_aware(registered_at, "registered_at")
         gtin_brand = self.brand_owning(code.gtin)
-        check = check_signature(
-            code, (c.public_key for c in self.certificates_with_id(code.key_id or ""))
-        )
+        check = signature if signature is not None else self.signature_check(code)
         if check.reason is Reason.MISSING:
             # Enrolled brands sign every unit; an unsigned code of theirs is fake.
             outcome: Outcome = "counterfeit" if gtin_brand is not None else "cannot_confirm"

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from authn.errors import Conflict
@@ -210,3 +211,39 @@ def test_a_judged_batch_leaves_no_transaction_open(env: Env) -> None:
     with Session(env.services.engine) as session:
         verifier.judge(session, [verifier.prepare(ANONYMOUS, request(env, "T1"))])
         assert not session.in_transaction()
+
+
+def test_a_scan_recorded_while_the_batch_was_judged_makes_it_judge_again(env: Env) -> None:
+    """The batch is judged without locks; a scan of its code committed by another worker
+    before the locks are taken must still be in the history it is finally judged on."""
+    env.register(["O1"])
+    verifier = env.services.verifier
+    engine = env.services.engine
+    interloper = request(env, "O1", location=SYDNEY.model_dump(), device_id="sydney")
+    fired: list[VerifyOut] = []
+    started: list[bool] = []  # the listener sees the interloper's statements too
+
+    def commit_a_scan_elsewhere(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if started or not ("BEGIN IMMEDIATE" in statement or "pg_advisory_xact_lock" in statement):
+            return
+        started.append(True)
+        # Another worker: its own thread and connection, committing before our locks.
+        with ThreadPoolExecutor(max_workers=1) as other:
+            fired.append(other.submit(lambda: verify_alone(env, interloper)).result(timeout=30))
+
+    job = verifier.prepare(ANONYMOUS, request(env, "O1", location=PARIS.model_dump()))
+    event.listen(engine, "before_cursor_execute", commit_a_scan_elsewhere)
+    try:
+        with env.session() as session:
+            (answer,) = verifier.judge(session, [job])
+    finally:
+        event.remove(engine, "before_cursor_execute", commit_a_scan_elsewhere)
+    assert [a.verdict for a in fired] == ["authentic"]  # first of the two to be stored
+    assert isinstance(answer, VerifyOut)
+    assert answer.verdict == "suspect"  # judged again, with Sydney in its history
+    assert {row.device_id for row in stored(env, "O1")} == {"sydney", None}
+
+
+def verify_alone(env: Env, scan: VerifyIn) -> VerifyOut:
+    with env.session() as session:
+        return env.services.verifier.verify(session, ANONYMOUS, scan)

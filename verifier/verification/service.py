@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
+from authn.signing import SignatureCheck
 from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alerts import AlertSubject, raise_batch_alerts
@@ -51,7 +52,13 @@ from verifier.verification.detect import (
 )
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import ScanFacts, effective_status_of
-from verifier.verification.state import CodeState, Identity, StateQuery, load_states
+from verifier.verification.state import (
+    CodeState,
+    Identity,
+    StateQuery,
+    load_states,
+    recent_scan_ids,
+)
 from verifier.verification.views import coarse_position, shape
 from verifier.verification.writes import begin_scan_writes, insert_scans
 
@@ -68,6 +75,10 @@ class ScanJob:
     code: ProductCode
     scan: ScanFacts  # scan_id None: judged but not recorded
     given_scan_id: bool  # the client chose the scan_id, so it may be a repeat
+    # The Ed25519 check, done while preparing (outside the batch's locks), and the trust
+    # list it was done against: a list replaced meanwhile means checking again.
+    signature: SignatureCheck | None = None
+    checked_by: TrustList | None = None
     # The request's context (its request id for the logs), for judging in the writer thread.
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
@@ -82,12 +93,21 @@ JobResult = VerifyOut | Exception
 
 @dataclass
 class _Batch:
-    """What judging a batch accumulates before its one write."""
+    """A batch judged on one reading of the state: what it read and what it would write."""
 
-    rows: list[dict[str, Any]]
-    alerts: list[tuple[str, AlertSubject, tuple[Finding, ...]]]
-    judged: dict[Identity, list[ScanFacts]]  # this batch's scans per code, as stored
-    answered: dict[str, tuple[ScanJob, VerifyOut]]  # by scan_id, for repeats within the batch
+    queries: list[StateQuery]
+    stored: dict[str, Scan]  # the client-chosen scan_ids already stored
+    seen: dict[Identity, frozenset[str]]  # the recent scan_ids read per code
+    results: list[JobResult] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[tuple[str, AlertSubject, tuple[Finding, ...]]] = field(default_factory=list)
+    judged: dict[Identity, list[ScanFacts]] = field(default_factory=dict)  # as stored, per code
+    answered: dict[str, tuple[ScanJob, VerifyOut]] = field(default_factory=dict)  # by scan_id
+    judged_outcomes: list[tuple[ScanJob, Outcome]] = field(default_factory=list)
+
+
+def _seen(states: dict[Identity, CodeState]) -> dict[Identity, frozenset[str]]:
+    return {identity: state.window_ids for identity, state in states.items() if state.window_ids}
 
 
 class Verifier:
@@ -126,7 +146,11 @@ class Verifier:
             scan_id=str(request.scan_id or uuid4()) if request.record else None,
             recorded_at=now,
         )
-        return ScanJob(caller, code, scan, given_scan_id=request.scan_id is not None)
+        trust_list = self.trust.current()
+        return ScanJob(
+            caller, code, scan, given_scan_id=request.scan_id is not None,
+            signature=trust_list.signature_check(code), checked_by=trust_list,
+        )  # fmt: skip
 
     # -- judging -------------------------------------------------------------------------------
 
@@ -140,58 +164,98 @@ class Verifier:
     def judge(self, session: Session, jobs: Sequence[ScanJob]) -> list[JobResult]:
         """Judge ``jobs`` in order and record those that record, with one commit.
 
+        Optimistic: the batch is judged on state read without locks, then the codes are
+        locked and their recent scans read again; only if another transaction recorded a
+        scan of one of them meanwhile is the batch judged again, under the locks. Locks
+        are so held for two short statements, not for the judging, and scans of the same
+        codes on other workers wait only that long.
+
         An error of one job (a repeated scan_id used for another code, say) is that job's
         result; an error of the database fails the whole batch and is raised, with nothing
         stored.
         """
-        if any(job.records for job in jobs):
-            begin_scan_writes(session, (job.code.identity() for job in jobs if job.records))
         now = self.clock()
         self.trust.refresh(session)
         trust_list = self.trust.current()
+        batch = self._judge_all(session, jobs, trust_list, now)
+        recording = [job.code.identity() for job in jobs if job.records]
+        if not recording:
+            session.rollback()  # nothing to write; end the read transaction
+            return batch.results
+        begin_scan_writes(session, recording)
+        if recent_scan_ids(session, batch.queries, history_limit=self.history_limit) != (
+            batch.seen
+        ):
+            batch = self._judge_all(session, jobs, trust_list, now)  # under the locks now
+        inserted = insert_scans(session, batch.rows)
+        results = batch.results
+        taken = [
+            i for i, job in enumerate(jobs)
+            if job.scan.scan_id is not None and not isinstance(results[i], Exception)
+            and job.scan.scan_id not in inserted and job.scan.scan_id not in batch.stored
+        ]  # fmt: skip
+        if taken:
+            # Stored meanwhile by a transaction the code locks did not order against ours
+            # (the same scan_id sent for another code, or scanned outside the history window).
+            stored = self._stored_scans(session, (jobs[i].scan.scan_id for i in taken))
+            for i in taken:
+                results[i] = self._late_repeat(jobs[i], stored)
+        raise_batch_alerts(
+            session,
+            [(subject, findings) for scan_id, subject, findings in batch.alerts
+             if scan_id in inserted],
+            now=now,
+        )  # fmt: skip
+        session.commit()
+        for job, outcome in batch.judged_outcomes:
+            if job.scan.scan_id is None or job.scan.scan_id in inserted:
+                job.context.run(self._log, job, outcome)
+        return results
+
+    def _judge_all(
+        self, session: Session, jobs: Sequence[ScanJob], trust_list: TrustList, now: datetime
+    ) -> _Batch:
+        """Read the state of the jobs' codes and judge every job on it, in order; no writes."""
         stored = self._stored_scans(session, (j.scan.scan_id for j in jobs if j.given_scan_id))
         history = timedelta(days=self.history_days)
-        states = load_states(
-            session,
-            [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs],
-            history_limit=self.history_limit,
-        )
-        batch = _Batch(rows=[], alerts=[], judged={}, answered={})
-        results: list[JobResult] = []
+        queries = [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs]
+        states = load_states(session, queries, history_limit=self.history_limit)
+        batch = _Batch(queries=queries, stored=stored, seen=_seen(states))
         for job in jobs:
             try:
                 repeat = self._repeat(job, stored, batch)
                 if repeat is not None:
-                    results.append(repeat)
+                    batch.results.append(repeat)
                     continue
                 state = states[job.code.identity()]
-                results.append(
+                batch.results.append(
                     job.context.run(self._judge_one, session, job, state, trust_list, batch, now)
                 )
             except SealtraceError as exc:
-                results.append(exc)
+                batch.results.append(exc)
             except Exception as exc:  # a bug must cost one answer, not the whole batch's
                 log.exception("judging scan %s failed", job.scan.scan_id)
-                results.append(exc)
-        inserted = insert_scans(session, batch.rows)
-        for index, job in enumerate(jobs):
-            scan_id = job.scan.scan_id
-            if scan_id is None or isinstance(results[index], Exception):
-                continue
-            if scan_id not in inserted and scan_id not in stored:
-                # Stored first, for another code, by a transaction that committed meanwhile.
-                results[index] = Conflict("this scan_id was already used for another scan")
-        raise_batch_alerts(
-            session,
-            [
-                (subject, findings)
-                for scan_id, subject, findings in batch.alerts
-                if scan_id in inserted
-            ],
-            now=now,
-        )
-        session.commit()
-        return results
+                batch.results.append(exc)
+        return batch
+
+    @staticmethod
+    def _late_repeat(job: ScanJob, stored: dict[str, Scan]) -> JobResult:
+        row = stored.get(job.scan.scan_id or "")
+        if (
+            row is None
+            or (row.gtin, row.serial) != job.code.identity()
+            or (row.account_id != job.caller.account_id)
+        ):
+            return Conflict("this scan_id was already used for another scan")
+        return VerifyOut.model_validate_json(row.answer)
+
+    @staticmethod
+    def _log(job: ScanJob, outcome: Outcome) -> None:
+        log.info(
+            "verify gtin=%s serial=%s role=%s verdict=%s reasons=%s",
+            job.code.gtin, job.code.serial, job.caller.role.value, outcome.verdict,
+            ",".join(f.reason for f in outcome.findings),
+        )  # fmt: skip
 
     def _repeat(self, job: ScanJob, stored: dict[str, Scan], batch: _Batch) -> VerifyOut | None:
         """The stored answer when ``job`` repeats a scan_id; None for a new scan."""
@@ -231,7 +295,10 @@ class Verifier:
         )
         state = replace(stored_state, recent=recent)
         registered_at = state.record.registered_at if state.record is not None else None
-        decision = trust_list.evaluate(code, now=now, registered_at=registered_at, online=True)
+        signature = job.signature if job.checked_by is trust_list else None
+        decision = trust_list.evaluate(
+            code, now=now, registered_at=registered_at, online=True, signature=signature
+        )
         if decision.outcome == "genuine":
             status = effective_status_of(state.record, state.lot_status, scan.scanned_at.date())
             outcome = genuine_outcome(
@@ -246,11 +313,7 @@ class Verifier:
             code=code, decision=decision, outcome=outcome, scanned_at=scan.scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
         )  # fmt: skip
-        log.info(
-            "verify gtin=%s serial=%s role=%s verdict=%s reasons=%s",
-            code.gtin, code.serial, caller.role.value, outcome.verdict,
-            ",".join(f.reason for f in outcome.findings),
-        )  # fmt: skip
+        batch.judged_outcomes.append((job, outcome))
         if job.records:
             self._add_to_batch(batch, job, decision, outcome, answer)
         return answer

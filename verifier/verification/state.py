@@ -30,6 +30,7 @@ __all__ = [
     "effective_status_of",
     "load_state",
     "load_states",
+    "recent_scan_ids",
 ]
 
 
@@ -40,6 +41,9 @@ class CodeState:
     intended_markets: tuple[str, ...] | None
     recent: tuple[ScanFacts, ...]
     thresholds: ProductThresholds | None = None
+    # Every scan the history query read (before each code's own time bound): compared with
+    # recent_scan_ids() to learn whether another transaction added a scan meanwhile.
+    window_ids: frozenset[str] = frozenset()
 
 
 def code_facts(row: CodeRecord) -> CodeFacts:
@@ -96,12 +100,7 @@ def load_states(
     Each code's recent history is its own ``LIMIT``-ed index range (``ix_scan_code_time``):
     a hot code's long history is never read in full.
     """
-    wanted: dict[Identity, StateQuery] = {}
-    for query in queries:
-        identity = query.code.identity()
-        held = wanted.get(identity)
-        if held is None or query.since < held.since:
-            wanted[identity] = query
+    wanted = _widest(queries)
     if not wanted:
         return {}
     records: dict[Identity, CodeFacts] = {}
@@ -133,7 +132,7 @@ def load_states(
                 )
             )
         }
-    recent = _recent_scans(session, list(wanted.values()), history_limit=history_limit)
+    recent, read = _recent_scans(session, list(wanted.values()), history_limit=history_limit)
     states: dict[Identity, CodeState] = {}
     for identity, query in wanted.items():
         lot = query.code.lot
@@ -143,8 +142,34 @@ def load_states(
             intended_markets=markets.get(identity),
             recent=tuple(recent.get(identity, ())),
             thresholds=thresholds.get(identity),
+            window_ids=read.get(identity, frozenset()),
         )
     return states
+
+
+def recent_scan_ids(
+    session: Session, queries: Sequence[StateQuery], *, history_limit: int
+) -> dict[Identity, frozenset[str]]:
+    """Which scans :func:`load_states` would read for these codes now (``window_ids``)."""
+    wanted = _widest(queries)
+    if not wanted:
+        return {}
+    dialect, params = _recent_params(session, list(wanted.values()), history_limit)
+    read: dict[Identity, set[str]] = {}
+    for scan_id, gtin, serial in session.execute(_RECENT_IDS[dialect], params):
+        read.setdefault((gtin, serial), set()).add(scan_id)
+    return {identity: frozenset(ids) for identity, ids in read.items()}
+
+
+def _widest(queries: Sequence[StateQuery]) -> dict[Identity, StateQuery]:
+    """One query per code, reaching as far back as any of its queries does."""
+    wanted: dict[Identity, StateQuery] = {}
+    for query in queries:
+        identity = query.code.identity()
+        held = wanted.get(identity)
+        if held is None or query.since < held.since:
+            wanted[identity] = query
+    return wanted
 
 
 def load_state(
@@ -158,50 +183,63 @@ def load_state(
 # Each code's newest scans, as its own LIMIT-ed range of ix_scan_code_time, for any number of
 # codes in one fixed statement (prepared and cached once, whatever the batch): PostgreSQL
 # joins the codes (two arrays) LATERAL to the scans; SQLite walks a JSON array of the codes.
-_RECENT_POSTGRESQL = (
-    "SELECT s.scan_id, s.gtin, s.serial, s.scanned_at, s.recorded_at, s.role, s.device_id, "
-    "s.country, s.lat, s.lon, s.accuracy_m, s.verdict "
+# The *_IDS forms read only which scans are there, to see whether another worker added one.
+_LATERAL = (
     "FROM unnest(CAST(:gtins AS text[]), CAST(:serials AS text[])) AS q(gtin, serial) "
     "CROSS JOIN LATERAL (SELECT * FROM scan WHERE scan.gtin = q.gtin AND scan.serial = q.serial "
     "AND scan.scanned_at >= :since ORDER BY scan.scanned_at DESC LIMIT :lim) AS s"
 )
-_RECENT_SQLITE = (
-    "SELECT s.scan_id, s.gtin, s.serial, s.scanned_at, s.recorded_at, s.role, s.device_id, "
-    "s.country, s.lat, s.lon, s.accuracy_m, s.verdict "
+_JSON_EACH = (
     "FROM json_each(:codes) AS q JOIN scan AS s ON s.id IN ("
     "SELECT id FROM scan WHERE gtin = json_extract(q.value, '$[0]') "
     "AND serial = json_extract(q.value, '$[1]') AND scanned_at >= :since "
     "ORDER BY scanned_at DESC LIMIT :lim)"
 )
+_FULL = (
+    "SELECT s.scan_id, s.gtin, s.serial, s.scanned_at, s.recorded_at, s.role, s.device_id, "
+    "s.country, s.lat, s.lon, s.accuracy_m, s.verdict "
+)
+_IDS = "SELECT s.scan_id, s.gtin, s.serial "
 
 
-def _recent_statement(dialect: str) -> TextualSelect:
-    statement = text(_RECENT_POSTGRESQL if dialect == "postgresql" else _RECENT_SQLITE)
-    return statement.bindparams(bindparam("since", type_=UTCDateTime())).columns(
-        scanned_at=UTCDateTime(), recorded_at=UTCDateTime()
+def _statement(sql: str) -> TextualSelect:
+    return (
+        text(sql)
+        .bindparams(bindparam("since", type_=UTCDateTime()))
+        .columns(scanned_at=UTCDateTime(), recorded_at=UTCDateTime())
     )
 
 
-_RECENT = {name: _recent_statement(name) for name in ("postgresql", "sqlite")}
+_RECENT = {"postgresql": _statement(_FULL + _LATERAL), "sqlite": _statement(_FULL + _JSON_EACH)}
+_RECENT_IDS = {"postgresql": _statement(_IDS + _LATERAL), "sqlite": _statement(_IDS + _JSON_EACH)}
 
 
-def _recent_scans(
-    session: Session, queries: list[StateQuery], *, history_limit: int
-) -> dict[Identity, list[ScanFacts]]:
+def _recent_params(
+    session: Session, queries: list[StateQuery], history_limit: int
+) -> tuple[str, dict[str, object]]:
     # One lower bound for the batch: newest first, a code's newest scans since the earliest
     # bound, cut to its own bound, are exactly its newest scans since its own bound.
-    since = min(q.since for q in queries)
     dialect = session.get_bind().dialect.name
-    params: dict[str, object] = {"since": since, "lim": history_limit}
+    params: dict[str, object] = {"since": min(q.since for q in queries), "lim": history_limit}
     if dialect == "postgresql":
         params["gtins"] = [q.code.gtin for q in queries]
         params["serials"] = [q.code.serial for q in queries]
     else:
         params["codes"] = json.dumps([[q.code.gtin, q.code.serial] for q in queries])
+    return dialect, params
+
+
+def _recent_scans(
+    session: Session, queries: list[StateQuery], *, history_limit: int
+) -> tuple[dict[Identity, list[ScanFacts]], dict[Identity, frozenset[str]]]:
+    """Each code's recent scans (newest first), and the ids of every scan the query read."""
+    dialect, params = _recent_params(session, queries, history_limit)
     bounds = {q.code.identity(): q.since for q in queries}
     found: dict[Identity, list[ScanFacts]] = {}
+    read: dict[Identity, set[str]] = {}
     for row in session.execute(_RECENT[dialect], params):
         identity = (row.gtin, row.serial)
+        read.setdefault(identity, set()).add(row.scan_id)
         if row.scanned_at < bounds[identity]:
             continue
         facts = ScanFacts(
@@ -212,4 +250,4 @@ def _recent_scans(
         found.setdefault(identity, []).append(facts)
     for scans in found.values():
         scans.sort(key=lambda s: s.scanned_at, reverse=True)  # newest first
-    return found
+    return found, {identity: frozenset(ids) for identity, ids in read.items()}
