@@ -119,12 +119,11 @@ def _linkset(request: Request, link: DigitalLink) -> JSONResponse:
     summary="GS1 Digital Link resolver: the page, the verify answer or the linkset",
     responses={404: {"description": "Not a Digital Link with a GS1 primary key."}},
 )
-def resolve(
+async def resolve(
     request: Request,
     ai: str,
     rest: str,
     services: ServicesDep,
-    session: SessionDep,
     caller: CallerDep,
 ) -> Response:
     """Browsers (Accept: text/html) get the verdict page; API clients the same JSON as
@@ -149,9 +148,9 @@ def resolve(
         cookie = new_session_cookie()
     device_id = device_id_of(cookie) if cookie is not None else None
     try:
-        answer = services.verifier.verify(
-            session, caller, VerifyIn(code=code_text, device_id=device_id)
-        )
+        # The scan joins the worker's next group commit, like POST /v1/verify.
+        job = services.verifier.prepare(caller, VerifyIn(code=code_text, device_id=device_id))
+        answer = await services.recorder.judge(job)
     except InvalidInput:
         if not html:
             raise
