@@ -76,7 +76,12 @@ def test_anonymous_impossible_travel_alone_makes_a_suspect() -> None:
     new = scan("ny", 60, NEW_YORK, device="b", country="US")
     result = assess(RECORD, history, new, SETTINGS, now=T0)
     assert result.verdict == "suspect"
-    assert set(result.reasons) == {reasons.IMPOSSIBLE_TRAVEL, reasons.OUTSIDE_INTENDED_MARKET}
+    # Two consumers an ocean apart are also two places: a weak sign of its own.
+    assert set(result.reasons) == {
+        reasons.IMPOSSIBLE_TRAVEL,
+        reasons.OUTSIDE_INTENDED_MARKET,
+        reasons.CONSUMERS_FAR_APART,
+    }
     assert result.score >= SETTINGS.suspect_score
     assert result.consumer_message == CONSUMER_SUSPECT
     # The consumer sentence says nothing a forger could use.
@@ -151,7 +156,7 @@ def scans(draw: st.DrawFn, scan_id: str) -> Scan:
         scan_id=scan_id,
         scanned_at=scanned,
         received_at=scanned + delay,
-        role=draw(st.sampled_from(("consumer", "officer", "brand", "admin"))),
+        role=draw(st.sampled_from(("consumer", "trade", "officer", "brand", "admin"))),
         lat=draw(st.floats(-90, 90)) if located else None,
         lon=draw(st.floats(-180, 180)) if located else None,
         accuracy_m=draw(st.none() | st.floats(0, 200_000)) if located else None,

@@ -17,7 +17,13 @@ from verifier.detection.model import (
     Scan,
     Severity,
 )
-from verifier.detection.rules_spread import outside_intended_market, too_many_devices
+from verifier.detection.rules_custody import out_of_sequence
+from verifier.detection.rules_sites import repeated_at_site, too_many_trade_sites
+from verifier.detection.rules_spread import (
+    consumers_far_apart,
+    outside_intended_market,
+    too_many_devices,
+)
 from verifier.detection.rules_state import (
     code_expired,
     code_not_registered,
@@ -43,12 +49,16 @@ __all__ = [
     "code_expired",
     "code_not_registered",
     "concurrent_scans",
+    "consumers_far_apart",
     "haversine_km",
     "impossible_travel",
+    "out_of_sequence",
     "outside_intended_market",
     "reasons",
     "recalled",
+    "repeated_at_site",
     "risk_score",
     "scanned_after_decommission",
     "too_many_devices",
+    "too_many_trade_sites",
 ]

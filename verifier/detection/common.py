@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from authn.errors import InvalidInput
-from verifier.detection.model import INTERNAL_ROLES, DetectionSettings, Scan
+from verifier.detection.model import INTERNAL_ROLES, SITE_ROLES, DetectionSettings, Scan
 
 # Mean Earth radius (IUGG); the haversine error against the ellipsoid is
 # under 0.5 %, far below the location uncertainty of a phone.
@@ -42,6 +42,25 @@ def widened_distance_km(a: Scan, b: Scan, settings: DetectionSettings) -> float:
     return max(0.0, distance_km(a, b) - accuracy_km(a, settings) - accuracy_km(b, settings))
 
 
+def same_site(a: Scan, b: Scan, settings: DetectionSettings) -> bool:
+    """Whether two located scans may have been made at one site (within ``session_radius_km``)."""
+    return widened_distance_km(a, b, settings) <= settings.session_radius_km
+
+
+def far_apart(a: Scan, b: Scan, settings: DetectionSettings) -> bool:
+    """Whether two located scans are surely in different places (``min_distance_km`` or more)."""
+    return widened_distance_km(a, b, settings) >= settings.min_distance_km
+
+
+def site_of(scan: Scan, sites: Sequence[Scan], settings: DetectionSettings) -> int | None:
+    """The index of the first site (its first scan) ``scan`` may belong to, if any."""
+    return next((i for i, site in enumerate(sites) if same_site(scan, site, settings)), None)
+
+
+def by_time(scans: Iterable[Scan]) -> list[Scan]:
+    return sorted(scans, key=lambda s: (s.effective_at, s.scan_id))
+
+
 def same_device(a: Scan, b: Scan) -> bool:
     """One device is in one place at a time: its own jumps are location errors."""
     return a.device_id is not None and a.device_id == b.device_id
@@ -61,7 +80,7 @@ def earlier_scans(history: Iterable[Scan], scan: Scan) -> list[Scan]:
         kept = by_id.get(earlier.scan_id)
         if kept is None or (earlier != kept and repr(earlier) < repr(kept)):
             by_id[earlier.scan_id] = earlier
-    return sorted(by_id.values(), key=lambda s: (s.effective_at, s.scan_id))
+    return by_time(by_id.values())
 
 
 @dataclass
@@ -73,21 +92,29 @@ class _Cluster:
 def session_starts(scans: Sequence[Scan], settings: DetectionSettings, *, cap: int) -> list[Scan]:
     """The first scan of each distinct session (person, roughly), at most ``cap`` of them.
 
-    A device id is one session however often it scans. Scans without a
-    device id join an earlier device-less cluster when both are located
-    within ``session_radius_km`` of its anchor, or, when either lacks a
-    location, when they come within ``session_gap`` of its last scan; every
-    other device-less scan starts a session of its own. Brand and admin scans
-    are the right holder's own handling and are not counted. Counting stops
-    at ``cap``, which keeps the work linear in the history.
+    A located customs or trade scan belongs to its site: one warehouse, post
+    or shop is one session however many handhelds it uses. Otherwise a device
+    id is one session however often it scans. Scans without a device id join
+    an earlier device-less cluster when both are located within
+    ``session_radius_km`` of its anchor, or, when either lacks a location,
+    when they come within ``session_gap`` of its last scan; every other
+    device-less scan starts a session of its own. Brand and admin scans are
+    the right holder's own handling and are not counted. Counting stops at
+    ``cap``, which keeps the work linear in the history.
     """
     devices: set[str] = set()
     clusters: list[_Cluster] = []
+    sites: list[Scan] = []
     starts: list[Scan] = []
-    for scan in sorted(scans, key=lambda s: (s.effective_at, s.scan_id)):
+    for scan in by_time(scans):
         if len(starts) >= cap:
             break
         if scan.role in INTERNAL_ROLES:
+            continue
+        if scan.role in SITE_ROLES and scan.located:
+            if site_of(scan, sites, settings) is None:
+                sites.append(scan)
+                starts.append(scan)
             continue
         if scan.device_id is not None:
             if scan.device_id not in devices:
@@ -142,4 +169,6 @@ def duration(delta: dt.timedelta) -> str:
 
 
 def who(scan: Scan) -> str:
-    return {"consumer": "a consumer", "officer": "an officer"}.get(scan.role, f"the {scan.role}")
+    return {"consumer": "a consumer", "officer": "an officer", "trade": "a trade partner"}.get(
+        scan.role, f"the {scan.role}"
+    )

@@ -16,7 +16,7 @@ from typing import Literal, get_args
 from authn.errors import InvalidInput
 from authn.gs1 import check_yymmdd
 
-Role = Literal["consumer", "officer", "brand", "admin"]
+Role = Literal["consumer", "trade", "officer", "brand", "admin"]
 CodeStatus = Literal[
     "active", "sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled"
 ]
@@ -25,10 +25,16 @@ Severity = Literal["info", "warning", "critical"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
 CODE_STATUSES: frozenset[str] = frozenset(get_args(CodeStatus))
 SEVERITIES: frozenset[str] = frozenset(get_args(Severity))
-# Roles whose scans are made by accountable people with calibrated devices.
-TRUSTED_ROLES: frozenset[str] = frozenset({"officer", "brand", "admin"})
+# Roles whose scans are made by accountable people with calibrated devices at known premises.
+TRUSTED_ROLES: frozenset[str] = frozenset({"officer", "trade", "brand", "admin"})
 # Roles that handle a code for the right holder, not as part of its market life.
 INTERNAL_ROLES: frozenset[str] = frozenset({"brand", "admin"})
+# Where in its life a unit is when each role scans it: customs clears it into a market,
+# trade partners (distributors, pharmacies, shops) carry it to the shelf, a consumer buys
+# it. One unit moves forward through these; brand and admin scans stand outside (0).
+STAGES: dict[str, int] = {"brand": 0, "admin": 0, "officer": 1, "trade": 2, "consumer": 3}
+# Roles that scan a unit at a site of an organisation: customs posts and trade premises.
+SITE_ROLES: frozenset[str] = frozenset({"officer", "trade"})
 
 
 def _require_aware(name: str, value: dt.datetime | None) -> None:
@@ -185,8 +191,19 @@ class DetectionSettings:
     session_radius_km: float = 25.0
     # After a sale, the buyer (and perhaps one giftee) checks the unit.
     max_sessions_after_sale: int = 2
+    # A unit passes a wholesaler, perhaps a second one, and a shop or pharmacy.
+    max_trade_sites: int = 3
+    # The same code read more often than this at one site within the window: several labels
+    # in one shipment (a unit is read at goods-in and goods-out, days apart).
+    max_scans_per_site: int = 3
+    site_window: dt.timedelta = dt.timedelta(hours=12)
+    # Trade scans this long before a sale was recorded show where the unit was sold.
+    sale_window: dt.timedelta = dt.timedelta(hours=1)
+    # Consumers farther than this from each other and from the shop are in different places.
+    holder_spread_km: float = 150.0
     # Evidence weights by who scanned.
     officer_weight: float = 1.0
+    trade_weight: float = 0.9
     anonymous_weight: float = 0.7
     # The risk score from which the verdict is "suspect".
     suspect_score: float = 0.6
@@ -198,16 +215,28 @@ class DetectionSettings:
             "assumed_accuracy_m",
             "concurrency_min_distance_km",
             "session_radius_km",
+            "holder_spread_km",
         ):
             _positive(name, getattr(self, name))
-        for name in ("clock_skew", "concurrency_window", "session_gap"):
+        for name in (
+            "clock_skew",
+            "concurrency_window",
+            "session_gap",
+            "site_window",
+            "sale_window",
+        ):
             value = getattr(self, name)
             if not isinstance(value, dt.timedelta) or value < dt.timedelta(0):
                 raise InvalidInput(f"{name} must be a non-negative timedelta")
-        for name in ("max_distinct_devices", "max_sessions_after_sale"):
+        for name in (
+            "max_distinct_devices",
+            "max_sessions_after_sale",
+            "max_trade_sites",
+            "max_scans_per_site",
+        ):
             if getattr(self, name) < 1:
                 raise InvalidInput(f"{name} must be at least 1")
-        for name in ("officer_weight", "anonymous_weight"):
+        for name in ("officer_weight", "trade_weight", "anonymous_weight"):
             _fraction(name, getattr(self, name))
         _fraction("suspect_score", self.suspect_score)
         if self.suspect_score == 0.0:
@@ -224,6 +253,9 @@ class DetectionSettings:
         return dataclasses.replace(self, **changes) if changes else self
 
     def role_weight(self, role: str) -> float:
+        """How much a scan by ``role`` counts as evidence: officer > trade > anonymous."""
+        if role == "trade":
+            return self.trade_weight
         return self.officer_weight if role in TRUSTED_ROLES else self.anonymous_weight
 
 

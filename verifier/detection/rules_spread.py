@@ -1,4 +1,4 @@
-"""Rules about how widely the code travels: how many devices, which markets."""
+"""Rules about how widely the code travels: how many devices, which consumers, which markets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 
 from verifier.detection import reasons
-from verifier.detection.common import earlier_scans, place, session_starts, when, who
+from verifier.detection.common import (
+    earlier_scans,
+    place,
+    session_starts,
+    when,
+    who,
+    widened_distance_km,
+)
 from verifier.detection.model import CodeRecord, DetectionSettings, Finding, Scan
 
 # How far past the limit the device count is followed: enough to grade the
@@ -16,6 +23,12 @@ _DEVICES_BASE = 0.5
 _DEVICES_PER_EXCESS = 0.15
 _DEVICES_MAX = 0.95
 _MARKET_WEIGHT = 0.4
+# One place away from the shop is what an online order or a move looks like; two or
+# more different places are two or more units.
+_ONE_PLACE_WEIGHT = 0.3
+_MANY_PLACES_WEIGHT = 0.9
+# Enough consumer sessions to find the places, few enough to keep the work linear.
+_SESSIONS_TRACKED = 20
 
 
 def too_many_devices(
@@ -85,3 +98,55 @@ def outside_intended_market(
     )
     weight = _MARKET_WEIGHT * settings.role_weight(scan.role)
     return [Finding(reasons.OUTSIDE_INTENDED_MARKET, "warning", message, weight, related)]
+
+
+def consumers_far_apart(
+    record: CodeRecord,
+    history: Sequence[Scan],
+    scan: Scan,
+    settings: DetectionSettings,
+    *,
+    now: dt.datetime,
+) -> list[Finding]:
+    """CONSUMERS_FAR_APART: consumers hold the unit in places far apart.
+
+    A unit is bought near its shop and checked by its buyer (and perhaps a
+    giftee) in one place. Each consumer session (see
+    :func:`~verifier.detection.common.session_starts`) is placed where it
+    first scanned; places at least ``holder_spread_km`` (150 km, after
+    accuracy widening) from the shop (the latest located trade scan) and from
+    each other are counted. One such place is a weak sign (an online order, a
+    move); two or more are strong. Judged on consumer scans; the weight is
+    always anonymous.
+    """
+    settings = settings.for_record(record)
+    if scan.role != "consumer" or not scan.located:
+        return []
+    at = scan.effective_at
+    earlier = [s for s in earlier_scans(history, scan) if s.effective_at <= at]
+    shops = [s for s in earlier if s.role == "trade" and s.located]
+    anchors = [max(shops, key=lambda s: (s.effective_at, s.scan_id))] if shops else []
+    consumers = [s for s in earlier if s.role == "consumer"]
+    places: list[Scan] = []
+    for start in session_starts([*consumers, scan], settings, cap=_SESSIONS_TRACKED):
+        if not start.located:
+            continue
+        if all(
+            widened_distance_km(start, other, settings) >= settings.holder_spread_km
+            for other in (*anchors, *places)
+        ):
+            places.append(start)
+    away = len(places) if anchors else len(places) - 1
+    if away <= 0:
+        return []
+    base = _ONE_PLACE_WEIGHT if away == 1 else _MANY_PLACES_WEIGHT
+    where = ", ".join(place(s) for s in places)
+    since = f"after it was last in trade in {place(anchors[0])}, " if anchors else ""
+    message = (
+        f"Held by consumers in {len(places)} places at least "
+        f"{settings.holder_spread_km:,.0f} km apart ({where}), {since}as of "
+        f"{when(at)}; one unit is kept in one place."
+    )
+    related = tuple(sorted(s.scan_id for s in (*anchors, *places) if s.scan_id != scan.scan_id))
+    weight = base * settings.anonymous_weight
+    return [Finding(reasons.CONSUMERS_FAR_APART, "warning", message, weight, related)]

@@ -83,7 +83,9 @@ def _after_sale(
     scan: Scan, after: list[Scan], related: tuple[str, ...], since: str, settings: DetectionSettings
 ) -> Finding:
     limit = settings.max_sessions_after_sale
-    sessions = len(session_starts([*after, scan], settings, cap=limit + 1))
+    # The buyers' sessions: a shop taking a return and customs are judged on their own.
+    buyers = [s for s in (*after, scan) if s.role == "consumer"]
+    sessions = len(session_starts(buyers, settings, cap=limit + 1))
     if sessions > limit:
         message = (
             f"Scanned by more than {limit} different devices or sessions since it was "
@@ -92,14 +94,21 @@ def _after_sale(
         weight = _SOLD_MANY_SESSIONS_WEIGHT * settings.anonymous_weight
         return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "warning", message, weight, related)
     if scan.role == "officer":
-        # A pack dispensed to a consumer has no business back in a shipment: the
-        # EU medicines system raises an alert for exactly this case.
+        # Customs finding a pack dispensed to a consumer: it has no business back in a
+        # shipment, and the EU medicines system raises an alert for exactly this case.
         message = (
             f"An officer found this unit in {place(scan)} at {when(scan.effective_at)}, "
             f"after it was sold to a consumer{since}."
         )
         weight = _SOLD_OFFICER_WEIGHT * settings.officer_weight
         return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "critical", message, weight, related)
+    if scan.role == "trade":
+        # A return at the counter; one far from the shop is OUT_OF_SEQUENCE's business.
+        message = (
+            f"A trade partner scanned it in {place(scan)} at {when(scan.effective_at)}, after "
+            f"it was sold{since}, as when a buyer returns a unit."
+        )
+        return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "info", message, 0.0, related)
     message = f"Scanned after it was sold{since}, as a buyer checking a purchase would."
     return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "info", message, 0.0, related)
 

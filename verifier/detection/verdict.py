@@ -19,7 +19,13 @@ from typing import Literal, Protocol
 
 from verifier.detection import reasons
 from verifier.detection.model import CodeRecord, DetectionSettings, Finding, Scan
-from verifier.detection.rules_spread import outside_intended_market, too_many_devices
+from verifier.detection.rules_custody import out_of_sequence
+from verifier.detection.rules_sites import repeated_at_site, too_many_trade_sites
+from verifier.detection.rules_spread import (
+    consumers_far_apart,
+    outside_intended_market,
+    too_many_devices,
+)
 from verifier.detection.rules_state import (
     code_expired,
     code_not_registered,
@@ -52,6 +58,10 @@ RULES: tuple[Rule, ...] = (
     scanned_after_decommission,
     concurrent_scans,
     impossible_travel,
+    out_of_sequence,
+    repeated_at_site,
+    too_many_trade_sites,
+    consumers_far_apart,
     too_many_devices,
     outside_intended_market,
     recalled,
@@ -107,11 +117,15 @@ def assess(
     settings: DetectionSettings,
     *,
     now: dt.datetime,
+    rules: Sequence[Rule] = RULES,
 ) -> Assessment:
-    """Run every rule on ``scan`` against ``history`` and combine the findings."""
+    """Run the rules (every one unless told) on ``scan`` and combine the findings.
+
+    ``rules`` exists for evaluations that leave a rule out to measure what it adds.
+    """
     settings = settings.for_record(record)
     findings: list[Finding] = []
-    for rule in RULES:
+    for rule in rules:
         findings.extend(rule(record, history, scan, settings, now=now))
     findings.sort(key=lambda f: (_SEVERITY_RANK[f.severity], -f.weight))
     score = risk_score(findings)
