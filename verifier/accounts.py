@@ -27,13 +27,24 @@ PREFIX_CHARS = 12  # "st_" and 9 random characters: enough to tell tokens apart 
 
 
 class Role(StrEnum):
+    """Who calls: an anonymous consumer, or an account of one of these roles.
+
+    ``officer``: customs (and other enforcement) officers; privileged, and their
+    scan of a sold unit is a critical finding. ``trade``: supply-chain partners
+    (distributors, wholesalers, pharmacies, shops) whose scans place a unit in
+    its supply chain; not privileged: they get the consumer's answer and see no
+    other brand's data. ``brand``: a right holder's staff. ``admin``: the
+    registry's operators.
+    """
+
     ANONYMOUS = "anonymous"
     OFFICER = "officer"
+    TRADE = "trade"
     BRAND = "brand"
     ADMIN = "admin"
 
 
-ACCOUNT_ROLES = (Role.OFFICER, Role.BRAND, Role.ADMIN)
+ACCOUNT_ROLES = (Role.OFFICER, Role.TRADE, Role.BRAND, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Caller:
 
     @property
     def is_privileged(self) -> bool:
-        """Officers and registry admins see every code's full answer."""
+        """Officers and registry admins see every code's full answer; trade accounts do not."""
         return self.role in (Role.OFFICER, Role.ADMIN)
 
 

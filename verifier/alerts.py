@@ -32,7 +32,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from authn.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from authn.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from verifier.accounts import Caller, Role
 from verifier.api.metrics import ALERTS
 from verifier.db.models import Account, Alert, AlertEvent, BrandWebhook, WebhookOutbox
@@ -132,8 +132,11 @@ def _view(row: Alert, events: Sequence[AlertEventOut] | None = None) -> AlertVie
 
 
 def _require_account(caller: Caller) -> None:
+    """Officers and admins see every brand's alerts, a brand its own (see _visible)."""
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("alerts need a bearer token")
+    if caller.role not in (Role.OFFICER, Role.BRAND, Role.ADMIN):
+        raise PermissionDenied("alerts are for officers, admins and the brand concerned")
 
 
 def _visible(caller: Caller, row: Alert | None) -> Alert:

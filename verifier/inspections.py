@@ -167,6 +167,8 @@ def get_seizure(
     """A seizure's report: officers and admins any, a brand account its own products' only."""
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("seizure reports need a bearer token")
+    if caller.role not in (Role.OFFICER, Role.BRAND, Role.ADMIN):
+        raise PermissionDenied("seizure reports are for officers, admins and the brand concerned")
     row = session.get(Inspection, seizure_id)
     if row is None or row.outcome != "seized":
         raise NotFound("no such seizure")

@@ -62,15 +62,21 @@ def caller_owns(caller: Caller, trust: TrustList, gtin14: str) -> bool:
 
 
 def require_reader(caller: Caller, trust: TrustList, gtin14: str) -> None:
+    """Officers and admins read any code's record, a brand its own products' only."""
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("this needs a bearer token")
-    if caller.role is Role.BRAND and not caller_owns(caller, trust, gtin14):
-        raise NotFound("no such code")
+    if caller.role is Role.BRAND:
+        if not caller_owns(caller, trust, gtin14):
+            raise NotFound("no such code")
+    elif caller.role not in (Role.OFFICER, Role.ADMIN):
+        # An allow-list: a role added later sees nothing until it is given something.
+        raise PermissionDenied("code records are for officers, admins and the owning brand")
 
 
 def require_writer(caller: Caller, trust: TrustList, gtin14: str) -> None:
+    """Only the owning brand and admins change a code's or a lot's status."""
     require_reader(caller, trust, gtin14)
-    if caller.role is Role.OFFICER:
+    if caller.role not in (Role.BRAND, Role.ADMIN):
         raise PermissionDenied("officers may read codes but not change them")
 
 

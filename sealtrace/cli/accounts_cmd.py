@@ -15,7 +15,7 @@ from verifier.settings import Settings, utc_now
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Accounts (officer, brand, admin) and bearer tokens. Tokens are shown once.",
+    help="Accounts (officer, trade, brand, admin) and bearer tokens. Tokens are shown once.",
 )
 
 DbOption = Annotated[
@@ -40,7 +40,7 @@ def _fail(error: Exception) -> typer.Exit:
 
 @app.command("create")
 def create(
-    role: Annotated[accounts.Role, typer.Option("--role", help="officer, brand or admin.")],
+    role: Annotated[accounts.Role, typer.Option("--role", help="officer, trade, brand or admin.")],
     name: Annotated[str, typer.Option("--name", help="Unique account name.")],
     brand: Annotated[
         str | None, typer.Option("--brand", help="Brand id in the trust list (brand role).")

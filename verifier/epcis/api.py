@@ -58,6 +58,8 @@ def _reading_brand(caller: Caller) -> str | None:
         raise Unauthenticated("reading events needs a bearer token")
     if caller.role is Role.BRAND:
         return caller.brand_id
+    if caller.role not in (Role.OFFICER, Role.ADMIN):
+        raise PermissionDenied("events are for officers, admins and the brand that owns them")
     return None
 
 

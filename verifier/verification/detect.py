@@ -48,6 +48,7 @@ Verdict = str  # "authentic" | "suspect" | "counterfeit" | "unverifiable"
 # The verifier's anonymous caller is detection's consumer.
 ROLES: dict[str, Role] = {
     "anonymous": "consumer",
+    "trade": "trade",
     "officer": "officer",
     "brand": "brand",
     "admin": "admin",
