@@ -138,6 +138,13 @@ class Metrics:
             statistics.median(p[1] for p in pairs if p[1] is not None),
         )
 
+    def detection_tail(self) -> tuple[float | None, int | None]:
+        """Mean and largest scans to detection: how many copy scans slip through at worst."""
+        counts = [r.scans_to_detection for r in self.cloned if r.scans_to_detection is not None]
+        if not counts:
+            return None, None
+        return statistics.mean(counts), max(counts)
+
     def by(self, key: str) -> dict[str, list[SerialResult]]:
         """The cloned serials grouped by an attribute of their copies, in a fixed order."""
         groups: dict[str, list[SerialResult]] = {}
@@ -229,3 +236,17 @@ def evaluate(
         reasons,
         detecting,
     )
+
+
+def combine(parts: Sequence[Metrics]) -> Metrics:
+    """Several scenarios' metrics as one population (their serials are distinct)."""
+    combined = Metrics(0, [], 0, 0, 0)
+    for m in parts:
+        combined.serials += m.serials
+        combined.cloned.extend(m.cloned)
+        combined.genuine_scans += m.genuine_scans
+        combined.false_alarm_scans += m.false_alarm_scans
+        combined.false_positive_serials += m.false_positive_serials
+        combined.false_alarm_reasons.update(m.false_alarm_reasons)
+        combined.detection_reasons.update(m.detection_reasons)
+    return combined

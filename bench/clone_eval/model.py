@@ -8,7 +8,7 @@ from typing import Literal
 
 from authn.errors import InvalidInput
 
-CallerRole = Literal["brand", "officer", "anonymous"]
+CallerRole = Literal["brand", "officer", "trade", "anonymous"]
 Injection = Literal["import_customs", "distributor", "online_consumer"]
 Timing = Literal["fast", "medium", "late"]
 StatusKind = Literal["sold", "undo", "lot_recall"]

@@ -10,12 +10,21 @@ thresholds can be compared quickly, and before the service calls ``assess``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
 from bench.clone_eval.service import EXPIRY, FLAGGED, GTIN, Verdicts
-from verifier.detection import CodeRecord, CodeStatus, DetectionSettings, Scan, assess
+from verifier.detection import (
+    RULES,
+    CodeRecord,
+    CodeStatus,
+    DetectionSettings,
+    Rule,
+    Scan,
+    assess,
+)
 
 HISTORY_LIMIT = 50  # verifier.settings.Settings.history_limit
 HISTORY_DAYS = 180  # verifier.settings.Settings.history_days
@@ -31,16 +40,10 @@ class _Unit:
     history: list[Scan] = field(default_factory=list)
 
 
-def stored_scan(event: ScanEvent, *, session_per_account: bool = False) -> Scan:
-    """The scan as the service records it: consumers' whereabouts coarsened.
-
-    ``session_per_account`` gives an account's scans its name as device id, so
-    that one organisation's handhelds count as one session (a variant).
-    """
+def stored_scan(event: ScanEvent) -> Scan:
+    """The scan as the service records it: consumers' whereabouts coarsened."""
     lat, lon, accuracy = event.lat, event.lon, event.accuracy_m
     device = event.device_id
-    if session_per_account and event.caller:
-        device = event.caller
     if event.role == "anonymous":
         lat, lon = round(lat, COARSE_DEGREES), round(lon, COARSE_DEGREES)
         accuracy = max(accuracy, ANONYMOUS_ACCURACY_M)
@@ -52,9 +55,12 @@ def stored_scan(event: ScanEvent, *, session_per_account: bool = False) -> Scan:
 
 
 def replay(
-    sim: Simulation, settings: DetectionSettings, *, session_per_account: bool = False
+    sim: Simulation, settings: DetectionSettings, *, rules: Sequence[Rule] = RULES
 ) -> Verdicts:
-    """Every scan's verdict from ``assess``; a serial is no longer judged once detected."""
+    """Every scan's verdict from ``assess``; a serial is no longer judged once detected.
+
+    ``rules`` leaves rules out, to measure what each one adds.
+    """
     units = {serial: _Unit(lot) for lot, serials in sim.lots.items() for serial in serials}
     recalled: set[str] = set()
     copy_seen: set[str] = set()
@@ -67,7 +73,7 @@ def replay(
         if event.serial in detected:
             continue
         unit = units[event.serial]
-        scan = stored_scan(event, session_per_account=session_per_account)
+        scan = stored_scan(event)
         oldest = event.scanned_at - dt.timedelta(days=HISTORY_DAYS)
         window = sorted(
             (s for s in unit.history if s.scanned_at >= oldest),
@@ -80,7 +86,7 @@ def replay(
             status_changed_at=unit.changed_at, lot_recalled=unit.lot in recalled,
             intended_markets=frozenset(MARKETS),
         )  # fmt: skip
-        result = assess(record, window, scan, settings, now=event.received_at)
+        result = assess(record, window, scan, settings, now=event.received_at, rules=rules)
         unit.history.append(scan)
         verdicts[event.scan_id] = (result.verdict, result.reasons)
         if event.label > 0:

@@ -39,6 +39,11 @@ TIMING_DELAY_DAYS: dict[Timing, tuple[float, float]] = {
 HOME_RADIUS_KM = 25.0
 
 
+def _account_role(caller: str) -> CallerRole:
+    """Customs posts use officer accounts; distributors and shops use trade accounts."""
+    return "officer" if caller.startswith("customs-") else "trade"
+
+
 def _hours(rng: random.Random, low: float, high: float) -> dt.timedelta:
     return dt.timedelta(hours=rng.uniform(low, high))
 
@@ -88,7 +93,9 @@ class _Chain:
         lat: float, lon: float, country: str, device: str | None, offline: bool = False,
     ) -> None:  # fmt: skip
         consumer = caller == ""
-        role: CallerRole = "anonymous" if consumer else self.accounts.setdefault(caller, "officer")
+        role: CallerRole = (
+            "anonymous" if consumer else self.accounts.setdefault(caller, _account_role(caller))
+        )
         offset = self._offset(device or f"browser-{serial}-{label}", consumer)
         latency = (
             _hours(self.rng, 1, 12) if offline else dt.timedelta(seconds=self.rng.uniform(1, 30))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from authn.errors import InvalidInput
-from bench.clone_eval.metrics import Metrics, evaluate
+from bench.clone_eval.metrics import Metrics, combine, evaluate
 from bench.clone_eval.model import START, CloneInfo, Params, ScanEvent
 from bench.clone_eval.report import ScenarioRun, render, write_into_doc
 
@@ -92,6 +92,34 @@ def test_floor_and_scans_to_detection() -> None:
     assert (m.at_floor.hits, m.at_floor.total) == (1, 2)  # C at its floor, A one scan later
     assert m.median_scans() == (2, 1.5)
     assert str(m.at_floor) == "50.0 % (1/2)"
+
+
+def test_mean_and_most_scans_to_detection() -> None:
+    assert metrics().detection_tail() == (2, 2)  # A and C, two scans each
+    scans, verdicts = build()
+    assert evaluate(["D", "E"], {}, scans, verdicts).detection_tail() == (None, None)
+
+
+def test_combined_scenarios_add_up() -> None:
+    one, two = metrics(), metrics()
+    both = combine([one, two])
+    assert (both.serials, len(both.cloned)) == (2 * one.serials, 2 * len(one.cloned))
+    assert (both.false_alarm_scans, both.genuine_scans) == (2, 10)
+    assert (both.recall_two_labels.hits, both.recall_two_labels.total) == (4, 6)
+    assert both.false_alarm_reasons == Counter({"TOO_MANY_DEVICES": 2})
+    assert one.false_alarm_scans == 1  # the parts are left as they were
+
+
+def test_render_shows_rules_left_out_and_the_larger_population() -> None:
+    run = ScenarioRun("tiny", Params(serials=10), metrics(), 20, 18, 2, 1.0, Counter())
+    run.replay_metrics = metrics()
+    run.ablations = {"out_of_sequence": metrics()}
+    run.large_metrics, run.large_params = metrics(), Params(serials=100, seed=94)
+    text = render([run], "python -m bench.clone_eval --replay")
+    assert "| all rules |" in text
+    assert "| without `out_of_sequence` |" in text
+    assert "| tiny (100 serials, seed 94) |" in text
+    assert "| 2.0 / 2 |" in text  # mean / most scans to detection
 
 
 def test_no_cloned_serial_gives_no_rate() -> None:

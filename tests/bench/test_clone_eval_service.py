@@ -10,7 +10,7 @@ from bench.clone_eval.metrics import evaluate
 from bench.clone_eval.model import START, CloneInfo, Params, ScanEvent, Simulation
 from bench.clone_eval.replay import replay, stored_scan
 from bench.clone_eval.simulate import simulate
-from verifier.detection import DetectionSettings
+from verifier.detection import RULES, DetectionSettings, concurrent_scans, impossible_travel
 
 TINY = Params(serials=12, seed=4, clone_fraction=0.5, copy_counts=((2, 1.0),), pro_coverage=1.0)
 VERDICTS = {"authentic", "suspect", "counterfeit", "unverifiable"}
@@ -75,9 +75,16 @@ def test_consumer_locations_are_stored_coarse_as_the_service_stores_them() -> No
     )
 
 
-def test_the_variant_counts_one_session_per_account() -> None:
-    handheld = _officer("s", 0, START, 48.8566, 2.3522)
-    assert stored_scan(handheld).device_id == "dev0"
-    assert stored_scan(handheld, session_per_account=True).device_id == "org0"
-    phone = dataclasses.replace(handheld, role="anonymous", caller="", device_id="phone-1")
-    assert stored_scan(phone, session_per_account=True).device_id == "phone-1"
+def test_leaving_rules_out_of_the_replay() -> None:
+    at = START + dt.timedelta(days=3)
+    paris = _officer("00000000-0000-4000-8000-000000000001", 0, at, 48.8566, 2.3522)
+    warsaw = _officer(
+        "00000000-0000-4000-8000-000000000002", 1, at + dt.timedelta(minutes=5), 52.23, 21.01
+    )
+    sim = Simulation(
+        Params(serials=10), {"L01": ["S1"]}, {"S1": CloneInfo("distributor", 1, "fast", "PL")},
+        [paris, warsaw],
+    )  # fmt: skip
+    rules = tuple(r for r in RULES if r not in (concurrent_scans, impossible_travel))
+    verdicts = replay(sim, DetectionSettings(), rules=rules)
+    assert verdicts[warsaw.scan_id] == ("authentic", ())

@@ -62,6 +62,19 @@ def test_roles_coverage_and_noise_stay_in_their_ranges() -> None:
     assert 0.7 * SMALL.serials < factory <= SMALL.serials  # 83 % of units scanned there
 
 
+def test_customs_posts_are_officers_and_distributors_and_shops_are_trade() -> None:
+    sim = simulate(SMALL)
+    assert sim.accounts["brand"] == "brand"
+    for name, role in sim.accounts.items():
+        if name.startswith("customs-"):
+            assert role == "officer"
+        elif name.startswith(("dist-", "shop-")):
+            assert role == "trade"
+    roles = {s.node: s.role for s in sim.scans}
+    assert roles["customs"] == "officer"
+    assert roles["distributor"] == roles["retailer"] == roles["sale"] == "trade"
+
+
 def test_status_events_cover_sales_returns_and_a_recall() -> None:
     sim = simulate(Params(serials=600, seed=3, return_rate=0.1, clone_fraction=0.0))
     kinds = {e.kind for e in sim.events if isinstance(e, StatusEvent)}
