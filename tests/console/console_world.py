@@ -47,6 +47,7 @@ ACCOUNTS = {
     "admin": ("admin", None),
     "acme-owner": ("brand", "acme"),
     "bravo-owner": ("brand", "bravo"),
+    "pharmacy": ("trade", None),  # verifies only: no console page is for it
 }
 PARIS = (48.8566, 2.3522)
 SHANGHAI = (31.2304, 121.4737)

@@ -7,19 +7,19 @@ from fastapi.testclient import TestClient
 from tests.console.conftest import Console
 from tests.console.console_world import ACME_GTIN, BRAVO_GTIN, csrf_of, sign_in
 
-CALLERS = ("anonymous", "officer", "admin", "acme-owner", "bravo-owner")
+CALLERS = ("anonymous", "officer", "admin", "acme-owner", "bravo-owner", "pharmacy")
 # page -> expected status for each caller, in CALLERS order (anonymous is sent to sign in: 303)
 MATRIX: dict[str, str] = {
-    "/console/": "303 303 303 303 303",
-    "/console/alerts": "303 200 200 200 200",
-    "/console/alerts/{alert}": "303 200 200 200 404",
-    f"/console/codes/{ACME_GTIN}/COPY1": "303 200 200 200 404",
-    f"/console/codes/{BRAVO_GTIN}/BRAVO1": "303 200 200 404 200",
-    f"/console/codes/{ACME_GTIN}/NEVER-SEEN": "303 404 404 404 404",
-    f"/console/codes/{ACME_GTIN}/COPY1/report": "303 200 200 403 403",
-    "/console/brand": "303 200 200 200 200",
-    "/console/brand?brand=acme": "303 200 200 200 403",
-    "/console/brand?brand=nobody": "303 404 404 403 403",
+    "/console/": "303 303 303 303 303 403",
+    "/console/alerts": "303 200 200 200 200 403",
+    "/console/alerts/{alert}": "303 200 200 200 404 403",
+    f"/console/codes/{ACME_GTIN}/COPY1": "303 200 200 200 404 403",
+    f"/console/codes/{BRAVO_GTIN}/BRAVO1": "303 200 200 404 200 403",
+    f"/console/codes/{ACME_GTIN}/NEVER-SEEN": "303 404 404 404 404 403",
+    f"/console/codes/{ACME_GTIN}/COPY1/report": "303 200 200 403 403 403",
+    "/console/brand": "303 200 200 200 200 403",
+    "/console/brand?brand=acme": "303 200 200 200 403 403",
+    "/console/brand?brand=nobody": "303 404 404 403 403 403",
 }
 ROLE_MATRIX = {
     path: dict(zip(CALLERS, map(int, statuses.split()), strict=True))
