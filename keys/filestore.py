@@ -120,9 +120,15 @@ def load_private_key(path: Path, passphrase: bytes) -> Ed25519PrivateKey:
         key = load_pem_private_key(data, password=passphrase)
     except ValueError as exc:
         # pyca says "Incorrect password" for a wrong passphrase and something
-        # else for a file that is not a key at all; tell the two apart.
-        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
-            raise PassphraseError(f"wrong passphrase for {path.name}") from None
+        # else for a file that is not a key at all; tell the two apart. About one
+        # wrong passphrase in 256 decrypts to bytes whose padding happens to check
+        # out, and then pyca reports bad key data instead: an encrypted key that
+        # does not open is a passphrase problem either way.
+        message = str(exc).lower()
+        if b"ENCRYPTED PRIVATE KEY" in data or "password" in message or "decrypt" in message:
+            raise PassphraseError(
+                f"wrong passphrase for {path.name} (or the key file is damaged)"
+            ) from None
         raise KeyStoreError(f"{path.name} is not a PEM private key") from None
     except TypeError:
         raise KeyStoreError(

@@ -107,7 +107,10 @@ def test_full_registry_workflow(invoke: Cli, tmp_path: Path) -> None:
 
 def test_wrong_passphrase_is_one_clear_line(invoke: Cli) -> None:
     ok(invoke("init-registry"))
-    fails(invoke("trustlist", "build", passphrase="wrong"), "wrong passphrase for registry.key.pem")
+    fails(
+        invoke("trustlist", "build", passphrase="wrong"),
+        "wrong passphrase for registry.key.pem (or the key file is damaged)",
+    )
     fails(invoke("trustlist", "build", passphrase=""), "SEALTRACE_KEY_PASSPHRASE is set but empty")
 
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import (
     NoEncryption,
     PrivateFormat,
     PublicFormat,
+    load_pem_private_key,
 )
 from typer.testing import CliRunner
 
@@ -79,9 +80,30 @@ def test_wrong_passphrase_names_the_file_and_nothing_else(tmp_path: Path) -> Non
     files = generate_key_files(tmp_path, PASS)
     with pytest.raises(PassphraseError) as info:
         load_private_key(files.private_path, b"wrong passphrase")
-    assert str(info.value) == "wrong passphrase for signing.key.pem"
+    assert str(info.value) == "wrong passphrase for signing.key.pem (or the key file is damaged)"
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__
+
+
+def test_a_wrong_passphrase_whose_padding_checks_out_is_still_a_passphrase_error(
+    tmp_path: Path,
+) -> None:
+    # About one wrong passphrase in 256 decrypts to valid padding; pyca then reports bad key
+    # data, not a bad password. Find one such passphrase for this key, and load with it.
+    files = generate_key_files(tmp_path, PASS)
+    data = files.private_path.read_bytes()
+    unlucky = None
+    for attempt in range(5000):
+        guess = f"guess-{attempt}".encode()
+        try:
+            load_pem_private_key(data, password=guess)
+        except ValueError as exc:
+            if "password" not in str(exc).lower() and "decrypt" not in str(exc).lower():
+                unlucky = guess
+                break
+    assert unlucky is not None, "no passphrase in 5,000 tries decrypted to valid padding"
+    with pytest.raises(PassphraseError):
+        load_private_key(files.private_path, unlucky)
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o610])
