@@ -9,8 +9,9 @@ queries is shared by the whole batch; a lone request is judged at once.
 
 Nothing is answered before it is stored: a crash loses only scans that were
 never answered. A transient database error (a deadlock, a lock timeout) is
-retried; any other failure of a batch of several is retried scan by scan, so
-that one scan the database refuses costs only its own answer.
+retried; a database that is down or stays locked fails the whole batch at once
+(503); any other failure of a batch of several is retried scan by scan, so that
+one scan the database refuses costs only its own answer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from authn.errors import Unavailable
@@ -142,10 +143,13 @@ class ScanRecorder:
         try:
             results = self._judge([job for job, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
+            if len(batch) == 1 or isinstance(exc, OperationalError):
+                # The database is down or locked: every scan would fail alike, so answer all
+                # at once (503, retry) instead of waiting out each one's timeout in turn.
                 if not isinstance(exc, DBAPIError):
                     log.exception("recording a scan failed")
-                batch[0][1].set_exception(exc)
+                for _, future in batch:
+                    future.set_exception(exc)
                 return
             log.warning("a batch of %d scans failed (%s); retrying one by one", len(batch), exc)
             for entry in batch:
