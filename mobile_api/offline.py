@@ -24,6 +24,7 @@ from datetime import date, datetime
 from authn.code import ProductCode
 from authn.errors import InvalidInput
 from mobile_api.bundle import OfflineBundle
+from verifier.detection import expiry_date
 from verifier.detection.reasons import SCANNED_AFTER_DECOMMISSION
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import (
@@ -32,7 +33,6 @@ from verifier.verification.rules import (
     RuleInput,
     ScanFacts,
     code_expired,
-    expiry_date,
     lot_recalled,
 )
 from verifier.verification.verdict import Judgement, Verdict, judge
@@ -141,6 +141,6 @@ def verify_offline(bundle: OfflineBundle, text: str, *, now: datetime) -> Offlin
         code=code,
         brand=brand,
         bundle_version=bundle.version,
-        expiry=expiry_date(code.expiry, now.date()),
+        expiry=expiry_date(code.expiry, now.date()) if code.expiry is not None else None,
         findings=tuple(Reason(f.code, f.message) for f in judgement.findings),
     )

@@ -282,7 +282,7 @@ def read_code(
         gtin=record.gtin, serial=record.serial, lot=record.lot, expiry=record.expiry,
         key_id=record.key_id, batch_id=record.batch_id, brand_id=record.brand_id,
         registered_at=record.registered_at, status=record.status,
-        effective_status=effective_status_of(code_facts(record), lot_status, now.date()),
+        effective_status=effective_status_of(code_facts(record), lot_status, now),
         status_changed_at=record.status_changed_at, lot_status=lot_status,
         intended_markets=markets.split(",") if markets else [],
         changes=[

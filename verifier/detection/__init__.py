@@ -27,6 +27,8 @@ from verifier.detection.rules_spread import (
 from verifier.detection.rules_state import (
     code_expired,
     code_not_registered,
+    expiry_date,
+    is_expired,
     recalled,
     scanned_after_decommission,
 )
@@ -50,8 +52,10 @@ __all__ = [
     "code_not_registered",
     "concurrent_scans",
     "consumers_far_apart",
+    "expiry_date",
     "haversine_km",
     "impossible_travel",
+    "is_expired",
     "out_of_sequence",
     "outside_intended_market",
     "reasons",

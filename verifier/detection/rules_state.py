@@ -152,17 +152,28 @@ def code_expired(
     (expired) carries it to the consumer page. The century is resolved on
     ``now``'s date, as the GS1 rule for reading YYMMDD says.
     """
-    if record.expiry is None:
+    if record.expiry is None or not is_expired(record.expiry, scan.effective_at, today=now.date()):
         return []
-    expiry = _expiry_date(record.expiry, now.date())
-    day_over = dt.datetime.combine(expiry, dt.time(), tzinfo=dt.UTC) + _LATEST_DAY_END
-    if scan.effective_at < day_over:
-        return []
+    expiry = expiry_date(record.expiry, now.date())
     message = f"Scanned on {when(scan.effective_at)}, after its expiry date {expiry.isoformat()}."
     return [Finding(reasons.CODE_EXPIRED, "warning", message, 0.0)]
 
 
-def _expiry_date(expiry: str, today: dt.date) -> dt.date:
+def is_expired(expiry: str, at: dt.datetime, *, today: dt.date | None = None) -> bool:
+    """Whether a product with AI (17) ``expiry`` is past it at ``at``.
+
+    Its last day must be over everywhere on Earth: a scan's time zone is not
+    known, and calling a product expired on its last valid day is wrong for a
+    buyer west of UTC. The service's status, detection's CODE_EXPIRED and the
+    offline verifier all use this one rule. The century is resolved on
+    ``today`` (default: ``at``'s date).
+    """
+    last_day = expiry_date(expiry, today or at.date())
+    return at >= dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC) + _LATEST_DAY_END
+
+
+def expiry_date(expiry: str, today: dt.date) -> dt.date:
+    """The date an AI (17) value stands for, read on ``today`` (GS1 century rule)."""
     try:
         return yymmdd_to_date(expiry, today)
     except GS1SyntaxError:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from authn.code import ProductCode
-from authn.errors import GS1SyntaxError
-from authn.gs1 import yymmdd_to_date
+from verifier.detection import expiry_date, is_expired
 
 Severity = Literal["suspect", "info"]
 
@@ -76,26 +75,15 @@ class RuleInput:
     recent: tuple[ScanFacts, ...]  # newest first, bounded by the service's window
 
 
-def expiry_date(expiry: str | None, today: date) -> date | None:
-    """The date an AI 17 value stands for, read on ``today`` (GS1 century rule)."""
-    if expiry is None:
-        return None
-    try:
-        return yymmdd_to_date(expiry, today)
-    except GS1SyntaxError:  # 29 February of a non-leap year: no such day, treat as month end
-        return yymmdd_to_date(expiry[:4] + "00", today)
-
-
-def effective_status_of(record: CodeFacts | None, lot_status: str | None, today: date) -> str:
-    """The unit's status as callers see it: stored, or derived from its lot and expiry date."""
+def effective_status_of(record: CodeFacts | None, lot_status: str | None, at: datetime) -> str:
+    """The unit's status at ``at`` as callers see it: stored, or from its lot and expiry."""
     if record is None:
         return "unknown"
     if record.status != ACTIVE:
         return record.status
     if lot_status == LOT_RECALLED_STATUS:
         return "recalled"
-    expires = expiry_date(record.expiry, today)
-    if expires is not None and expires < today:
+    if record.expiry is not None and is_expired(record.expiry, at):
         return "expired"
     return ACTIVE
 
@@ -111,10 +99,9 @@ def lot_recalled(rule_input: RuleInput) -> Iterable[Finding]:
 
 
 def code_expired(rule_input: RuleInput) -> Iterable[Finding]:
-    at = rule_input.scan.scanned_at.date()
-    expires = expiry_date(rule_input.code.expiry, at)
-    if expires is not None and expires < at:
-        message = f"The product expired on {expires.isoformat()}."
+    expiry, at = rule_input.code.expiry, rule_input.scan.scanned_at
+    if expiry is not None and is_expired(expiry, at):
+        message = f"The product expired on {expiry_date(expiry, at.date()).isoformat()}."
         yield Finding("CODE_EXPIRED", message, severity="info", score=0)  # a safety note
 
 

@@ -300,7 +300,7 @@ class Verifier:
             code, now=now, registered_at=registered_at, online=True, signature=signature
         )
         if decision.outcome == "genuine":
-            status = effective_status_of(state.record, state.lot_status, scan.scanned_at.date())
+            status = effective_status_of(state.record, state.lot_status, scan.scanned_at)
             outcome = genuine_outcome(
                 decision, code=code, state=state, scan=scan, status=status,
                 extra=self._trace_findings(session, state, scan), settings=self.detection,

@@ -29,9 +29,9 @@ from verifier.api.schemas import (
     VerdictName,
     VerifyOut,
 )
-from verifier.detection import Finding
+from verifier.detection import Finding, expiry_date
 from verifier.verification.detect import Outcome
-from verifier.verification.rules import ScanFacts, expiry_date
+from verifier.verification.rules import ScanFacts
 
 COARSE_DEGREES = 1  # decimals kept: 0.1 degree, about 10 km
 ANONYMOUS_ACCURACY_M = 10_000.0  # what a coarse location can claim at best
@@ -58,7 +58,7 @@ def product_of(code: ProductCode, decision: TrustDecision | None, today: date) -
         gtin=code.gtin,
         serial=code.serial,
         lot=code.lot,
-        expiry=expiry_date(code.expiry, today),
+        expiry=expiry_date(code.expiry, today) if code.expiry is not None else None,
         brand=brand,
     )
 
