@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,6 +48,9 @@ ABSOLUTE_TIMEOUT = timedelta(hours=12)
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+SWEEP_EVERY = timedelta(minutes=5)
+_swept_at: dict[str, datetime] = {}
+_sweep_lock = threading.Lock()
 
 
 class ConsoleCredential(SQLModel, table=True):
@@ -160,6 +164,7 @@ def sign_in(
     client, Unauthenticated for a wrong name or password (the same message for both).
     """
     username, client = username[:100], client[:64]
+    sweep(session, now=now)
     if _recent_failures(session, username, client, now) >= MAX_FAILURES:
         raise RateLimited(int(FAILURE_WINDOW.total_seconds()), "too many failed sign-ins")
     row = session.exec(
@@ -200,6 +205,31 @@ def sign_in(
     )  # fmt: skip
     session.commit()
     return SignedIn(_caller_of(account), csrf, cookie)
+
+
+def sweep(session: Session, *, now: datetime, every: timedelta = SWEEP_EVERY) -> bool:
+    """Delete expired sessions and failures older than the lockout window; True if it ran.
+
+    Called on sign-in attempts, at most once per ``every`` per database and process, so
+    that neither table grows for ever and a flood of attempts is not a flood of deletes.
+    """
+    key = session.connection().engine.url.render_as_string(hide_password=True)
+    with _sweep_lock:
+        last = _swept_at.get(key)
+        if last is not None and last <= now < last + every:
+            return False
+        _swept_at[key] = now
+    session.exec(
+        delete(ConsoleSession).where(
+            (col(ConsoleSession.last_seen_at) < now - IDLE_TIMEOUT)
+            | (col(ConsoleSession.created_at) < now - ABSOLUTE_TIMEOUT)
+        )
+    )
+    session.exec(
+        delete(ConsoleLoginFailure).where(col(ConsoleLoginFailure.at) < now - FAILURE_WINDOW)
+    )
+    session.commit()
+    return True
 
 
 def _caller_of(account: Account) -> Caller:

@@ -76,3 +76,27 @@ def test_sign_in_resume_expire_and_sign_out(database: str) -> None:
             console_auth.sign_in(session, "bea", PASSWORD, client="10.0.0.3", now=NOW)
     finally:
         engine.dispose()
+
+
+def test_sign_in_sweeps_expired_sessions_and_old_failures(database: str) -> None:
+    engine = make_engine(database)
+    try:
+        with Session(engine) as session:
+            accounts.create_account(session, name="cid", role=accounts.Role.OFFICER, now=NOW)
+            console_auth.set_password(session, "cid", PASSWORD, now=NOW)
+            stale = console_auth.sign_in(session, "cid", PASSWORD, client="10.0.0.9", now=NOW)
+            with pytest.raises(Unauthenticated):
+                console_auth.sign_in(session, "cid", "nope", client="10.0.0.8", now=NOW)
+            # Two hours on: that session is idle past 30 minutes, that failure past 15.
+            later = NOW + timedelta(hours=2)
+            fresh = console_auth.sign_in(session, "cid", PASSWORD, client="10.0.0.9", now=later)
+            hashes = set(session.exec(select(console_auth.ConsoleSession.id_hash)).all())
+            failures = session.exec(select(console_auth.ConsoleLoginFailure)).all()
+            # Within the sweep interval nothing more is deleted, however many attempts come.
+            assert not console_auth.sweep(session, now=later + timedelta(minutes=1))
+    finally:
+        engine.dispose()
+    assert stale.cookie is not None
+    assert fresh.cookie is not None
+    assert hashes == {console_auth._session_hash(fresh.cookie)}
+    assert failures == []
