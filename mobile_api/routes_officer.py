@@ -16,7 +16,7 @@ from mobile_api.bundle_service import BundleService
 from mobile_api.web import MobileSettingsDep
 from verifier.accounts import Caller, Role
 from verifier.api.deps import CallerDep, NowDep, Services, ServicesDep, SessionDep, TrustListDep
-from verifier.api.problems import STATUS_OF, TYPE_BASE
+from verifier.api.problems import TYPE_BASE, status_of
 from verifier.api.schemas import VerifyIn
 from verifier.verification.recorder import judge_batch
 from verifier.verification.service import ScanJob
@@ -119,11 +119,9 @@ def _item_error(index: int, scan_id: Any, status: int, slug: str, detail: str) -
 
 
 def _status_of(error: Exception) -> tuple[int, str]:
-    """HTTP status and problem slug of an error, from the verifier's one mapping."""
-    for cls, status, slug, _title in STATUS_OF:
-        if isinstance(error, cls):
-            return status, slug
-    return 500, "internal"
+    """HTTP status and problem slug of an item's error, from the verifier's one mapping."""
+    known = status_of(error)
+    return (known[0], known[1]) if known is not None else (500, "internal")
 
 
 def _prepared(

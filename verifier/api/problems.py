@@ -69,18 +69,27 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def problem_for(error: SealtraceError) -> JSONResponse:
+def status_of(error: BaseException) -> tuple[int, str, str] | None:
+    """(HTTP status, problem slug, title) of a SealtraceError; None for any other error."""
     for cls, status, slug, title in STATUS_OF:
         if isinstance(error, cls):
-            headers = {}
-            if isinstance(error, Unauthenticated):
-                headers["WWW-Authenticate"] = "Bearer"
-            if isinstance(error, RateLimited):
-                headers["Retry-After"] = str(error.retry_after)
-            if isinstance(error, Unavailable):
-                headers["Retry-After"] = "5"
-            return problem(status, slug, title, str(error), headers=headers)
-    return _internal(None)
+            return status, slug, title
+    return None
+
+
+def problem_for(error: SealtraceError) -> JSONResponse:
+    known = status_of(error)
+    if known is None:
+        return _internal(None)
+    status, slug, title = known
+    headers = {}
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = "5"
+    return problem(status, slug, title, str(error), headers=headers)
 
 
 def request_id_of(request: Request) -> str | None:

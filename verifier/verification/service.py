@@ -239,15 +239,20 @@ class Verifier:
         return batch
 
     @staticmethod
-    def _late_repeat(job: ScanJob, stored: dict[str, Scan]) -> JobResult:
-        row = stored.get(job.scan.scan_id or "")
-        if (
-            row is None
-            or (row.gtin, row.serial) != job.code.identity()
-            or (row.account_id != job.caller.account_id)
-        ):
-            return Conflict("this scan_id was already used for another scan")
+    def _stored_answer(job: ScanJob, row: Scan) -> VerifyOut:
+        """The answer stored for ``job``'s scan_id: only the same caller's scan of the same code."""
+        if (row.gtin, row.serial) != job.code.identity() or row.account_id != job.caller.account_id:
+            raise Conflict("this scan_id was already used for another scan")
         return VerifyOut.model_validate_json(row.answer)
+
+    def _late_repeat(self, job: ScanJob, stored: dict[str, Scan]) -> JobResult:
+        row = stored.get(job.scan.scan_id or "")
+        if row is None:
+            return Conflict("this scan_id was already used for another scan")
+        try:
+            return self._stored_answer(job, row)
+        except Conflict as exc:
+            return exc
 
     @staticmethod
     def _log(job: ScanJob, outcome: Outcome) -> None:
@@ -269,11 +274,7 @@ class Verifier:
                 raise Conflict("this scan_id was already used for another scan")
             return answer
         row = stored.get(scan_id)
-        if row is None:
-            return None
-        if (row.gtin, row.serial) != job.code.identity() or row.account_id != job.caller.account_id:
-            raise Conflict("this scan_id was already used for another scan")
-        return VerifyOut.model_validate_json(row.answer)
+        return None if row is None else self._stored_answer(job, row)
 
     def _judge_one(
         self,

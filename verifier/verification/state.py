@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Table, TextualSelect, and_, bindparam, text, tuple_
 from sqlalchemy import select as sa_select
@@ -28,7 +28,6 @@ __all__ = [
     "StateQuery",
     "code_facts",
     "effective_status_of",
-    "load_state",
     "load_states",
     "recent_scan_ids",
 ]
@@ -170,14 +169,6 @@ def _widest(queries: Sequence[StateQuery]) -> dict[Identity, StateQuery]:
         if held is None or query.since < held.since:
             wanted[identity] = query
     return wanted
-
-
-def load_state(
-    session: Session, code: ProductCode, *, now: datetime, history_limit: int, history_days: int
-) -> CodeState:
-    """The state of one code (see :func:`load_states`)."""
-    query = StateQuery(code, since=now - timedelta(days=history_days))
-    return load_states(session, [query], history_limit=history_limit)[code.identity()]
 
 
 # Each code's newest scans, as its own LIMIT-ed range of ix_scan_code_time, for any number of
