@@ -23,9 +23,9 @@ from datetime import date, datetime
 
 from authn.code import ProductCode
 from authn.errors import InvalidInput
+from detection import expiry_date
+from detection.reasons import SCANNED_AFTER_DECOMMISSION
 from mobile_api.bundle import OfflineBundle
-from verifier.detection import expiry_date
-from verifier.detection.reasons import SCANNED_AFTER_DECOMMISSION
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import (
     LOT_RECALLED_STATUS,

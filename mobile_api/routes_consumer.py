@@ -1,5 +1,5 @@
-"""The GS1 Digital Link resolver role: a label's URL answers browsers, API clients and
-linkset requests; plus the two follow-ups of a page view (location, report)."""
+"""The two follow-ups of a consumer's page view: the location shared later, and a report
+of a suspected fake."""
 
 from __future__ import annotations
 
@@ -9,29 +9,22 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session, select
-from starlette.convertors import Convertor, register_url_convertor
 
-from authn.code import AI_SIGNATURE
-from authn.digital_link import DigitalLink, format_digital_link, parse_digital_link
-from authn.errors import InvalidInput, NotFound, SealtraceError, Unavailable
+from authn.errors import NotFound
 from mobile_api.i18n import pick_language
-from mobile_api.pages import BrandContact, message_page, verdict_page
+from mobile_api.page_view import brand_contact
+from mobile_api.pages import message_page
 from mobile_api.web import (
     MobileSettingsDep,
     device_id_of,
     html_response,
-    is_prefetch,
-    new_session_cookie,
     session_cookie,
-    set_session_cookie,
-    wants_html,
 )
 from verifier.accounts import Role
-from verifier.api.deps import CallerDep, ServicesDep, SessionDep
-from verifier.api.problems import problem
-from verifier.api.schemas import Location, VerifyIn
+from verifier.api.deps import ServicesDep, SessionDep
+from verifier.api.schemas import Location
 from verifier.db.models import Alert, Scan
 from verifier.statuses import set_scan_location
 
@@ -41,128 +34,7 @@ REPORT_KIND = "CONSUMER_REPORT"
 MAX_REPORT_FIELD = 1000
 
 
-class GS1AIConvertor(Convertor[str]):
-    """A path segment that can open a Digital Link: a 2-4 digit Application Identifier.
-
-    Restricting the resolver route this way keeps it from swallowing /v1, /docs
-    or /static, so their own 404 and 405 answers stay intact.
-    """
-
-    regex = r"\d{2,4}"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("gs1ai", GS1AIConvertor())
-
 api_router = APIRouter(tags=["mobile"])
-resolver_router = APIRouter(tags=["resolver"])
-
-
-def _digital_link(request: Request) -> DigitalLink | None:
-    base = f"{request.url.scheme}://{request.url.netloc}"
-    query = request.url.query
-    # The raw path: the decoded one would turn %2F inside a value into a path separator.
-    raw_path = request.scope.get("raw_path")
-    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
-    uri = base + path + (f"?{query}" if query else "")
-    try:
-        link = parse_digital_link(uri)
-    except SealtraceError:
-        return None
-    return link
-
-
-def _brand_contact(services: Any, gtin: str) -> BrandContact | None:
-    try:
-        brand = services.trust.current().brand_owning(gtin)
-    except Unavailable:
-        return None
-    if brand is None:
-        return None
-    contact = brand.contact
-    return BrandContact(brand.name, contact.email, contact.phone, contact.url)
-
-
-def _linkset(request: Request, link: DigitalLink) -> JSONResponse:
-    base = f"{request.url.scheme}://{request.url.netloc}"
-    anchor_ais = [(ai, value) for ai, value in link.ais if ai != AI_SIGNATURE]
-    anchor = format_digital_link(anchor_ais, base, check_associations=False)
-    page = format_digital_link(link.ais, base, check_associations=False)
-    body = {
-        "linkset": [
-            {
-                "anchor": anchor,
-                GS1_VOC + "pip": [
-                    {"href": page, "title": "Product check page", "type": "text/html",
-                     "hreflang": ["en", "fr", "es"]},
-                ],
-                GS1_VOC + "verificationService": [
-                    {"href": page, "title": "Verify this unit (web page)", "type": "text/html"},
-                    {"href": f"{base}/v1/verify", "title": "Verify API (POST {\"code\": ...})",
-                     "type": "application/json"},
-                ],
-                GS1_VOC + "defaultLink": [{"href": page, "type": "text/html"}],
-            }
-        ]
-    }  # fmt: skip
-    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept"}
-    return JSONResponse(body, media_type=LINKSET_JSON, headers=headers)
-
-
-@resolver_router.get(
-    "/{ai:gs1ai}/{rest:path}",
-    summary="GS1 Digital Link resolver: the page, the verify answer or the linkset",
-    responses={404: {"description": "Not a Digital Link with a GS1 primary key."}},
-)
-async def resolve(
-    request: Request,
-    ai: str,
-    rest: str,
-    services: ServicesDep,
-    caller: CallerDep,
-) -> Response:
-    """Browsers (Accept: text/html) get the verdict page; API clients the same JSON as
-    POST /v1/verify; ``?linkType=all`` the RFC 9264 linkset. Viewing records a scan."""
-    link = _digital_link(request)
-    params = dict(link.other_params) if link else {}
-    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-    html = wants_html(request)
-    if link is None:
-        if html:
-            return html_response(message_page(lang, "error.title", "error.text"), status_code=404)
-        return problem(404, "not-found", "Not found", "not a GS1 Digital Link of this resolver")
-    if params.get("linkType") == "all":
-        return _linkset(request, link)
-    code_text = format_digital_link(link.ais, check_associations=False)
-    if html and is_prefetch(request):
-        # A page nobody looked at is not a scan; the real navigation fetches again.
-        return Response(status_code=503, headers={"Cache-Control": "no-store"})
-    cookie = session_cookie(request)
-    fresh_cookie = cookie is None
-    if cookie is None and html:
-        cookie = new_session_cookie()
-    device_id = device_id_of(cookie) if cookie is not None else None
-    try:
-        # The scan joins the worker's next group commit, like POST /v1/verify.
-        job = services.verifier.prepare(caller, VerifyIn(code=code_text, device_id=device_id))
-        answer = await services.recorder.judge(job)
-    except InvalidInput:
-        if not html:
-            raise
-        return html_response(message_page(lang, "error.title", "error.text"), status_code=400)
-    if not html:
-        return JSONResponse(answer.to_json(), headers={"Cache-Control": "no-store"})
-    page = verdict_page(lang, answer, _brand_contact(services, answer.product.gtin))
-    response = html_response(page)
-    response.headers["Content-Language"] = lang
-    if fresh_cookie and cookie is not None:
-        set_session_cookie(response, request, cookie)
-    return response
 
 
 def _own_anonymous_scan(
@@ -237,7 +109,7 @@ async def report(
         select(Alert).where(Alert.kind == REPORT_KIND, Alert.scan_id == scan.scan_id)
     ).first()
     if already is None:
-        contact = _brand_contact(services, scan.gtin)
+        contact = brand_contact(services, scan.gtin)
         brand_id = None
         if contact is not None:
             brand = services.trust.current().brand_owning(scan.gtin)

@@ -33,11 +33,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from authn.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from detection.model import Finding
+from storage.types import UTCDateTime
 from verifier.accounts import Caller, Role
 from verifier.api.metrics import ALERTS
 from verifier.db.models import Account, Alert, AlertEvent, BrandWebhook, WebhookOutbox
-from verifier.db.types import UTCDateTime
-from verifier.detection.model import Finding
 from verifier.webhooks import new_event
 
 AlertStatus = Literal["open", "acknowledged", "closed"]

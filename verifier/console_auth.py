@@ -30,9 +30,9 @@ from sqlalchemy import Index
 from sqlmodel import Field, Session, SQLModel, col, delete, func, select
 
 from authn.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
+from storage.types import UTCDateTime
 from verifier.accounts import Caller, Role
 from verifier.db.models import Account
-from verifier.db.types import UTCDateTime
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8

@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from authn.errors import NotFound, PermissionDenied, Unauthenticated
+from epcis.documents import inspection_event
+from epcis.store import record_own_events
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.db.models import Account, CodeRecord, Inspection, Scan
-from verifier.epcis.documents import inspection_event
-from verifier.epcis.store import record_own_events
 from verifier.registry import caller_owns
 
 InspectionOutcome = Literal["released", "detained", "seized"]

@@ -19,6 +19,8 @@ from sqlmodel import Session, col, select
 from authn.ai import validate_value
 from authn.errors import GS1SyntaxError, NotFound, PermissionDenied, Unauthenticated
 from authn.gs1 import normalise_gtin
+from epcis.documents import commissioning_event
+from epcis.store import record_own_events
 from keys.model import Brand
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
@@ -40,8 +42,6 @@ from verifier.db.models import (
     LotStatus,
     ProductThreshold,
 )
-from verifier.epcis.documents import commissioning_event
-from verifier.epcis.store import record_own_events
 from verifier.verification.rules import ACTIVE
 from verifier.verification.state import code_facts, effective_status_of
 

@@ -17,13 +17,13 @@ from sqlmodel import Session, col, select
 
 from authn.ai import validate_value
 from authn.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from epcis.documents import status_event
+from epcis.store import record_own_events
+from epcis.vocabulary import STATUS_EVENTS
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.api.schemas import StatusChangeOut
 from verifier.db.models import AuditEvent, CodeRecord, LotStatus, Scan
-from verifier.epcis.documents import status_event
-from verifier.epcis.store import record_own_events
-from verifier.epcis.vocabulary import STATUS_EVENTS
 from verifier.registry import account_id_of, gtin14, require_writer
 from verifier.verification.rules import ACTIVE
 from verifier.verification.views import coarse_position

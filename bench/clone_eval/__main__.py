@@ -20,7 +20,7 @@ from bench.clone_eval.model import Params
 from bench.clone_eval.replay import replay
 from bench.clone_eval.report import ScenarioRun, render, write_into_doc
 from bench.clone_eval.simulate import simulate
-from verifier.detection import (
+from detection import (
     RULES,
     DetectionSettings,
     consumers_far_apart,
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         "--replay",
         action="store_true",
         help=(
-            "also replay the scans through verifier.detection.assess alone (default settings), "
+            "also replay the scans through detection.assess alone (default settings), "
             "leaving each new rule out in turn, and on a population ten times larger"
         ),
     )

@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from verifier.detection import haversine_km
+from detection import haversine_km
 
 ROAD_DETOUR = 1.25  # road km per great-circle km on European motorways
 TRUCK_KMH = (60.0, 80.0)  # average speed including stops

@@ -1,4 +1,4 @@
-"""Replay a simulation through ``verifier.detection.assess`` alone: no app, no database.
+"""Replay a simulation through ``detection.assess`` alone: no app, no database.
 
 This is not the evaluation of the service (``service.run`` is): it shows what
 the detection rules would decide when fed as the service stores and loads
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
 from bench.clone_eval.service import EXPIRY, FLAGGED, GTIN, Verdicts
-from verifier.detection import (
+from detection import (
     RULES,
     CodeRecord,
     CodeStatus,

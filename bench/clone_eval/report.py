@@ -234,7 +234,7 @@ account, consumers send no token.
   from the first copy scan (1 = the first copy scan itself)."""
 
 REPLAY_NOTE = """\
-The same simulations replayed through `verifier.detection.assess` with the
+The same simulations replayed through `detection.assess` with the
 default `DetectionSettings`, fed scans as the service stores them: consumer
 locations rounded to 0.1 degree with an accuracy of at least 10 km, and the 50
 latest scans within 180 days. This shows what the detection rules would decide

@@ -10,7 +10,7 @@ from bench.clone_eval.metrics import evaluate
 from bench.clone_eval.model import START, CloneInfo, Params, ScanEvent, Simulation
 from bench.clone_eval.replay import replay, stored_scan
 from bench.clone_eval.simulate import simulate
-from verifier.detection import RULES, DetectionSettings, concurrent_scans, impossible_travel
+from detection import RULES, DetectionSettings, concurrent_scans, impossible_travel
 
 TINY = Params(serials=12, seed=4, clone_fraction=0.5, copy_counts=((2, 1.0),), pro_coverage=1.0)
 VERDICTS = {"authentic", "suspect", "counterfeit", "unverifiable"}

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from authn.code import ProductCode
 from authn.digital_link import format_digital_link
 from authn.signing import sign_code
+from detection import Finding
 from keys.authority import BrandApplication, issue_line_certificate, register_brand, revoke
 from keys.filestore import export_public_key
 from keys.model import Brand, Contact, LineCertificate
@@ -33,7 +34,6 @@ from verifier import accounts, console_auth
 from verifier import alerts as alert_service
 from verifier.db.migrate import upgrade
 from verifier.db.models import Alert
-from verifier.detection import Finding
 from verifier.settings import Settings
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from mobile_api.console.journey import build_journey
-from mobile_api.console.overview import by_week
-from mobile_api.console.svg import Projection, bar_chart, journey_svg
+from console.journey import build_journey
+from console.overview import by_week
+from console.svg import Projection, bar_chart, journey_svg
+from detection import CodeRecord, Scan
 from tests.console.console_world import LYON, NOW, PARIS, SHANGHAI
-from verifier.detection import CodeRecord, Scan
 
 RECORD = CodeRecord(gtin="09506000000428", serial="S1", registered=True)
 

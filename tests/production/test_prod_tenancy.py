@@ -20,8 +20,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from epcis.documents import commissioning_event, epcis_document
 from tests.production.conftest import ACME_GTIN, OTHER_GTIN, Env, EnvFactory, registration
-from verifier.epcis.documents import commissioning_event, epcis_document
 
 OTHER_DEVICE = "canary-device-of-other"
 OTHER_BATCH = "CANARY-BATCH-OTHER"
@@ -46,6 +46,7 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("POST", "/v1/scans/{scan_id}/location"): "204 without a body; the browser's own scan only",
     ("POST", "/report"): "writes an alert for the brand; answers a page without scan data",
     ("GET", "/static"): "static files",
+    ("GET", "/static/console"): "the console's stylesheet",
 }
 # The console's pages use a login cookie, not bearer tokens: checked only to give nothing to
 # a token without a session (per-brand sessions are the console's own tests).

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from verifier.detection import (
+from detection import (
     CodeRecord,
     DetectionSettings,
     Finding,
@@ -25,7 +25,7 @@ from verifier.detection import (
     too_many_devices,
     too_many_trade_sites,
 )
-from verifier.detection.verdict import Rule
+from detection.verdict import Rule
 
 T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
 HOUR = 60.0

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from authn.errors import InvalidInput
-from verifier.detection import (
+from detection import (
     CodeRecord,
     DetectionSettings,
     Finding,

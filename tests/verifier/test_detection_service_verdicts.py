@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session, select
 
+from detection.verdict import CONSUMER_AUTHENTIC, CONSUMER_RECALLED, CONSUMER_SUSPECT
 from verifier.accounts import ANONYMOUS
 from verifier.api.schemas import Location, VerifyIn
 from verifier.db.models import Scan
-from verifier.detection.verdict import CONSUMER_AUTHENTIC, CONSUMER_RECALLED, CONSUMER_SUSPECT
 
 if TYPE_CHECKING:
     from tests.verifier.conftest import Env

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from verifier.detection import (
+from detection import (
     CodeRecord,
     DetectionSettings,
     ProductThresholds,

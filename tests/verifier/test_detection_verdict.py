@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier.detection import (
+from detection import (
     CodeRecord,
     DetectionSettings,
     Finding,
@@ -20,7 +20,7 @@ from verifier.detection import (
     reasons,
     risk_score,
 )
-from verifier.detection.verdict import (
+from detection.verdict import (
     CONSUMER_AUTHENTIC,
     CONSUMER_RECALLED,
     CONSUMER_SUSPECT,
@@ -215,5 +215,5 @@ def test_detection_package_stays_pure() -> None:
             for name in names:
                 top = name.split(".")[0]
                 assert top in allowed_stdlib or name.startswith(
-                    ("authn.gs1", "authn.errors", "verifier.detection")
+                    ("authn.gs1", "authn.errors", "detection")
                 ), f"{source.name} imports {name}"

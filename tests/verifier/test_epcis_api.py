@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from verifier.epcis.api import router
-from verifier.epcis.documents import (
+from epcis.documents import (
     aggregation_event,
     commissioning_event,
     epcis_document,
     object_event,
 )
-from verifier.epcis.identifiers import unit_uri
+from epcis.identifiers import unit_uri
+from verifier.api.routes_epcis import router
 
 T0 = dt.datetime(2026, 2, 1, 8, 0, tzinfo=dt.UTC)
 FACTORY = "urn:epc:id:sgln:9506000.00001.0"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from verifier.epcis.documents import (
+from epcis.documents import (
     aggregation_event,
     commissioning_event,
     epcis_document,
@@ -19,8 +19,8 @@ from verifier.epcis.documents import (
     object_event,
     status_event,
 )
-from verifier.epcis.hashing import context_namespaces, event_hash, pre_hash_string
-from verifier.epcis.vocabulary import STATUS_EVENTS
+from epcis.hashing import context_namespaces, event_hash, pre_hash_string
+from epcis.vocabulary import STATUS_EVENTS
 
 if os.environ.get("CI", "").lower() == "true":
     # CI has the dev dependencies: a missing reference must fail, not skip.

@@ -16,9 +16,8 @@ from sqlmodel import Session, SQLModel, select
 import verifier.db.models  # noqa: F401  (the account table the event table refers to)
 from authn.errors import InvalidInput
 from authn.gs1 import check_digit
-from verifier.db.engine import make_engine
-from verifier.epcis.documents import commissioning_event, epcis_document, object_event
-from verifier.epcis.store import (
+from epcis.documents import commissioning_event, epcis_document, object_event
+from epcis.store import (
     CaptureConflict,
     CaptureRejected,
     EventQuery,
@@ -26,8 +25,9 @@ from verifier.epcis.store import (
     export_document,
     query_events,
 )
-from verifier.epcis.tables import EpcisEvent, EpcisEventEpc
-from verifier.epcis.validation import read_document
+from epcis.tables import EpcisEvent, EpcisEventEpc
+from epcis.validation import read_document
+from verifier.db.engine import make_engine
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 ACME = ("9506000",)

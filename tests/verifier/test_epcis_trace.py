@@ -14,24 +14,23 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from verifier.db.engine import make_engine
-from verifier.epcis.aggregation import (
+from epcis.aggregation import (
     ROUTE_IMPLAUSIBLE,
     UNIT_IN_SEALED_CASE_ELSEWHERE,
     aggregation_findings,
     contents,
     unit_state,
 )
-from verifier.epcis.documents import (
+from epcis.documents import (
     aggregation_event,
     commissioning_event,
     epcis_document,
     object_event,
     status_event,
 )
-from verifier.epcis.identifiers import identify, unit_uri
-from verifier.epcis.model import TraceEvent
-from verifier.epcis.store import (
+from epcis.identifiers import identify, unit_uri
+from epcis.model import TraceEvent
+from epcis.store import (
     EventQuery,
     capture,
     case_contents,
@@ -40,7 +39,8 @@ from verifier.epcis.store import (
     record_own_events,
     trace_state,
 )
-from verifier.epcis.validation import read_document
+from epcis.validation import read_document
+from verifier.db.engine import make_engine
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 GTIN = "09506000134352"

@@ -13,7 +13,7 @@ from jsonschema import Draft7Validator
 
 from authn.errors import GS1SyntaxError, InvalidInput
 from authn.gs1 import check_digit
-from verifier.epcis.documents import (
+from epcis.documents import (
     aggregation_event,
     commissioning_event,
     epcis_document,
@@ -22,9 +22,9 @@ from verifier.epcis.documents import (
     query_document,
     status_event,
 )
-from verifier.epcis.identifiers import identify, identify_code
-from verifier.epcis.validation import read_document
-from verifier.epcis.vocabulary import STATUS_EVENTS
+from epcis.identifiers import identify, identify_code
+from epcis.validation import read_document
+from epcis.vocabulary import STATUS_EVENTS
 
 AT = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 GTIN = "09506000134352"

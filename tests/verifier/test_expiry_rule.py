@@ -1,7 +1,7 @@
 """One rule says when a product is expired: its last day must be over everywhere on Earth.
 
 The answer's status, detection's CODE_EXPIRED and the offline verifier's check all use
-``verifier.detection.is_expired``; at the boundary they must agree.
+``detection.is_expired``; at the boundary they must agree.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authn.code import ProductCode
-from verifier.detection import is_expired
+from detection import is_expired
 from verifier.verification.rules import RuleInput, ScanFacts, code_expired
 
 if TYPE_CHECKING:

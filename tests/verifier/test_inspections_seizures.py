@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import col, select
 
 from authn.errors import NotFound
+from epcis.tables import EpcisEvent
 from verifier import statuses
 from verifier.db.models import Scan
-from verifier.epcis.tables import EpcisEvent
 
 if TYPE_CHECKING:
     from tests.verifier.conftest import Env

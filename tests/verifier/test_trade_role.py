@@ -12,11 +12,11 @@ import pytest
 from sqlmodel import select
 
 from authn.errors import InvalidInput
+from epcis.identifiers import unit_uri
 from tests.production.test_prod_tenancy import enumerate_routes
 from verifier import accounts
 from verifier.accounts import ACCOUNT_ROLES, Caller, Role
 from verifier.db.models import Scan
-from verifier.epcis.identifiers import unit_uri
 
 if TYPE_CHECKING:
     from tests.verifier.conftest import Env
@@ -105,7 +105,7 @@ def test_a_trade_return_of_a_sold_unit_is_not_a_customs_finding(env: Env) -> Non
 
 
 # What a trade account must be refused. The checks live in verifier/registry.py,
-# verifier/alerts.py and verifier/epcis/api.py, which treat every account that is not a
+# verifier/alerts.py and verifier/api/routes_epcis.py, which treat every account that is not a
 # brand as an officer; until they name the roles they allow, a trade account passes them.
 FORBIDDEN_TO_TRADE = [
     pytest.param("GET", "/v1/codes/{gtin}/P1", None, id="read-a-brands-code-record"),

@@ -19,12 +19,12 @@ from verifier.api.deps import Services
 from verifier.api.metrics import install_operations
 from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from verifier.api.routes_alerts import router as alerts_router
+from verifier.api.routes_epcis import router as epcis_router
 from verifier.api.routes_inspections import router as inspections_router
 from verifier.api.routes_registry import router as registry_router
 from verifier.api.routes_service import router as service_router
 from verifier.api.routes_verify import router as verify_router
 from verifier.db.engine import make_engine
-from verifier.epcis.api import router as epcis_router
 from verifier.outbox import OutboxWorker
 from verifier.settings import Clock, Settings, utc_now
 from verifier.trust import TrustListParser, TrustStore, keys_trust_parser

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from verifier.db.types import UTCDateTime
+from storage.types import UTCDateTime
 
 
 class Account(SQLModel, table=True):

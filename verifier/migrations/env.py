@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import verifier.console_auth  # the console tables, for the metadata
-import verifier.db.models
-import verifier.epcis.tables  # noqa: F401
+import epcis.tables  # noqa: F401
 from verifier.db.engine import make_engine
 from verifier.settings import Settings
 

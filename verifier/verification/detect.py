@@ -1,4 +1,4 @@
-"""From the service's records to :func:`verifier.detection.assess`, and back to one outcome.
+"""From the service's records to :func:`detection.assess`, and back to one outcome.
 
 The service keeps its own records (:class:`CodeState`, :class:`ScanFacts`);
 this module turns them into detection's validated inputs, merges the findings
@@ -20,8 +20,7 @@ from typing import cast
 
 from authn.code import ProductCode
 from authn.errors import InvalidInput
-from keys.trust import TrustDecision
-from verifier.detection import (
+from detection import (
     CodeRecord,
     CodeStatus,
     DetectionSettings,
@@ -31,13 +30,14 @@ from verifier.detection import (
     assess,
     risk_score,
 )
-from verifier.detection.model import CODE_STATUSES
-from verifier.detection.verdict import (
+from detection.model import CODE_STATUSES
+from detection.verdict import (
     CONSUMER_EXPIRED,
     CONSUMER_RECALLED,
     CONSUMER_SUSPECT,
     SAFETY_MESSAGES,
 )
+from keys.trust import TrustDecision
 from verifier.verification.rules import RuleInput, ScanFacts, code_data_mismatch
 from verifier.verification.state import CodeState
 

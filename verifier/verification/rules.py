@@ -1,6 +1,6 @@
 """Registry-state facts and the rules that stay outside clone detection.
 
-The service judges scans with :mod:`verifier.detection`; what is left here is
+The service judges scans with :mod:`detection`; what is left here is
 the registry's view of a unit (:class:`CodeFacts`, :class:`ScanFacts`, its
 effective status), CODE_DATA_MISMATCH (a genuine signature over data the brand
 registered differently), and the recall and expiry checks the officer's
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from authn.code import ProductCode
-from verifier.detection import expiry_date, is_expired
+from detection import expiry_date, is_expired
 
 Severity = Literal["suspect", "info"]
 

@@ -33,14 +33,14 @@ from sqlmodel import Session, col, select
 from authn.code import ProductCode
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
+from detection import DetectionSettings, Finding
+from epcis.identifiers import unit_uri
+from epcis.store import findings_for_scan
 from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alerts import AlertSubject, raise_batch_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
 from verifier.db.models import Scan
-from verifier.detection import DetectionSettings, Finding
-from verifier.epcis.identifiers import unit_uri
-from verifier.epcis.store import findings_for_scan
 from verifier.registry import caller_owns
 from verifier.settings import Clock
 from verifier.trust import TrustStore

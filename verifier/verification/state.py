@@ -18,9 +18,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
+from detection import ProductThresholds
+from storage.types import UTCDateTime
 from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold
-from verifier.db.types import UTCDateTime
-from verifier.detection import ProductThresholds
 from verifier.verification.rules import CodeFacts, ScanFacts, effective_status_of
 
 __all__ = [

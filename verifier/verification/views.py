@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import cast
 
 from authn.code import ProductCode
+from detection import Finding, expiry_date
 from keys.trust import TrustDecision
 from verifier.api.schemas import (
     CoarseLocation,
@@ -29,7 +30,6 @@ from verifier.api.schemas import (
     VerdictName,
     VerifyOut,
 )
-from verifier.detection import Finding, expiry_date
 from verifier.verification.detect import Outcome
 from verifier.verification.rules import ScanFacts
 

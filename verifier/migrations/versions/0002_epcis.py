@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from verifier.db.types import UTCDateTime
+from storage.types import UTCDateTime
 
 revision: str = "0002_epcis"
 down_revision: str | None = "0001"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from html import escape
 
-from mobile_api.console.data import OUTCOMES, CodePage
-from mobile_api.console.journey import Journey, speed_words
-from mobile_api.console.layout import csrf_field, layout
-from mobile_api.console.pages import code_href, when
-from mobile_api.console.svg import journey_svg
+from console.data import OUTCOMES, CodePage
+from console.journey import Journey, speed_words
+from console.layout import csrf_field, layout
+from console.pages import code_href, when
+from console.svg import journey_svg
 from verifier.accounts import Caller, Role
 
 

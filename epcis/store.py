@@ -21,21 +21,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from authn.errors import Conflict, InvalidInput
-from verifier.detection.model import Finding
-from verifier.epcis.aggregation import (
+from detection.model import Finding
+from epcis.aggregation import (
     UnitState,
     aggregation_findings,
     contents,
     events_affecting,
     unit_state,
 )
-from verifier.epcis.documents import epcis_document, query_document
-from verifier.epcis.hashing import context_namespaces
-from verifier.epcis.identifiers import identify_code
-from verifier.epcis.model import TraceEvent
-from verifier.epcis.tables import EpcisEvent, EpcisEventEpc, EpcisLocation
-from verifier.epcis.validation import EventError, read_document, read_event
-from verifier.epcis.vocabulary import bare_term
+from epcis.documents import epcis_document, query_document
+from epcis.hashing import context_namespaces
+from epcis.identifiers import identify_code
+from epcis.model import TraceEvent
+from epcis.tables import EpcisEvent, EpcisEventEpc, EpcisLocation
+from epcis.validation import EventError, read_document, read_event
+from epcis.vocabulary import bare_term
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -16,8 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifier.detection import reasons
-from verifier.detection.common import (
+from detection import reasons
+from detection.common import (
     duration,
     earlier_scans,
     place,
@@ -26,7 +26,7 @@ from verifier.detection.common import (
     who,
     widened_distance_km,
 )
-from verifier.detection.model import (
+from detection.model import (
     TRUSTED_ROLES,
     CodeRecord,
     DetectionSettings,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from verifier.detection import reasons
-from verifier.detection.common import (
+from detection import reasons
+from detection.common import (
     earlier_scans,
     place,
     session_starts,
@@ -14,7 +14,7 @@ from verifier.detection.common import (
     who,
     widened_distance_km,
 )
-from verifier.detection.model import CodeRecord, DetectionSettings, Finding, Scan
+from detection.model import CodeRecord, DetectionSettings, Finding, Scan
 
 # How far past the limit the device count is followed: enough to grade the
 # excess, few enough that counting stays linear in the history.
@@ -44,7 +44,7 @@ def too_many_devices(
     One device is one session however often it scans (a buyer checking a
     purchase ten times is one). Device-less scans are separate sessions only
     when far apart in space, or, without a location, in time (see
-    :func:`~verifier.detection.common.session_starts`). Device ids are
+    :func:`~detection.common.session_starts`). Device ids are
     cheap to invent, so the evidence always weighs as anonymous.
     """
     settings = settings.for_record(record)
@@ -112,7 +112,7 @@ def consumers_far_apart(
 
     A unit is bought near its shop and checked by its buyer (and perhaps a
     giftee) in one place. Each consumer session (see
-    :func:`~verifier.detection.common.session_starts`) is placed where it
+    :func:`~detection.common.session_starts`) is placed where it
     first scanned; places at least ``holder_spread_km`` (150 km, after
     accuracy widening) from the shop (the latest located trade scan) and from
     each other are counted. One such place is a weak sign (an online order, a

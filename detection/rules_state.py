@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from authn.errors import GS1SyntaxError
 from authn.gs1 import yymmdd_to_date
-from verifier.detection import reasons
-from verifier.detection.common import earlier_scans, place, session_starts, when, who
-from verifier.detection.model import (
+from detection import reasons
+from detection.common import earlier_scans, place, session_starts, when, who
+from detection.model import (
     INTERNAL_ROLES,
     CodeRecord,
     DetectionSettings,

@@ -1,6 +1,6 @@
 """An EPCIS event as the rules see it: canonical keys, bare CBV terms, an aware event time.
 
-:class:`TraceEvent` is built only by :func:`verifier.epcis.validation.read_event`
+:class:`TraceEvent` is built only by :func:`epcis.validation.read_event`
 (from a partner's JSON, checked) or from a stored row (checked when it was
 captured). The original JSON travels with it, so an export gives back what
 was captured.

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from authn.errors import InvalidInput
-from verifier.detection.model import INTERNAL_ROLES, SITE_ROLES, DetectionSettings, Scan
+from detection.model import INTERNAL_ROLES, SITE_ROLES, DetectionSettings, Scan
 
 # Mean Earth radius (IUGG); the haversine error against the ellipsoid is
 # under 0.5 %, far below the location uncertainty of a phone.

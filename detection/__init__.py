@@ -5,9 +5,9 @@ bounded slice of its history, the new scan and ``now``, and gets back an
 :class:`Assessment`. docs/detection.md describes every rule.
 """
 
-from verifier.detection import reasons
-from verifier.detection.common import haversine_km
-from verifier.detection.model import (
+from detection import reasons
+from detection.common import haversine_km
+from detection.model import (
     CodeRecord,
     CodeStatus,
     DetectionSettings,
@@ -17,14 +17,14 @@ from verifier.detection.model import (
     Scan,
     Severity,
 )
-from verifier.detection.rules_custody import out_of_sequence
-from verifier.detection.rules_sites import repeated_at_site, too_many_trade_sites
-from verifier.detection.rules_spread import (
+from detection.rules_custody import out_of_sequence
+from detection.rules_sites import repeated_at_site, too_many_trade_sites
+from detection.rules_spread import (
     consumers_far_apart,
     outside_intended_market,
     too_many_devices,
 )
-from verifier.detection.rules_state import (
+from detection.rules_state import (
     code_expired,
     code_not_registered,
     expiry_date,
@@ -32,8 +32,8 @@ from verifier.detection.rules_state import (
     recalled,
     scanned_after_decommission,
 )
-from verifier.detection.rules_travel import concurrent_scans, impossible_travel
-from verifier.detection.verdict import RULES, Assessment, Rule, assess, risk_score
+from detection.rules_travel import concurrent_scans, impossible_travel
+from detection.verdict import RULES, Assessment, Rule, assess, risk_score
 
 __all__ = [
     "RULES",

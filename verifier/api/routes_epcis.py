@@ -19,10 +19,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
-from verifier.api.problems import problem
-from verifier.epcis.store import (
+from epcis.store import (
     DEFAULT_LIMIT,
     MAX_EXPORT,
     MAX_LIMIT,
@@ -32,6 +29,9 @@ from verifier.epcis.store import (
     capture,
     export_document,
 )
+from verifier.accounts import Caller, Role
+from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
+from verifier.api.problems import problem
 
 router = APIRouter(prefix="/v1/epcis", tags=["epcis"])
 EPCIS_MEDIA = "application/ld+json"

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authn.errors import GS1SyntaxError, InvalidInput
+from epcis.hashing import context_namespaces, event_hash
+from epcis.identifiers import identify, is_uri
+from epcis.model import ACTIONS, EVENT_TYPES, Party, TraceEvent
+from epcis.vocabulary import bare_term
 from keys.model import gtin_in_prefixes
-from verifier.epcis.hashing import context_namespaces, event_hash
-from verifier.epcis.identifiers import identify, is_uri
-from verifier.epcis.model import ACTIONS, EVENT_TYPES, Party, TraceEvent
-from verifier.epcis.vocabulary import bare_term
 
 MAX_EVENTS = 10_000
 DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument")

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from verifier.db.types import UTCDateTime
+from storage.types import UTCDateTime
 
 
 class EpcisEvent(SQLModel, table=True):

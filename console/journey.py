@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from verifier.detection import (
+from detection import (
     CodeRecord,
     DetectionSettings,
     Finding,

@@ -32,11 +32,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from verifier.detection.common import when
-from verifier.detection.model import Finding
-from verifier.detection.reasons import ROUTE_IMPLAUSIBLE, UNIT_IN_SEALED_CASE_ELSEWHERE
-from verifier.epcis.model import TraceEvent
-from verifier.epcis.vocabulary import END_OF_CHAIN_DISPOSITIONS, END_OF_CHAIN_STEPS
+from detection.common import when
+from detection.model import Finding
+from detection.reasons import ROUTE_IMPLAUSIBLE, UNIT_IN_SEALED_CASE_ELSEWHERE
+from epcis.model import TraceEvent
+from epcis.vocabulary import END_OF_CHAIN_DISPOSITIONS, END_OF_CHAIN_STEPS
 
 SEALED_CASE_WEIGHT = 0.8
 ROUTE_WEIGHT = 0.5

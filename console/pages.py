@@ -7,14 +7,14 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
+from console.layout import csrf_field, layout
+from console.overview import KeyEvent, Overview
+from console.svg import bar_chart, places_svg
+from detection.reasons import ALL_REASONS
 from keys.trust import TrustList
-from mobile_api.console.layout import csrf_field, layout
-from mobile_api.console.overview import KeyEvent, Overview
-from mobile_api.console.svg import bar_chart, places_svg
 from verifier.accounts import Caller, Role
 from verifier.alerts import AlertView
 from verifier.db.models import AuditEvent
-from verifier.detection.reasons import ALL_REASONS
 
 
 def when(moment: datetime | None) -> str:

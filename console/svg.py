@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from mobile_api.console.journey import Journey, Leg, position, speed_words
-from mobile_api.console.world import OUTLINES
+from console.journey import Journey, Leg, position, speed_words
+from console.world import OUTLINES
 
 WIDTH = 800.0
 HEIGHT = 480.0

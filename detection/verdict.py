@@ -17,22 +17,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from verifier.detection import reasons
-from verifier.detection.model import CodeRecord, DetectionSettings, Finding, Scan
-from verifier.detection.rules_custody import out_of_sequence
-from verifier.detection.rules_sites import repeated_at_site, too_many_trade_sites
-from verifier.detection.rules_spread import (
+from detection import reasons
+from detection.model import CodeRecord, DetectionSettings, Finding, Scan
+from detection.rules_custody import out_of_sequence
+from detection.rules_sites import repeated_at_site, too_many_trade_sites
+from detection.rules_spread import (
     consumers_far_apart,
     outside_intended_market,
     too_many_devices,
 )
-from verifier.detection.rules_state import (
+from detection.rules_state import (
     code_expired,
     code_not_registered,
     recalled,
     scanned_after_decommission,
 )
-from verifier.detection.rules_travel import concurrent_scans, impossible_travel
+from detection.rules_travel import concurrent_scans, impossible_travel
 
 
 class Rule(Protocol):

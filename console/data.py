@@ -15,10 +15,11 @@ from typing import get_args
 
 from sqlmodel import Session, col, select
 
+import detection
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unavailable
+from console.journey import Journey, build_journey
 from keys.trust import TrustList
-from mobile_api.console.journey import Journey, build_journey
-from verifier import detection, inspections
+from verifier import inspections
 from verifier.accounts import Caller, Role
 from verifier.db.models import (
     Alert,

@@ -29,8 +29,8 @@ from authn.errors import (
     Unauthenticated,
     Unavailable,
 )
-from mobile_api.console.layout import layout
-from mobile_api.web import html_response
+from console.html import html_response
+from console.layout import layout
 from verifier import console_auth as auth
 from verifier.accounts import Caller, Role
 from verifier.api.deps import Services, get_services

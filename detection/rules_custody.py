@@ -20,8 +20,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifier.detection import reasons
-from verifier.detection.common import (
+from detection import reasons
+from detection.common import (
     by_time,
     earlier_scans,
     far_apart,
@@ -32,7 +32,7 @@ from verifier.detection.common import (
     when,
     who,
 )
-from verifier.detection.model import (
+from detection.model import (
     SITE_ROLES,
     STAGES,
     CodeRecord,

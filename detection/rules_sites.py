@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from verifier.detection import reasons
-from verifier.detection.common import by_time, earlier_scans, place, same_site, site_of, when
-from verifier.detection.model import SITE_ROLES, CodeRecord, DetectionSettings, Finding, Scan
+from detection import reasons
+from detection.common import by_time, earlier_scans, place, same_site, site_of, when
+from detection.model import SITE_ROLES, CodeRecord, DetectionSettings, Finding, Scan
 
 _SITES_WEIGHT = 0.7
 # Graded like TOO_MANY_DEVICES: the first read past the limit is a warning, each

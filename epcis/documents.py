@@ -1,7 +1,7 @@
 """EPCIS 2.0 JSON that sealtrace writes: its own events, and documents for export. Pure.
 
 The event builders are what the verifier's own actions emit (the service
-stores them with :func:`verifier.epcis.store.record_own_events`):
+stores them with :func:`epcis.store.record_own_events`):
 
 - issuance registration -> :func:`commissioning_event` (ADD, commissioning, active)
 - a status change       -> :func:`status_event` (``vocabulary.STATUS_EVENTS``)
@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from authn.errors import InvalidInput
-from verifier.epcis.identifiers import unit_uri
-from verifier.epcis.vocabulary import STATUS_EVENTS
+from epcis.identifiers import unit_uri
+from epcis.vocabulary import STATUS_EVENTS
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 LOCATION_VOCABULARY = "urn:epcglobal:epcis:vtype:BusinessLocation"

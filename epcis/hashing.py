@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authn.errors import GS1SyntaxError
-from verifier.epcis.identifiers import identify
-from verifier.epcis.vocabulary import CBV_WEB, bare_term, web_uri
+from epcis.identifiers import identify
+from epcis.vocabulary import CBV_WEB, bare_term, web_uri
 
 _PAIR = "\x00pair"  # a (type, value) pair of a source, destination or business transaction
 _PAIR_LISTS = ("sourceList", "destinationList", "bizTransactionList")

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
-from mobile_api.console import data, overview
-from mobile_api.console.code_pages import code_page_html, report_html
-from mobile_api.console.pages import (
+from console import data, overview
+from console.code_pages import code_page_html, report_html
+from console.html import html_response
+from console.pages import (
     alert_page,
     alerts_page,
     brand_page,
@@ -23,7 +24,7 @@ from mobile_api.console.pages import (
     code_href,
     login_page,
 )
-from mobile_api.console.web import (
+from console.web import (
     COOKIE,
     EVERYONE,
     LOGIN_COOKIE,
@@ -37,7 +38,6 @@ from mobile_api.console.web import (
     secure,
     set_session_cookie,
 )
-from mobile_api.web import html_response
 from verifier import alerts as alert_service
 from verifier import console_auth as auth
 from verifier.accounts import Role

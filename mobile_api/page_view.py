@@ -1,0 +1,66 @@
+"""A page view of a label's Digital Link: the verification a browser or API client asks
+for, joined to the worker's next group commit like POST /v1/verify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from authn.digital_link import DigitalLink, format_digital_link
+from authn.errors import InvalidInput, Unavailable
+from mobile_api.pages import BrandContact, message_page, verdict_page
+from mobile_api.web import (
+    device_id_of,
+    html_response,
+    is_prefetch,
+    new_session_cookie,
+    session_cookie,
+    set_session_cookie,
+)
+from verifier.accounts import Caller
+from verifier.api.schemas import VerifyIn
+
+
+def brand_contact(services: Any, gtin: str) -> BrandContact | None:
+    try:
+        brand = services.trust.current().brand_owning(gtin)
+    except Unavailable:
+        return None
+    if brand is None:
+        return None
+    contact = brand.contact
+    return BrandContact(brand.name, contact.email, contact.phone, contact.url)
+
+
+async def verify_page_view(
+    request: Request, link: DigitalLink, services: Any, caller: Caller, *, lang: str, html: bool
+) -> Response:
+    """Browsers (``html``) get the verdict page, API clients the verify JSON; both record
+    the scan. A browser without the session cookie gets one, so it is one device."""
+    code_text = format_digital_link(link.ais, check_associations=False)
+    if html and is_prefetch(request):
+        # A page nobody looked at is not a scan; the real navigation fetches again.
+        return Response(status_code=503, headers={"Cache-Control": "no-store"})
+    cookie = session_cookie(request)
+    fresh_cookie = cookie is None
+    if cookie is None and html:
+        cookie = new_session_cookie()
+    device_id = device_id_of(cookie) if cookie is not None else None
+    try:
+        # The scan joins the worker's next group commit, like POST /v1/verify.
+        job = services.verifier.prepare(caller, VerifyIn(code=code_text, device_id=device_id))
+        answer = await services.recorder.judge(job)
+    except InvalidInput:
+        if not html:
+            raise
+        return html_response(message_page(lang, "error.title", "error.text"), status_code=400)
+    if not html:
+        return JSONResponse(answer.to_json(), headers={"Cache-Control": "no-store"})
+    page = verdict_page(lang, answer, brand_contact(services, answer.product.gtin))
+    response = html_response(page)
+    response.headers["Content-Language"] = lang
+    if fresh_cookie and cookie is not None:
+        set_session_cookie(response, request, cookie)
+    return response
