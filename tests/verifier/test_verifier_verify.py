@@ -221,4 +221,6 @@ def test_verify_runs_a_bounded_number_of_queries_whatever_the_history(env: Env) 
         event.remove(engine, "before_cursor_execute", count)
     assert len(answer["history"]) == 31
     assert len(statements) == first
-    assert first <= 10
+    # 10 for the verification and its scan, 3 for the scan's transparency-log entry
+    # (read the head, insert the entry, update the head); none grows with the history.
+    assert first <= 13

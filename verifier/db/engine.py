@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+import transparency.tables  # noqa: F401  (the log is part of every database)
+from transparency import hooks as log_hooks
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -20,6 +23,8 @@ def make_engine(
     max_overflow) connections, which must stay under the server's
     max_connections (100 by default), so the defaults are small.
     """
+    # Every process that writes to the database logs what it writes (the CLI's too).
+    log_hooks.install()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

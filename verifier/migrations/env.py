@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import epcis.tables  # noqa: F401
+import transparency.tables  # noqa: F401
 from verifier.db.engine import make_engine
 from verifier.settings import Settings
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Dialect, Table, select, text
 from sqlmodel import Session
 
+from transparency.hooks import log_rows
 from verifier.db.models import Scan
 
 _LOCK_ALL = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
@@ -96,6 +97,7 @@ def insert_scans(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str
     result = connection.exec_driver_sql(sql, params)
     wanted = {row["scan_id"]: row for row in rows}
     if result.rowcount == len(rows):
+        log_rows(session, "scan", "insert", rows)
         return set(wanted)
     # Rare: some scan_id was taken. Ours are the rows stored with our code and time.
     table: Table = Scan.__table__  # type: ignore[attr-defined]
@@ -104,9 +106,11 @@ def insert_scans(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str
             table.c.scan_id.in_(list(wanted))
         )
     )
-    return {
+    ours = {
         scan_id
         for scan_id, gtin, serial, recorded_at in stored
         if (gtin, serial, recorded_at)
         == (wanted[scan_id]["gtin"], wanted[scan_id]["serial"], wanted[scan_id]["recorded_at"])
     }
+    log_rows(session, "scan", "insert", [wanted[scan_id] for scan_id in sorted(ours)])
+    return ours
