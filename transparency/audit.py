@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, select
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
+from sqlalchemy import Connection, MetaData, Table, select
+from sqlmodel import SQLModel
 
 from transparency import merkle, store
 from transparency.entries import LOGGED_TABLES, canonical, row_facts
@@ -89,12 +88,19 @@ def _check_tree(connection: Connection, report: AuditReport) -> dict[tuple[str, 
 
 
 def _check_rows(
-    connection: Connection, latest: dict[tuple[str, str], str], report: AuditReport
+    connection: Connection,
+    latest: dict[tuple[str, str], str],
+    report: AuditReport,
+    metadata: MetaData,
 ) -> None:
     for table in LOGGED_TABLES.values():
-        columns: list[Any] = [sql_column(c) for c in table.columns]
+        # The table's own column types, so values read back as they were written.
+        stored = metadata.tables.get(table.name)
+        if stored is None:  # a model this process has not imported: read the table's own types
+            stored = Table(table.name, MetaData(), autoload_with=connection)
+        columns: list[Any] = [stored.c[c] for c in table.columns]
         seen: set[str] = set()
-        for row in connection.execute(select(*columns).select_from(sql_table(table.name))):
+        for row in connection.execute(select(*columns)):
             mapping = dict(row._mapping)
             facts = row_facts(table, mapping)
             ref = str(facts.get(table.ref))
@@ -121,10 +127,12 @@ def audit(
     checkpoint: str | None = None,
     key_name: str | None = None,
     public_key: Ed25519PublicKey | None = None,
+    metadata: MetaData | None = None,
 ) -> AuditReport:
+    """``metadata`` holds the logged tables' models (default: SQLModel's, as the service has)."""
     report = AuditReport()
     latest = _check_tree(connection, report)
-    _check_rows(connection, latest, report)
+    _check_rows(connection, latest, report, metadata or SQLModel.metadata)
     if checkpoint is not None and public_key is not None and key_name is not None:
         try:
             earlier = open_checkpoint(checkpoint, key_name, public_key)

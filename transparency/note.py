@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from authn.signing import Signer
 
 SIGNATURE_TYPE_ED25519 = b"\x01"
 DASH = "\u2014 "
@@ -61,7 +63,7 @@ def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     return f"{name}+{key_hash(name, public_key).hex()}+{base64.b64encode(raw).decode()}"
 
 
-def sign_checkpoint(checkpoint: Checkpoint, name: str, key: Ed25519PrivateKey) -> str:
+def sign_checkpoint(checkpoint: Checkpoint, name: str, key: Signer) -> str:
     if not name or any(c in name for c in " +\n") or "\u2014" in name:
         raise NoteError("a key name has no spaces, plus signs or newlines")
     text = checkpoint.text()

@@ -105,6 +105,22 @@ class Settings(BaseSettings):
         default="text", description="json: one JSON object per line, with the request id."
     )
 
+    log_key: Path | None = Field(
+        default=None,
+        description="Encrypted PKCS#8 Ed25519 key that signs the transparency log's checkpoints.",
+    )
+    log_key_passphrase: SecretStr | None = Field(default=None, description="The log key's.")
+    log_origin: str = Field(
+        default="sealtrace.invalid/log",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9.:/_-]+$",
+        description="The log's name in its checkpoints (e.g. verify.brand.example/log).",
+    )
+    log_checkpoint_seconds: float = Field(
+        default=10.0, ge=0, description="A new checkpoint is signed at most this often."
+    )
+
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Settings:
         """Outside development: a real pepper; in production also a real store and trust."""
@@ -124,6 +140,8 @@ class Settings(BaseSettings):
                 )
             if self.registry_public_key is None:
                 raise ValueError("production needs SEALTRACE_REGISTRY_PUBLIC_KEY (a PEM file)")
+            if self.log_key is None:
+                raise ValueError("production needs SEALTRACE_LOG_KEY (signs log checkpoints)")
         return self
 
     @property

@@ -6,6 +6,7 @@ import typer
 
 from sealtrace.cli import (
     accounts_cmd,
+    audit_cmd,
     code_cmd,
     console_cmd,
     db_cmd,
@@ -33,6 +34,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(accounts_cmd.app, name="accounts")
 app.add_typer(officer_cmd.app, name="officer")
 app.add_typer(console_cmd.app, name="console")
+app.add_typer(audit_cmd.app, name="audit")
 
 
 def main() -> None:

@@ -21,10 +21,12 @@ from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from verifier.api.routes_alerts import router as alerts_router
 from verifier.api.routes_epcis import router as epcis_router
 from verifier.api.routes_inspections import router as inspections_router
+from verifier.api.routes_log import router as log_router
 from verifier.api.routes_registry import router as registry_router
 from verifier.api.routes_service import router as service_router
 from verifier.api.routes_verify import router as verify_router
 from verifier.db.engine import make_engine
+from verifier.log_service import LogService, load_log_signer
 from verifier.outbox import OutboxWorker
 from verifier.settings import Clock, Settings, utc_now
 from verifier.trust import TrustListParser, TrustStore, keys_trust_parser
@@ -72,6 +74,11 @@ def create_app(
         trust=trust,
         verifier=verifier,
         recorder=ScanRecorder(engine, verifier, max_batch=settings.record_batch_max),
+        log=LogService(
+            load_log_signer(settings),
+            origin=settings.log_origin,
+            interval_seconds=settings.log_checkpoint_seconds,
+        ),
     )
 
     @asynccontextmanager
@@ -106,6 +113,7 @@ def create_app(
     app.include_router(registry_router)
     app.include_router(service_router)
     app.include_router(epcis_router)
+    app.include_router(log_router)
 
     def limit_for(path: str) -> int:
         if extra_body_limits and path in extra_body_limits:

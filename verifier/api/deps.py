@@ -16,6 +16,7 @@ from sqlmodel import Session
 from authn.errors import PermissionDenied, Unauthenticated
 from keys.trust import TrustList
 from verifier.accounts import ANONYMOUS, Caller, Role, authenticate
+from verifier.log_service import LogService
 from verifier.settings import Clock, Settings
 from verifier.trust import TrustStore
 from verifier.verification.recorder import ScanRecorder
@@ -34,6 +35,7 @@ class Services:
     trust: TrustStore
     verifier: Verifier
     recorder: ScanRecorder
+    log: LogService
 
     @property
     def undo_window(self) -> timedelta:
