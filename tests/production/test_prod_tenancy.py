@@ -47,6 +47,11 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("POST", "/report"): "writes an alert for the brand; answers a page without scan data",
     ("GET", "/static"): "static files",
     ("GET", "/static/console"): "the console's stylesheet",
+    ("GET", "/v1/log/checkpoint"): "the log's signed tree head: a size and a hash",
+    ("GET", "/v1/log/key"): "the log's public key",
+    ("GET", "/v1/log/proof/inclusion"): "hashes only; useless without the entry",
+    ("GET", "/v1/log/proof/consistency"): "hashes only",
+    ("GET", "/v1/log/entries"): "registry admins only (a brand gets 403: checked below)",
 }
 # The console's pages use a login cookie, not bearer tokens: checked only to give nothing to
 # a token without a session (per-brand sessions are the console's own tests).
@@ -310,6 +315,11 @@ def check_seizure_report(t: Tenants) -> None:
     assert t.acme("GET", "/v1/seizures/1/report").status_code in (403, 404)
 
 
+def check_seizure_evidence(t: Tenants) -> None:
+    assert t.acme("GET", "/v1/seizures/1/evidence").status_code in (403, 404)
+    assert t.acme("GET", "/v1/log/entries", params={"start": 0, "end": 5}).status_code == 403
+
+
 def check_offline_bundle(t: Tenants) -> None:
     assert t.acme("GET", "/v1/offline-bundle").status_code == 403
 
@@ -350,6 +360,7 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("POST", "/v1/scans/{scan_id}/inspection"): check_inspection,
     ("GET", "/v1/seizures/{seizure_id}"): check_seizure,
     ("GET", "/v1/seizures/{seizure_id}/report"): check_seizure_report,
+    ("GET", "/v1/seizures/{seizure_id}/evidence"): check_seizure_evidence,
     ("GET", "/v1/offline-bundle"): check_offline_bundle,
     ("GET", "/v1/offline-bundle/key"): check_offline_bundle_key,
 }

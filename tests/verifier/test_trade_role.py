@@ -154,6 +154,8 @@ OPEN_TO_TRADE = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/v1/log/checkpoint"),  # the transparency log's public head and key
+    ("GET", "/v1/log/key"),
 }
 
 

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import text
 
@@ -171,3 +172,62 @@ def test_log_entries_are_for_admins_and_bad_ranges_are_4xx(env: Env) -> None:
         assert env.client.get("/v1/log/proof/inclusion", params=params).status_code in (400, 422)
     assert env.client.get("/v1/log/proof/consistency",
                           params={"first": 3, "second": 2}).status_code in (400, 422)  # fmt: skip
+
+
+def evidence_of(env: Env, who: str = "officer") -> tuple[dict[str, Any], Any]:
+    seized = seize(env, "TL6")
+    seizure_id = seized["seizure"]["id"]
+    answer = env.client.get(f"/v1/seizures/{seizure_id}/evidence", headers=env.auth(who))
+    assert answer.status_code == 200, answer.text
+    key = load_pem_public_key(env.client.get("/v1/log/key").json()["public_key_pem"].encode())
+    return answer.json(), key
+
+
+def test_a_seizure_bundle_verifies_offline_with_only_the_log_key(env: Env, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from transparency.checker import check
+
+    bundle, key = evidence_of(env)
+    assert bundle["format"] == "sealtrace/seizure-evidence/v1"
+    assert {(json.loads(e["body"])["table"]) for e in bundle["entries"]} == {"inspection", "scan"}
+    assert check(bundle, key) == []
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    pem = tmp_path / "log-key.pem"
+    pem.write_text(env.client.get("/v1/log/key").json()["public_key_pem"])
+    run = subprocess.run(
+        [sys.executable, "-m", "transparency.checker", str(path), str(pem)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("OK: 3 entries")
+
+    forged = json.loads(json.dumps(bundle))
+    forged["report"]["quantity"] = 0
+    forged["report"]["verdict"] = "authentic"
+    problems = check(forged, key)
+    assert "the report's quantity differs from the log's" in problems
+    assert "the report's verdict differs from the logged scan's" in problems
+
+    rewritten = json.loads(json.dumps(bundle))
+    first = rewritten["entries"][0]
+    first["body"] = first["body"].replace('"seized"', '"released"')
+    assert any("not in the log" in p for p in check(rewritten, key))
+
+    other_key = Ed25519PrivateKey.generate().public_key()
+    assert check(bundle, other_key)[0].startswith("checkpoint:")
+
+
+def test_the_brand_gets_its_seizure_evidence_and_others_do_not(env: Env) -> None:
+    bundle, key = evidence_of(env, "acme")
+    assert check_ok(bundle, key)
+    answer = env.client.get(f"/v1/seizures/{bundle['report']['id']}/evidence")
+    assert answer.status_code == 401
+
+
+def check_ok(bundle: dict[str, Any], key: Any) -> bool:
+    from transparency.checker import check
+
+    return check(bundle, key) == []

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from verifier import inspections
-from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
+from verifier import evidence, inspections
+from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier.inspections import InspectionIn, InspectionOut, SeizureReport
 
 router = APIRouter(prefix="/v1", tags=["inspections"])
@@ -53,3 +53,18 @@ def seizure_report(
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
         },
     )
+
+
+@router.get("/seizures/{seizure_id}/evidence")
+def seizure_evidence(
+    seizure_id: SeizureId,
+    caller: CallerDep,
+    services: ServicesDep,
+    session: SessionDep,
+    trust: TrustListDep,
+    now: NowDep,
+) -> JSONResponse:
+    """The seizure report with its log entries and inclusion proofs against a signed
+    checkpoint, checkable offline with ``python -m transparency.checker`` (same roles)."""
+    bundle = evidence.seizure_evidence(session, caller, trust, services.log, seizure_id, now=now)
+    return JSONResponse(bundle, headers={"Cache-Control": "no-store"})
