@@ -266,6 +266,18 @@ def _contact(party: PartyOut) -> str:
     return party.contact or ""
 
 
+def _headline(report: SeizureReport, where: str) -> str:
+    """What was seized, where and why, in one sentence (never 'nothing suspicious')."""
+    units = f"{report.quantity} units" if report.quantity is not None else "Units"
+    product = report.product
+    what = product.get("name") or f"GTIN {product.get('gtin')}, serial {product.get('serial')}"
+    reasons = ", ".join(f.code for f in report.findings) or "no finding recorded"
+    return (
+        f"{units} of {what} seized in {where} on {report.seized_at:%Y-%m-%d}; "
+        f"the scan was judged {report.verdict} ({reasons})."
+    )
+
+
 def render_seizure_html(report: SeizureReport) -> str:
     """A self-contained printable page (inline CSS, no scripts, images or external links)."""
     product = report.product
@@ -313,6 +325,7 @@ def render_seizure_html(report: SeizureReport) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Seizure report #{report.id}</title><style>{_PRINT_CSS}</style></head><body>"
         f"<h1>Seizure report #{report.id}</h1>"
+        f'<p class="headline">{_e(_headline(report, where))}</p>'
         f"<dl>{pairs(facts)}</dl>"
         f"<h2>Product</h2><dl>{pairs(product_rows)}</dl>"
         "<h2>Findings</h2><table><thead><tr><th>Reason</th><th>Severity</th>"
@@ -321,6 +334,11 @@ def render_seizure_html(report: SeizureReport) -> str:
         "<th>Role</th><th>Country</th><th>Location (0.1°)</th><th>Device</th><th>Verdict</th>"
         f"</tr></thead><tbody>{history}</tbody></table>"
         f"<h2>Notes</h2><p>{_e(report.notes or 'none')}</p>"
+        "<h2>How to verify this report</h2><p>Every fact above is an entry of the verifier's "
+        "transparency log. The evidence bundle (GET "
+        f"{_e(f'/v1/seizures/{report.id}/evidence')}) holds those entries with proofs against "
+        "a signed checkpoint; <code>python -m transparency.checker BUNDLE.json LOG-KEY.pem"
+        "</code> checks it offline with only the log's public key (docs/transparency.md).</p>"
         '<p class="signature">Officer\'s signature</p>'
         "</body></html>\n"
     )
