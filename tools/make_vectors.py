@@ -110,10 +110,11 @@ def build() -> dict[str, Any]:
     add("valid_minimal", uri(minimal), "valid", "GTIN and serial only")
     add("valid_expiry_day_00", uri(day00), "valid", "DD=00 expiry and a lot with '-' and '/'")
     add(
-        "valid_gtin13_in_uri",
+        "unusable_gtin13_in_uri",
         gtin13_uri,
-        "valid",
-        "GTIN-13 form in the path normalises to the signed GTIN-14",
+        "unusable",
+        "GS1's current rule: a GTIN in a Digital Link path has 14 digits; the zero-suppressed"
+        " GTIN-13 form is refused",
     )
     add(
         "valid_bracketed",
