@@ -192,3 +192,36 @@ def test_demo_labels_decode_to_the_printed_uris_which_verify(tmp_path: Path) -> 
     for uri in decoded:
         result = runner.invoke(app, ["code", "verify", uri, "--public-key", str(public_key)])
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--expiry", "250229", "day 29 does not exist in month 02"),
+        ("--expiry", "230229", "day 29"),
+        ("--expiry", "261301", "month 13"),
+        ("--lot", "LOT 1", "' ' is not allowed"),
+        ("--serial", "A" * 21, "too long"),
+    ],
+)
+def test_sign_refuses_what_the_verifier_would_refuse(
+    keydir: Path, option: str, value: str, words: str
+) -> None:
+    args = ["--gtin", "4006381333931", "--serial", "7KQ2M9XH4R0WT", option, value]
+    result = runner.invoke(
+        app,
+        ["code", "sign", "--key", str(keydir / "signing.key.pem"), *args],
+        env={"SEALTRACE_KEY_PASSPHRASE": PASS},
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert words in lines[0]
+
+
+def test_sign_accepts_29_february_of_a_leap_year(keydir: Path) -> None:
+    uri = sign(keydir, "--expiry", "280229")
+    assert "17=280229" in uri
+    assert verify(keydir, uri)[0] == 0
