@@ -16,6 +16,7 @@ offset in their input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from authn.ai_table import AISpec, ai_spec, matches
@@ -43,7 +44,17 @@ _CHARSETS: dict[str, tuple[frozenset[str], str]] = {
 _SERIALISED_BY_COMPONENT = ("253", "255", "8003")
 
 
+# One C-level match per component; the per-character loop below runs only to
+# say where a bad value goes wrong.
+_WHOLE = {
+    name: re.compile("[" + re.escape("".join(sorted(chars))) + "]*")
+    for name, (chars, _) in _CHARSETS.items()
+}
+
+
 def _check_charset(charset: str, part: str, start: int) -> None:
+    if charset != "Z" and _WHOLE[charset].fullmatch(part):
+        return
     allowed, name = _CHARSETS[charset]
     body = part
     if charset == "Z":
@@ -96,6 +107,8 @@ def validate_value(ai: str, value: str) -> None:
 
 
 def _present(pattern: str, ais: set[str], ignore: str) -> bool:
+    if "n" not in pattern:
+        return pattern != ignore and pattern in ais
     return any(matches(pattern, ai) for ai in ais if ai != ignore)
 
 
@@ -117,9 +130,10 @@ def validate_associations(ais: Sequence[tuple[str, str]]) -> None:
     present = set(values)
     for ai in sorted(present):
         for pattern in ai_spec(ai).excludes:
+            if not _present(pattern, present, ai):
+                continue
             clash = sorted(other for other in present if other != ai and matches(pattern, other))
-            if clash:
-                raise GS1SyntaxError(f"may not appear together with AI ({clash[0]})", ai=ai)
+            raise GS1SyntaxError(f"may not appear together with AI ({clash[0]})", ai=ai)
     for ai in sorted(present):
         for alternatives in ai_spec(ai).requires:
             if not any(all(_present(p, present, ai) for p in alt) for alt in alternatives):

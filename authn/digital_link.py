@@ -51,6 +51,7 @@ DEFAULT_BASE = "https://id.sealtrace.example"
 _URI_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
 )
+_NOT_URI_CHAR = re.compile("[^" + re.escape("".join(sorted(_URI_CHARS))) + "]")
 _BAD_HOST_CHARS = frozenset("_~?#@!$&'()*+,;=%")
 _URI = re.compile(
     r"(?P<scheme>[A-Za-z]+)://(?P<host>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?"
@@ -114,9 +115,9 @@ def _checked_value(ai: str, raw: str, position: int, *, query: bool, pad_gtin: b
 
 
 def _check_uri(uri: str, host: str, host_start: int) -> None:
-    for pos, char in enumerate(uri):
-        if char not in _URI_CHARS:
-            raise GS1SyntaxError(f"character {char!r} is not allowed in a URI", position=pos)
+    bad = _NOT_URI_CHAR.search(uri)
+    if bad is not None:
+        raise GS1SyntaxError(f"character {bad[0]!r} is not allowed in a URI", position=bad.start())
     bad = _BAD_PERCENT.search(uri)
     if bad is not None:
         raise GS1SyntaxError("'%' must be followed by two hex digits", position=bad.start())

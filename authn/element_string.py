@@ -67,6 +67,15 @@ def _bracketed_ai(text: str, pos: int) -> tuple[str, int]:
     return ai, close + 1
 
 
+def _unescaped_offsets(raw: str, start: int) -> list[int]:
+    offsets: list[int] = []
+    pos = 0
+    while pos < len(raw):
+        offsets.append(start + pos)
+        pos += 2 if raw.startswith("\\(", pos) else 1
+    return offsets
+
+
 def parse_bracketed(text: str, *, check_associations: bool = True) -> list[AIPair]:
     """Parse ``(AI)value(AI)value...`` into (AI, value) pairs."""
     if not text.startswith("("):
@@ -74,20 +83,18 @@ def parse_bracketed(text: str, *, check_associations: bool = True) -> list[AIPai
     pairs: list[AIPair] = []
     pos = 0
     while pos < len(text):
-        ai, pos = _bracketed_ai(text, pos)
-        chars: list[str] = []
-        offsets: list[int] = []
-        while pos < len(text) and text[pos] != "(":
-            if text.startswith("\\(", pos):
-                chars.append("(")
-                offsets.append(pos)
-                pos += 2
-            else:
-                chars.append(text[pos])
-                offsets.append(pos)
-                pos += 1
-        _validate_at(ai, "".join(chars), offsets, pos)
-        pairs.append((ai, "".join(chars)))
+        ai, start = _bracketed_ai(text, pos)
+        pos = text.find("(", start)
+        while pos > 0 and text[pos - 1] == "\\":  # an escaped '(' belongs to the value
+            pos = text.find("(", pos + 1)
+        if pos < 0:
+            pos = len(text)
+        raw = text[start:pos]
+        value = raw.replace("\\(", "(")
+        # Offsets of the value's characters in the input (an escape is two characters).
+        offsets = range(start, pos) if len(value) == len(raw) else _unescaped_offsets(raw, start)
+        _validate_at(ai, value, offsets, pos)
+        pairs.append((ai, value))
         if len(pairs) > MAX_AIS:
             raise GS1SyntaxError(f"too many AIs: at most {MAX_AIS}", position=pos)
     if check_associations:

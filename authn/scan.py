@@ -28,6 +28,7 @@ counts in the text as given.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,8 +74,14 @@ class ScanInput:
     """The parsed URI when ``syntax == "digital_link"``."""
 
 
+_BAD_CHARACTER = re.compile("[^\x20-\x7e\x1d]")
+
+
 def _check_characters(text: str, offset: int) -> None:
-    for pos, char in enumerate(text):
+    bad = _BAD_CHARACTER.search(text)
+    if bad is None:
+        return
+    for pos, char in enumerate(text[bad.start() :], start=bad.start()):
         if not (" " <= char <= "~" or char == GS):
             raise GS1SyntaxError(
                 f"character U+{ord(char):04X} is not allowed in scanner data",
