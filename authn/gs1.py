@@ -71,10 +71,11 @@ def check_yymmdd(value: str, *, zero_day: bool, ai: str | None = None) -> None:
     """Raise unless ``value`` is a syntactically valid GS1 YYMMDD date.
 
     ``zero_day`` allows DD=00 (meaning the last day of the month), as AI 17 does.
-    29 February is accepted only when YY is divisible by 4, as GS1's date
-    linter rules: the century is not known from the data (it depends on the
-    day the date is read, see :func:`yymmdd_to_date`), and within one
-    century the leap years are exactly those.
+    The year is not resolved here: 29 February is accepted for any YY, because
+    the century of a date depends on the day it is read (see :func:`yymmdd_to_date`).
+    This lenient check is for dates already stored; data being parsed or issued
+    goes through GS1's linter (:mod:`authn.linters`), which refuses 29 February
+    unless YY is divisible by 4.
     """
     if len(value) != 6 or not value.isascii() or not value.isdigit():
         raise GS1SyntaxError(f"date must be YYMMDD (6 digits), got {value!r}", ai=ai)
@@ -85,8 +86,7 @@ def check_yymmdd(value: str, *, zero_day: bool, ai: str | None = None) -> None:
         if not zero_day:
             raise GS1SyntaxError("day 00 is not allowed here", ai=ai, position=4)
         return
-    leap = int(value[:2]) % 4 == 0
-    longest = (29 if leap else 28) if month == 2 else calendar.monthrange(2001, month)[1]
+    longest = 29 if month == 2 else calendar.monthrange(2001, month)[1]
     if day > longest:
         raise GS1SyntaxError(
             f"day {value[4:6]} does not exist in month {month:02d}", ai=ai, position=4
