@@ -2,24 +2,33 @@
 
 ``https://id.example/01/09506000134352/10/ABC/21/123?17=250100&8030=...``
 
+Parsing follows GS1's current rules as GS1's syntax engine applies them:
+
+- Scheme ``http`` or ``https``; a host of RFC 3986 characters, none of
+  ``_~?#@!$&'()*+,;=%`` (so no IPv6 zone id such as ``[fe80::1%25eth0]``),
+  followed by a path. The fragment is ignored.
 - The path ends with a primary key (``/01/<GTIN>``) and its qualifiers in
-  the order GS1 fixes for that key (22, 10, 21 for a GTIN). Whatever comes
-  before the key is the resolver's own prefix, kept in ``base``.
-- The query holds further AIs (only those GS1 allows as Digital Link
-  attributes) and any non-AI parameters such as ``linkType``. A query key made
-  only of digits is an AI; anything else is another parameter.
-- Values are percent-decoded; every AI value is checked against the AI table
-  and the whole set against GS1's pairing rules.
+  one of the orders the dictionary gives for that key (``22, 10, 21`` or
+  ``235`` for a GTIN). Whatever comes before the key is the resolver's own
+  prefix, kept in ``base``. No trailing ``/``; no empty value.
+- Path values are percent-decoded, ``+`` stays ``+``; query values are
+  percent-decoded with ``+`` meaning a space (HTML form encoding, which GS1
+  Digital Link query strings use). ``%00`` and non-ASCII are refused.
+- A query key made only of digits is an AI and must be one the dictionary
+  allows as a Digital Link attribute. A key qualifier of the path's key is
+  refused in the query (``/01/...?10=ABC``: the lot belongs in the path).
+  Anything else, including a percent-encoded key such as ``%31%30``, is a
+  non-AI parameter such as ``linkType``, kept in ``other_params``.
+- Every AI appears once. A GTIN in the path must have 14 digits; GTIN-8, -12
+  or -13 (zero-suppressed) are refused unless ``permit_zero_suppressed_gtin``
+  is set, and then padded to 14 digits.
 
-Deliberate choices, where GS1 leaves room or the older grammar differs:
-
-- A GTIN-8, -12 or -13 in the URI is accepted and zero-padded to 14 digits in
-  the result, so that the pairs are always valid AI values (the current
-  dictionary allows only 14 digits; older URIs carry the short forms).
-- One trailing ``/`` after the path is tolerated; the fragment is ignored.
-- Every AI may appear only once; qualifiers out of order are rejected.
-- The compressed form and the alphabetic "convenience" codes (``/gtin/``)
-  are not supported.
+Deliberate differences from GS1's engine (listed in the reference test): a
+scheme in any letter case is accepted (RFC 3986: schemes are
+case-insensitive), and a ``%`` not followed by two hex digits is refused
+(RFC 3986 forbids it; GS1's engine keeps it as a literal ``%``).
+The compressed form and the alphabetic "convenience" codes (``/gtin/``) are
+not supported.
 """
 
 from __future__ import annotations
@@ -29,8 +38,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, unquote_to_bytes
 
-from authn.ai import validate_ais, validate_associations, validate_value
-from authn.ai_table import AI_TABLE, AISpec, ai_spec
+from authn.ai import MAX_AIS, validate_ais, validate_associations, validate_value
+from authn.ai_table import AI_TABLE, ai_spec
 from authn.errors import GS1SyntaxError
 from authn.gs1 import normalise_gtin
 
@@ -42,6 +51,8 @@ DEFAULT_BASE = "https://id.sealtrace.example"
 _URI_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
 )
+_NOT_URI_CHAR = re.compile("[^" + re.escape("".join(sorted(_URI_CHARS))) + "]")
+_BAD_HOST_CHARS = frozenset("_~?#@!$&'()*+,;=%")
 _URI = re.compile(
     r"(?P<scheme>[A-Za-z]+)://(?P<host>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?"
 )
@@ -75,17 +86,26 @@ class DigitalLink:
         return self.ais[0]
 
 
-def _decode(raw: str, position: int, ai: str) -> str:
-    data = unquote_to_bytes(raw)
+def _decode(raw: str, position: int, ai: str, *, query: bool) -> str:
+    data = unquote_to_bytes(raw.replace("+", " ") if query else raw)
+    if b"\x00" in data:
+        raise GS1SyntaxError("value holds a NUL character (%00)", position=position, ai=ai)
     if not data.isascii():
         raise GS1SyntaxError("value holds non-ASCII characters", position=position, ai=ai)
     return data.decode("ascii")
 
 
-def _checked_value(ai: str, raw: str, position: int) -> str:
-    value = _decode(raw, position, ai)
+def _checked_value(ai: str, raw: str, position: int, *, query: bool, pad_gtin: bool) -> str:
+    if not raw:
+        raise GS1SyntaxError("the AI has an empty value", position=position, ai=ai)
+    value = _decode(raw, position, ai, query=query)
     try:
         if ai == "01" and len(value) in (8, 12, 13) and value.isdigit():
+            if not pad_gtin:
+                raise GS1SyntaxError(
+                    f"a GTIN in a Digital Link path has 14 digits, not {len(value)} "
+                    "(zero-suppressed GTINs are refused)"
+                )
             value = normalise_gtin(value)
         validate_value(ai, value)
     except GS1SyntaxError as error:
@@ -94,13 +114,18 @@ def _checked_value(ai: str, raw: str, position: int) -> str:
     return value
 
 
-def _check_uri_characters(uri: str) -> None:
-    for pos, char in enumerate(uri):
-        if char not in _URI_CHARS:
-            raise GS1SyntaxError(f"character {char!r} is not allowed in a URI", position=pos)
+def _check_uri(uri: str, host: str, host_start: int) -> None:
+    bad = _NOT_URI_CHAR.search(uri)
+    if bad is not None:
+        raise GS1SyntaxError(f"character {bad[0]!r} is not allowed in a URI", position=bad.start())
     bad = _BAD_PERCENT.search(uri)
     if bad is not None:
         raise GS1SyntaxError("'%' must be followed by two hex digits", position=bad.start())
+    if not host:
+        raise GS1SyntaxError("the URI has no host", position=host_start)
+    for pos, char in enumerate(host, start=host_start):
+        if char in _BAD_HOST_CHARS:
+            raise GS1SyntaxError(f"character {char!r} is not allowed in a host", position=pos)
 
 
 def _no_key_error(segments: list[str], path_start: int) -> GS1SyntaxError:
@@ -113,46 +138,55 @@ def _no_key_error(segments: list[str], path_start: int) -> GS1SyntaxError:
         )
     if len(segments) == 2 and _COMPRESSED.fullmatch(last) and not last.isdigit():
         return GS1SyntaxError("compressed Digital Link URIs are not supported", position=path_start)
+    if last == "" and len(segments) > 2:
+        return GS1SyntaxError("the path must not end with '/'", position=path_start)
     return GS1SyntaxError(
         "no GS1 primary key (such as /01/<GTIN>) at the end of the path", position=path_start
     )
 
 
-def _check_qualifiers(key: AISpec, qualifiers: list[str], position: int) -> None:
+def valid_path_sequence(path: Sequence[str]) -> bool:
+    """Whether key + qualifiers, in this order, is one the dictionary allows."""
+    key = AI_TABLE.get(path[0])
+    if key is None or key.dl_qualifiers is None:
+        return False
+    qualifiers = list(path[1:])
+    for sequence in key.dl_qualifiers:
+        it = iter(sequence)
+        if all(q in it for q in qualifiers):  # an ordered subsequence
+            return True
+    return False
+
+
+def _qualifier_error(path: list[str], position: int) -> GS1SyntaxError:
+    key, qualifiers = path[0], path[1:]
     repeated = next((q for i, q in enumerate(qualifiers) if q in qualifiers[:i]), None)
     if repeated is not None:
-        raise GS1SyntaxError("AI is given twice in the path", position=position, ai=repeated)
-    sequences = key.dl_qualifiers or ((),)
-    for sequence in sequences:
-        if all(q in sequence for q in qualifiers):
-            order = [sequence.index(q) for q in qualifiers]
-            if order == sorted(order):
-                return
-            raise GS1SyntaxError(
-                f"key qualifiers out of order: after ({key.ai}) the order is "
-                + ", ".join(f"({q})" for q in sequence),
-                position=position,
-                ai=key.ai,
-            )
+        return GS1SyntaxError("AI is given twice in the path", position=position, ai=repeated)
+    sequences = ai_spec(key).dl_qualifiers or ((),)
     stray = next((q for q in qualifiers if not any(q in s for s in sequences)), None)
-    if stray is None:
-        raise GS1SyntaxError(
-            "key qualifiers of different kinds are mixed: the path after ("
-            + key.ai
-            + ") takes one of "
-            + " or ".join(",".join(s) for s in sequences),
-            position=position,
-            ai=key.ai,
+    if stray is not None:
+        return GS1SyntaxError(
+            f"not a key qualifier of ({key}) in a Digital Link path", position=position, ai=stray
         )
-    raise GS1SyntaxError(
-        f"not a key qualifier of ({key.ai}) in a Digital Link path", position=position, ai=stray
+    if any(all(q in s for q in qualifiers) for s in sequences):
+        order = next(s for s in sequences if all(q in s for q in qualifiers))
+        return GS1SyntaxError(
+            f"key qualifiers out of order: after ({key}) the order is "
+            + ", ".join(f"({q})" for q in order),
+            position=position,
+            ai=key,
+        )
+    return GS1SyntaxError(
+        f"key qualifiers of different kinds are mixed: the path after ({key}) takes one of "
+        + " or ".join(",".join(s) for s in sequences),
+        position=position,
+        ai=key,
     )
 
 
 def _parse_path(path: str, path_start: int) -> tuple[int, list[tuple[str, str, int]]]:
     """Where the primary key starts (segment index) and the raw (AI, value, offset) triples."""
-    if path.endswith("/"):
-        path = path[:-1]
     segments = path.split("/")
     offsets = [path_start]
     for segment in segments[:-1]:
@@ -175,55 +209,69 @@ def _parse_path(path: str, path_start: int) -> tuple[int, list[tuple[str, str, i
     raise _no_key_error(segments, path_start)
 
 
-def parse_digital_link(uri: str, *, check_associations: bool = True) -> DigitalLink:
+def _query_ais(query: str, position: int) -> tuple[list[tuple[str, str, int]], list[AIPair]]:
+    """The query's AI (key, raw value, offset) triples and its other parameters."""
+    triples: list[tuple[str, str, int]] = []
+    other: list[AIPair] = []
+    for param in query.split("&"):
+        key, has_value, raw = param.partition("=")
+        if key.isascii() and key.isdigit():
+            spec = AI_TABLE.get(key)
+            if spec is None:
+                raise GS1SyntaxError(
+                    "unknown Application Identifier in the query", position=position, ai=key
+                )
+            if not spec.dl_attribute:
+                raise GS1SyntaxError(
+                    "not allowed as a Digital Link query attribute", position=position, ai=key
+                )
+            if not has_value or not raw:
+                raise GS1SyntaxError("query attribute has no value", position=position, ai=key)
+            triples.append((key, raw, position + len(key) + 1))
+        elif param:
+            other.append((unquote(key, errors="replace"), unquote(raw, errors="replace")))
+        position += len(param) + 1
+    return triples, other
+
+
+def parse_digital_link(
+    uri: str, *, check_associations: bool = True, permit_zero_suppressed_gtin: bool = False
+) -> DigitalLink:
     """Parse an uncompressed GS1 Digital Link URI; :class:`GS1SyntaxError` if it is not one."""
-    _check_uri_characters(uri)
     match = _URI.match(uri)
     if match is None or match["scheme"].lower() not in ("http", "https"):
         raise GS1SyntaxError("a Digital Link URI starts with https:// or http://", position=0)
-    if not match["host"]:
-        raise GS1SyntaxError("the URI has no host", position=len(match["scheme"]) + 3)
+    _check_uri(uri, match["host"], match.start("host"))
     path_start = match.start("path")
-    key_index, triples = _parse_path(match["path"], path_start)
+    key_index, path_triples = _parse_path(match["path"], path_start)
     base = uri[:path_start] + "/".join(match["path"].split("/")[:key_index])
+    path = [ai for ai, _, _ in path_triples]
+    if not valid_path_sequence(path):
+        raise _qualifier_error(path, path_triples[0][2])
+    query_triples, other = _query_ais(match["query"] or "", match.start("query"))
 
     ais: list[AIPair] = []
     seen: dict[str, str] = {}
-
-    def add(ai: str, raw: str, position: int) -> None:
-        value = _checked_value(ai, raw, position)
+    for number, (ai, raw, position) in enumerate(path_triples + query_triples):
+        in_query = number >= len(path_triples)
+        value = _checked_value(
+            ai, raw, position, query=in_query, pad_gtin=in_query or permit_zero_suppressed_gtin
+        )
         if ai in seen:
             detail = "with another value" if seen[ai] != value else "twice"
             raise GS1SyntaxError(f"AI is given {detail}", position=position, ai=ai)
+        if in_query and any(
+            valid_path_sequence([*path[:j], ai, *path[j:]]) for j in range(1, len(path) + 1)
+        ):
+            raise GS1SyntaxError(
+                f"a key qualifier of ({path[0]}) belongs in the path, not in the query",
+                position=position,
+                ai=ai,
+            )
         seen[ai] = value
         ais.append((ai, value))
-
-    for ai, raw, position in triples:
-        add(ai, raw, position)
-    _check_qualifiers(ai_spec(triples[0][0]), [ai for ai, _, _ in triples[1:]], triples[0][2])
-
-    other: list[AIPair] = []
-    if match["query"]:
-        position = match.start("query")
-        for param in match["query"].split("&"):
-            key_raw, has_value, raw = param.partition("=")
-            name = unquote(key_raw, errors="replace")
-            if name.isascii() and name.isdigit():
-                spec = AI_TABLE.get(name)
-                if spec is None:
-                    raise GS1SyntaxError(
-                        "unknown Application Identifier in the query", position=position, ai=name
-                    )
-                if not spec.dl_attribute:
-                    raise GS1SyntaxError(
-                        "not allowed as a Digital Link query attribute", position=position, ai=name
-                    )
-                if not has_value or not raw:
-                    raise GS1SyntaxError("query attribute has no value", position=position, ai=name)
-                add(name, raw, position + len(key_raw) + 1)
-            elif param:
-                other.append((name, unquote(raw, errors="replace")))
-            position += len(param) + 1
+    if len(ais) > MAX_AIS:
+        raise GS1SyntaxError(f"too many AIs: {len(ais)}, at most {MAX_AIS}")
     if check_associations:
         validate_associations(ais)
     return DigitalLink(ais=ais, base=base, other_params=other)
@@ -261,10 +309,11 @@ def format_digital_link(
 ) -> str:
     """The canonical Digital Link URI of ``ais``.
 
-    The first primary-key AI in ``ais`` goes into the path with its
-    qualifiers in GS1's order; every other AI becomes a query attribute,
-    sorted by AI; ``other_params`` (e.g. ``linkType``) follow in their order.
-    Values are percent-encoded except RFC 3986 unreserved characters.
+    The first primary-key AI in ``ais`` goes into the path with as many of its
+    qualifiers as one of GS1's sequences takes, in that order; every other AI
+    becomes a query attribute, sorted by AI; ``other_params`` (e.g.
+    ``linkType``) follow in their order. Values are percent-encoded except
+    RFC 3986 unreserved characters.
     """
     if not _BASE.fullmatch(base):
         raise GS1SyntaxError(f"base must be an http(s) URL without query or fragment: {base!r}")

@@ -4,41 +4,37 @@
   barcode and what people type.
 - FNC1 form: ``0109506000134352`` ``10ABC`` GS ``21123``, what a GS1 barcode
   holds and what a scanner sends after its AIM symbology identifier. GS
-  (0x1D) is how scanners transmit FNC1. A separator is needed only after an AI
-  whose value is not of predefined length (GS1 General Specifications, the
-  predefined-length table), and not after the last one.
+  (0x1D) is how scanners transmit FNC1.
 
-Both parsers return ``(AI, value)`` pairs in input order, each value checked
-against the AI table, and (unless ``check_associations=False``) the set
-checked against GS1's req/ex pairing rules. Errors are
-:class:`GS1SyntaxError` with the 0-based ``position`` in the input.
+Both parsers follow GS1's syntax engine and return ``(AI, value)`` pairs in
+input order, each value checked against the AI table and (unless
+``check_associations=False``) the set checked against GS1's pairing rules.
+Errors are :class:`GS1SyntaxError` with the 0-based ``position`` in the input.
 
-Parentheses inside values: CSET 82 allows ``(`` in a value, which makes the
-bracketed form ambiguous. Here, a ``(`` followed by a *known* AI and ``)``
-always starts the next element; any other ``(`` belongs to the value. A value
-that really contains such a sequence is written with ``\\(`` (backslash never
-occurs in a GS1 value), and :func:`format_bracketed` does exactly that, so
+Brackets: in the bracketed form every ``(`` starts the next ``(AI)``; a
+``(`` that belongs to a value is written ``\\(`` (backslash never occurs in
+a GS1 value). An unknown AI or a stray ``(`` is an error, never part of the
+previous value. :func:`format_bracketed` escapes every ``(``, so
 ``parse_bracketed(format_bracketed(ais)) == ais`` always holds.
+
+Separators: after an AI of predefined length (the dictionary's ``*`` flag:
+00, 01, 11-17, 31nn...) the next AI follows at once; after every other AI
+the value ends at a GS or at the end of the data, and a value that runs
+past the AI's maximum length is an error, even for fixed-length AIs such as
+8006 that are not of predefined length. One GS after a predefined-length
+value and one at the very end are tolerated, as by GS1's engine.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from authn.ai import validate_ais, validate_associations, validate_value
-from authn.ai_table import AI_TABLE, ai_at, ai_spec
+from authn.ai import MAX_AIS, validate_ais, validate_associations, validate_value
+from authn.ai_table import AI_TABLE, AISpec, ai_at, ai_spec
 from authn.errors import GS1SyntaxError
 
 GS = "\x1d"
 AIPair = tuple[str, str]
-
-_BRACKETED_AI = re.compile(r"\((\d{2,4})\)")
-
-
-def _starts_element(text: str, pos: int) -> bool:
-    match = _BRACKETED_AI.match(text, pos)
-    return match is not None and match[1] in AI_TABLE
 
 
 def _validate_at(ai: str, value: str, offsets: Sequence[int], end: int) -> None:
@@ -51,14 +47,33 @@ def _validate_at(ai: str, value: str, offsets: Sequence[int], end: int) -> None:
         raise GS1SyntaxError(error.reason, position=position, ai=ai) from None
 
 
-def _raise_if_unknown_ai_inside(text: str, offsets: Sequence[int]) -> None:
-    """Name an unknown "(AI)" inside a bad value: likelier a typo than data."""
-    if not offsets:
-        return
-    for match in _BRACKETED_AI.finditer(text, offsets[0], offsets[-1] + 1):
+def _bracketed_ai(text: str, pos: int) -> tuple[str, int]:
+    """The AI of the ``(AI)`` at ``pos`` and where its value starts."""
+    if text[pos] != "(":
+        raise GS1SyntaxError("expected an AI in brackets such as (01)", position=pos)
+    close = text.find(")", pos + 1)
+    if close < 0:
+        raise GS1SyntaxError("'(' without ')': expected an AI such as (01)", position=pos)
+    ai = text[pos + 1 : close]
+    if ai not in AI_TABLE:
+        if ai.isascii() and ai.isdigit() and 2 <= len(ai) <= 4:
+            raise GS1SyntaxError("unknown Application Identifier", position=pos + 1, ai=ai)
         raise GS1SyntaxError(
-            "unknown Application Identifier", position=match.start() + 1, ai=match[1]
+            f"expected an AI such as (01), found ({ai}); write a '(' inside a value as '\\('",
+            position=pos,
         )
+    if close + 1 == len(text):
+        raise GS1SyntaxError("the AI has an empty value", position=close + 1, ai=ai)
+    return ai, close + 1
+
+
+def _unescaped_offsets(raw: str, start: int) -> list[int]:
+    offsets: list[int] = []
+    pos = 0
+    while pos < len(raw):
+        offsets.append(start + pos)
+        pos += 2 if raw.startswith("\\(", pos) else 1
+    return offsets
 
 
 def parse_bracketed(text: str, *, check_associations: bool = True) -> list[AIPair]:
@@ -68,53 +83,50 @@ def parse_bracketed(text: str, *, check_associations: bool = True) -> list[AIPai
     pairs: list[AIPair] = []
     pos = 0
     while pos < len(text):
-        match = _BRACKETED_AI.match(text, pos)
-        if match is None:
-            raise GS1SyntaxError("expected an AI in brackets such as (01)", position=pos)
-        ai = match[1]
-        if ai not in AI_TABLE:
-            raise GS1SyntaxError("unknown Application Identifier", position=pos + 1, ai=ai)
-        chars: list[str] = []
-        offsets: list[int] = []
-        pos = match.end()
-        while pos < len(text) and not _starts_element(text, pos):
-            if text.startswith("\\(", pos):
-                chars.append("(")
-                offsets.append(pos)
-                pos += 2
-            else:
-                chars.append(text[pos])
-                offsets.append(pos)
-                pos += 1
-        try:
-            _validate_at(ai, "".join(chars), offsets, pos)
-        except GS1SyntaxError:
-            _raise_if_unknown_ai_inside(text, offsets)
-            raise
-        pairs.append((ai, "".join(chars)))
+        ai, start = _bracketed_ai(text, pos)
+        pos = text.find("(", start)
+        while pos > 0 and text[pos - 1] == "\\":  # an escaped '(' belongs to the value
+            pos = text.find("(", pos + 1)
+        if pos < 0:
+            pos = len(text)
+        raw = text[start:pos]
+        value = raw.replace("\\(", "(")
+        # Offsets of the value's characters in the input (an escape is two characters).
+        offsets = range(start, pos) if len(value) == len(raw) else _unescaped_offsets(raw, start)
+        _validate_at(ai, value, offsets, pos)
+        pairs.append((ai, value))
+        if len(pairs) > MAX_AIS:
+            raise GS1SyntaxError(f"too many AIs: at most {MAX_AIS}", position=pos)
     if check_associations:
         validate_associations(pairs)
     return pairs
 
 
-def _hint_missing_separator(error: GS1SyntaxError) -> GS1SyntaxError:
-    if error.reason.startswith("value is too long"):
-        return GS1SyntaxError(
-            error.reason + " (is a GS separator missing after it?)",
-            position=error.position,
-            ai=error.ai,
+def _fnc1_value(text: str, spec: AISpec, start: int) -> tuple[str, int]:
+    """The value of ``spec`` starting at ``start`` and where it ends."""
+    separator = text.find(GS, start)
+    stop = len(text) if separator < 0 else separator
+    if spec.predefined_length:
+        end = start + spec.max_length
+        if end > stop:
+            raise GS1SyntaxError(
+                f"value is too short: {stop - start} characters, needs {spec.max_length}",
+                position=stop,
+                ai=spec.ai,
+            )
+        return text[start:end], end
+    if stop - start > spec.max_length:
+        raise GS1SyntaxError(
+            f"value is too long: more than {spec.max_length} characters "
+            "(is a GS separator missing after it?)",
+            position=start + spec.max_length,
+            ai=spec.ai,
         )
-    return error
+    return text[start:stop], stop
 
 
 def parse_element_string(text: str, *, check_associations: bool = True) -> list[AIPair]:
-    """Parse the FNC1 form (GS-separated, optional leading GS) into (AI, value) pairs.
-
-    Fixed-length values are taken by their length even where GS1 asks for a
-    separator after them (e.g. 8006): that is unambiguous, and scanners that
-    drop separators still give a usable result. A GS right after a
-    fixed-length value and one trailing GS are tolerated.
-    """
+    """Parse the FNC1 form (GS-separated, optional leading GS) into (AI, value) pairs."""
     pos = 1 if text.startswith(GS) else 0
     if pos >= len(text):
         raise GS1SyntaxError("element string is empty")
@@ -127,42 +139,21 @@ def parse_element_string(text: str, *, check_associations: bool = True) -> list[
                 raise GS1SyntaxError(f"expected an AI (digits), found {found[:1]!r}", position=pos)
             raise GS1SyntaxError(f"no known Application Identifier at {found!r}", position=pos)
         start = pos + len(spec.ai)
-        if spec.fixed_length:
-            end = start + spec.max_length
-            value = text[start:end]
-            if len(value) < spec.max_length or GS in value:
-                short = value.split(GS)[0]
-                raise GS1SyntaxError(
-                    f"value is too short: {len(short)} characters, needs {spec.max_length}",
-                    position=start + len(short),
-                    ai=spec.ai,
-                )
-        else:
-            separator = text.find(GS, start)
-            end = len(text) if separator < 0 else separator
-            value = text[start:end]
-        try:
-            _validate_at(spec.ai, value, range(start, end), end)
-        except GS1SyntaxError as error:
-            raise _hint_missing_separator(error) from None
+        value, end = _fnc1_value(text, spec, start)
+        _validate_at(spec.ai, value, range(start, end), end)
         pairs.append((spec.ai, value))
+        if len(pairs) > MAX_AIS:
+            raise GS1SyntaxError(f"too many AIs: at most {MAX_AIS}", position=end)
         pos = end + 1 if text.startswith(GS, end) else end
     if check_associations:
         validate_associations(pairs)
     return pairs
 
 
-def _escape_parentheses(value: str) -> str:
-    out: list[str] = []
-    for pos, char in enumerate(value):
-        out.append("\\(" if char == "(" and _starts_element(value, pos) else char)
-    return "".join(out)
-
-
 def format_bracketed(ais: Sequence[AIPair], *, check_associations: bool = True) -> str:
-    """``(AI)value...`` in the given order; see the module notes on ``\\(``."""
+    """``(AI)value...`` in the given order, every ``(`` in a value written ``\\(``."""
     validate_ais(ais, check_associations=check_associations)
-    return "".join(f"({ai}){_escape_parentheses(value)}" for ai, value in ais)
+    return "".join(f"({ai})" + value.replace("(", "\\(") for ai, value in ais)
 
 
 def format_fnc1(ais: Sequence[AIPair], *, check_associations: bool = True) -> str:

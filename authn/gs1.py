@@ -73,6 +73,9 @@ def check_yymmdd(value: str, *, zero_day: bool, ai: str | None = None) -> None:
     ``zero_day`` allows DD=00 (meaning the last day of the month), as AI 17 does.
     The year is not resolved here: 29 February is accepted for any YY, because
     the century of a date depends on the day it is read (see :func:`yymmdd_to_date`).
+    This lenient check is for dates already stored; data being parsed or issued
+    goes through GS1's linter (:mod:`authn.linters`), which refuses 29 February
+    unless YY is divisible by 4.
     """
     if len(value) != 6 or not value.isascii() or not value.isdigit():
         raise GS1SyntaxError(f"date must be YYMMDD (6 digits), got {value!r}", ai=ai)

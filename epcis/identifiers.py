@@ -174,7 +174,11 @@ def identify(uri: str) -> Identifier:
         return _from_epc_urn(uri, match)
     if uri.lower().startswith(("https://", "http://")):
         try:
-            link = parse_digital_link(uri, check_associations=False)
+            # EPCIS documents from other systems may carry a zero-suppressed
+            # GTIN in a Digital Link path; the identifier is still unambiguous.
+            link = parse_digital_link(
+                uri, check_associations=False, permit_zero_suppressed_gtin=True
+            )
         except GS1SyntaxError:
             if _LOOKS_GS1.search(uri):
                 raise  # a broken Digital Link must not pass as some other URI

@@ -360,6 +360,10 @@ def run_batch(
 ) -> BatchResult:
     """Write the batch from its checkpoint to the end and finish it (idempotent when complete)."""
     spec = journal.spec
+    # A journal written by an older release may hold data that GS1's rules, as
+    # the verifier now applies them, refuse (29 February of 2025, say): such a
+    # batch is not finished, because every further label would be refused.
+    template_code(spec)
     if b64(key_id_bytes(signer.public_key())) != spec.key_id:
         raise InvalidInput(
             f"this batch is signed with key {spec.key_id}; the key given has another key id"

@@ -192,3 +192,78 @@ def test_demo_labels_decode_to_the_printed_uris_which_verify(tmp_path: Path) -> 
     for uri in decoded:
         result = runner.invoke(app, ["code", "verify", uri, "--public-key", str(public_key)])
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--expiry", "250229", "day 29 does not exist in month 02"),
+        ("--expiry", "230229", "day 29"),
+        ("--expiry", "261301", "month 13"),
+        ("--lot", "LOT 1", "' ' is not allowed"),
+        ("--serial", "A" * 21, "too long"),
+    ],
+)
+def test_sign_refuses_what_the_verifier_would_refuse(
+    keydir: Path, option: str, value: str, words: str
+) -> None:
+    args = ["--gtin", "4006381333931", "--serial", "7KQ2M9XH4R0WT", option, value]
+    result = runner.invoke(
+        app,
+        ["code", "sign", "--key", str(keydir / "signing.key.pem"), *args],
+        env={"SEALTRACE_KEY_PASSPHRASE": PASS},
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert words in lines[0]
+
+
+def test_sign_accepts_29_february_of_a_leap_year(keydir: Path) -> None:
+    uri = sign(keydir, "--expiry", "280229")
+    assert "17=280229" in uri
+    assert verify(keydir, uri)[0] == 0
+
+
+def test_parse_jsonl_gives_one_result_per_line_and_survives_bad_lines() -> None:
+    good = "(01)04006381333931(21)A"
+    lines = [
+        good.encode(),
+        b"hello",
+        b"\x00\x00",
+        b"\xff\xfe not utf-8",
+        b"1" * 100_000,  # far past what a scan may hold
+        b"]d20104006381333931\x1d21S1\r",
+        b"",
+        b"https://id.example/01/04006381333931/21/S%2B1?17=250229",
+        good.encode(),
+    ]
+    result = runner.invoke(app, ["code", "parse", "--jsonl"], input=b"\n".join(lines) + b"\n")
+    assert result.exit_code == 1  # some lines failed
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == len(lines)
+    assert [r["ok"] for r in out] == [True, False, False, False, False, True, False, False, True]
+    assert out[0] == {"input": good, "ok": True, "ais": [["01", "04006381333931"], ["21", "A"]]}
+    assert out[5]["ais"] == [["01", "04006381333931"], ["21", "S1"]]
+    assert "U+0000" in out[2]["error"]
+    assert "UTF-8" in out[3]["error"]
+    assert "100000 bytes" in out[4]["error"]
+    assert len(out[4]["input"]) < 100
+    assert "day 29" in out[7]["error"]
+    for record in out:
+        assert set(record) == {"input", "ok", "ais" if record["ok"] else "error"}
+
+
+def test_parse_jsonl_exit_0_when_every_line_parses() -> None:
+    data = "(01)04006381333931(21)A\n(01)04006381333931(21)B"  # no final newline
+    result = runner.invoke(app, ["code", "parse", "--jsonl"], input=data)
+    assert result.exit_code == 0
+    assert [json.loads(x)["ais"][1][1] for x in result.stdout.splitlines()] == ["A", "B"]
+
+
+def test_parse_jsonl_takes_no_argument() -> None:
+    result = runner.invoke(app, ["code", "parse", "--jsonl", "(01)04006381333931"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: --jsonl")

@@ -3,6 +3,10 @@
     python -m tools.make_vectors           # rewrite the file
     python -m tools.make_vectors --check   # fail if the committed file differs
 
+``--check`` also checks that the generated AI table (authn/gs1_dictionary.py)
+matches GS1's syntax dictionary in ../shared (tools/make_ai_table.py), and
+says that it skipped that check where ../shared is absent.
+
 Each vector is named after what it breaks, and carries the outcome every
 conforming verifier must give: ``valid`` (exit 0), a signature reason code
 (exit 1) or ``unusable`` (the input is not a well-formed code at all, exit 2).
@@ -27,6 +31,7 @@ from authn.code import ProductCode
 from authn.digital_link import format_digital_link
 from authn.element_string import format_bracketed, format_fnc1
 from authn.signing import DOMAIN_TAG, key_id_bytes, sign_code, signed_message
+from tools import make_ai_table
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "code-vectors.json"
 RESOLVER = "https://id.sealtrace.example"
@@ -105,10 +110,11 @@ def build() -> dict[str, Any]:
     add("valid_minimal", uri(minimal), "valid", "GTIN and serial only")
     add("valid_expiry_day_00", uri(day00), "valid", "DD=00 expiry and a lot with '-' and '/'")
     add(
-        "valid_gtin13_in_uri",
+        "unusable_gtin13_in_uri",
         gtin13_uri,
-        "valid",
-        "GTIN-13 form in the path normalises to the signed GTIN-14",
+        "unusable",
+        "GS1's current rule: a GTIN in a Digital Link path has 14 digits; the zero-suppressed"
+        " GTIN-13 form is refused",
     )
     add(
         "valid_bracketed",
@@ -251,6 +257,14 @@ def render() -> str:
     return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
 
 
+def _check_ai_table() -> bool:
+    """The generated AI table matches GS1's dictionary; skipped (and said so) without it."""
+    if not make_ai_table.dictionary_path().is_file():
+        print(f"skipped the AI table check: {make_ai_table.dictionary_path()} is not there")
+        return True
+    return make_ai_table.check()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -259,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = render()
     if args.check:
+        table_ok = _check_ai_table()
         if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
             print(
                 f"{OUT.name} is out of date: run `python -m tools.make_vectors` and commit",
@@ -266,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(f"{OUT.name}: {len(json.loads(text)['vectors'])} vectors, up to date")
-        return 0
+        return 0 if table_ok else 1
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUT.name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -16,6 +17,7 @@ from authn.scan import ScanInput, parse_scan
 from authn.signing import check_signature, sign_code
 from issuer.render import render_png, render_svg
 from keys.filestore import load_private_key, load_public_key, passphrase_from_env
+from sealtrace.cli.scan_lines import parse_lines
 
 DEFAULT_RESOLVER = "https://id.sealtrace.example"
 
@@ -60,11 +62,29 @@ def sign(
 @app.command("parse")
 def parse(
     text: Annotated[
-        str, typer.Argument(help="A Digital Link URI, element string or raw scan data.")
-    ],
+        str | None, typer.Argument(help="A Digital Link URI, element string or raw scan data.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl",
+            help="Read one input per line from standard input; print one JSON result per line.",
+        ),
+    ] = False,
 ) -> None:
-    """Parse whatever a scanner hands over; exit 2 with the reason when it is malformed."""
+    """Parse whatever a scanner hands over; exit 2 with the reason when it is malformed.
+
+    With --jsonl, every line of standard input is one input and gives one line
+    {"input", "ok", "ais"} or {"input", "ok", "error"}; a bad line never stops
+    the others. Exit 0 when every line parsed, 1 when some did not.
+    """
+    if as_jsonl:
+        if text is not None:
+            fail("--jsonl reads its inputs from standard input: give no TEXT")
+        raise typer.Exit(parse_lines(sys.stdin.buffer, sys.stdout))
+    if text is None:
+        fail("give the TEXT to parse, or --jsonl to read lines from standard input")
     try:
         scanned = parse_scan(text)
         digital_link = _digital_link_or_none(scanned)

@@ -45,8 +45,12 @@ def test_fnc1_form_needs_separators_only_after_variable_length_ais() -> None:
     )
 
 
-def test_fixed_length_value_is_taken_by_length_even_without_its_separator() -> None:
-    assert parse_element_string("800609506000134352010221S") == [
+def test_fixed_length_ai_without_predefined_length_needs_its_separator() -> None:
+    # 8006 is fixed-length (N14 N4) but not of predefined length: GS1 requires
+    # the FNC1 after it, and a value running on into the next AI is refused.
+    with pytest.raises(GS1SyntaxError, match="GS separator missing"):
+        parse_element_string("800609506000134352010221S")
+    assert parse_element_string("8006095060001343520102\x1d21S") == [
         ("8006", "095060001343520102"),
         ("21", "S"),
     ]
@@ -57,18 +61,22 @@ def test_format_bracketed() -> None:
 
 
 def test_parentheses_in_values() -> None:
-    # '(' followed by a known AI and ')' starts the next element; anything else is data.
-    assert parse_bracketed("(01)09506000134352(21)A(B)(99)C(") == [
+    # Every unescaped '(' starts the next (AI), as in GS1's syntax engine; a '('
+    # inside a value is written '\\(' and never swallowed silently.
+    assert parse_bracketed("(01)09506000134352(21)A\\(B)(99)C\\(") == [
         ("01", GTIN),
         ("21", "A(B)"),
         ("99", "C("),
     ]
-    # An unknown "(AI)" inside a value that is valid as it stands is data.
-    assert parse_bracketed("(21)a(9999)b(01)09506000134352") == [("21", "a(9999)b"), ("01", GTIN)]
-    # A value that really holds "(10)" is written with a backslash before '('.
-    ais = [("01", GTIN), ("21", "X(10)Y")]
+    with pytest.raises(GS1SyntaxError, match="expected an AI"):
+        parse_bracketed("(01)09506000134352(21)A(B)")
+    # An unknown "(AI)" is an error, not part of the previous value.
+    with pytest.raises(GS1SyntaxError, match="unknown Application Identifier") as caught:
+        parse_bracketed("(01)09506000134352(21)SER1(10)LOT(712)123456(9999)b")
+    assert caught.value.ai == "9999"
+    ais = [("01", GTIN), ("21", "X(10)Y(Z")]
     text = format_bracketed(ais)
-    assert text == "(01)09506000134352(21)X\\(10)Y"
+    assert text == "(01)09506000134352(21)X\\(10)Y\\(Z"
     assert parse_bracketed(text) == ais
 
 

@@ -31,6 +31,8 @@ FNC1 = f"01{GTIN}10L1{GS}21S1"
         (f"]e0{FNC1}", "element_string", "]e0"),
         (f"]Q3{FNC1}", "element_string", "]Q3"),
         (f"]Q1{FNC1}", "element_string", "]Q1"),
+        (f"]J1{FNC1}", "element_string", "]J1"),
+        (f"]J0{URI}", "digital_link", "]J0"),
     ],
 )
 def test_accepted_scans(text: str, syntax: str, symbology: str | None) -> None:
@@ -52,7 +54,11 @@ BAD_SCANS = [
     ("", "empty", None),
     (" \r\n", "empty", None),
     ("]Q1", "no data after", None),
-    ("]E0" + GTIN[1:], "does not carry GS1 data", 0),
+    ("]E3" + GTIN[1:] + "12", "does not carry GS1 data", 0),
+    ("]E0" + GTIN[1:-1], "13 digits", 3),
+    ("]E0" + GTIN[1:] + "99", "then nothing", 16),
+    ("]E4" + "9506000X", "8 digits", 3),
+    ("]I1" + GTIN[:-1] + "3", "check digit", 16),
     ("hello", "not GS1 data", 0),
     ("01" + GTIN + "\x07", "U+0007", 16),
     ("01" + GTIN + "é", "U+00E9", 16),
@@ -88,3 +94,18 @@ def test_gs_is_not_stripped_as_whitespace() -> None:
     # Python counts GS as whitespace; a scanner's trailing GS must not vanish silently
     # into a different parse, and a leading one is the FNC1 marker.
     assert parse_scan(f"{GS}01{GTIN}{GS}").ais == [("01", GTIN)]
+
+
+@pytest.mark.parametrize(
+    ("text", "ais"),
+    [
+        (f"]E0{GTIN[1:]}", [("01", GTIN)]),
+        ("]E496385074", [("01", "00000096385074")]),
+        (f"]I1{GTIN}", [("01", GTIN)]),
+        (f"]E0{GTIN[1:]}|]e010L1{GS}21S1", AIS),
+    ],
+)
+def test_linear_symbologies_carry_a_gtin(text: str, ais: list[tuple[str, str]]) -> None:
+    scan = parse_scan(text)
+    assert scan.ais == ais
+    assert scan.symbology == text[:3]

@@ -295,3 +295,39 @@ def test_a_signer_that_cannot_be_forked_signs_in_the_parent(
     rows = manifest_rows(tmp_path / "batch")
     assert len(rows) == 200
     assert_rows_signed(rows[::10], key)
+
+
+def test_impossible_dates_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from authn.errors import GS1SyntaxError
+
+    for expiry in ("250229", "230229", "260431"):
+        with pytest.raises(GS1SyntaxError, match=r"does not exist"):
+            build_spec(
+                gtin=GTIN, count=3, fmt="csv", key_spec="test", key_id="AAAA",
+                registry=tmp_path / "registry.sqlite", now=NOW, resolver="https://id.example.com",
+                expiry=expiry,
+            )  # fmt: skip
+    assert not (tmp_path / "registry.sqlite").exists()
+
+
+def test_a_journal_with_data_gs1_refuses_is_not_finished(tmp_path: Path) -> None:
+    # A batch begun by an older release that accepted 29 February 2025.
+    from dataclasses import replace
+
+    from authn.errors import GS1SyntaxError
+
+    key = Ed25519PrivateKey.generate()
+    spec = build_spec(
+        gtin=GTIN, count=3, fmt="csv", key_spec="test", key_id=key_id(key.public_key()),
+        registry=tmp_path / "registry.sqlite", now=NOW, resolver="https://id.example.com",
+        expiry="250228",
+    )  # fmt: skip
+    journal = create_batch(tmp_path / "old", replace(spec, expiry="250229"))
+    try:
+        with pytest.raises(GS1SyntaxError, match="day 29"):
+            run_batch(journal, key)
+    finally:
+        journal.close()
+    assert not (tmp_path / "old" / "manifest.csv").exists()
+    assert not (tmp_path / "old" / "manifest.csv.part").exists()
+    assert (tmp_path / "old" / INCOMPLETE_MARKER).exists()

@@ -137,6 +137,10 @@ def base_args(key_path: Path, out: Path, tmp_path: Path) -> list[str]:
         (["--lot", "L" * 21], {}, "too long"),
         (["--format", "gif"], {}, "unknown format"),
         (["--expiry", "281332"], {}, "(17)"),
+        (["--expiry", "250229"], {}, "day 29 does not exist in month 02"),
+        # Checked before the key is opened: no passphrase needed to hear about it.
+        (["--expiry", "230229"], {"SEALTRACE_KEY_PASSPHRASE": None}, "(17)"),
+        (["--lot", "LOT 1"], {}, "' ' is not allowed"),
         (["--markets", "Germany"], {}, "market"),
         (["--count", "0"], {}, "count"),
         ([], {"SEALTRACE_KEY_PASSPHRASE": None}, "SEALTRACE_KEY_PASSPHRASE"),
