@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from authn.signing import Signer
 from mobile_api.bundle_service import BundleService, load_bundle_signer
 from mobile_api.console import router as console_router
+from mobile_api.officer_app import router as officer_app_router
 from mobile_api.routes_consumer import api_router, resolver_router
 from mobile_api.routes_officer import router as officer_router
 from mobile_api.routes_scan import router as scan_router
@@ -53,6 +54,7 @@ def create_app(
     app.include_router(scan_router)
     app.include_router(api_router)
     app.include_router(console_router)
+    app.include_router(officer_app_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(resolver_router)  # last: the Digital Link catch-all
     return app
