@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session, col, select
 
@@ -68,6 +68,11 @@ def _file(name: str, media_type: str, **extra: str) -> FileResponse:
 
 
 @router.get("/officer", include_in_schema=False)
+def shell_redirect() -> RedirectResponse:
+    # The service worker's scope is /officer/: only a page under it works offline.
+    return RedirectResponse("/officer/", status_code=308)
+
+
 @router.get("/officer/", include_in_schema=False)
 def shell() -> FileResponse:
     return _file("index.html", "text/html; charset=utf-8")
