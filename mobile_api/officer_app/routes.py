@@ -187,13 +187,6 @@ class InspectionBatchIn(BaseModel):
     inspections: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_INSPECTIONS)
 
 
-def _inspection_json(row: Inspection, officer: str | None) -> dict[str, Any]:
-    return inspections.InspectionOut.model_validate(
-        {**row.model_dump(), "officer": officer,
-         "seizure_url": f"/v1/seizures/{row.id}/report" if row.outcome == "seized" else None}
-    ).model_dump(mode="json")  # fmt: skip
-
-
 def _one_inspection(
     session: Session, officer: Caller, trust: TrustList, item: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -221,7 +214,8 @@ def _one_inspection(
         return inspections.record_inspection(
             session, officer, trust, scan_id, request, now=at
         ).model_dump(mode="json")
-    return _inspection_json(stored, officer.name)
+    # The stored answer, in the one shape the inspections service gives.
+    return inspections._out(stored, officer.name).model_dump(mode="json")
 
 
 @router.post(
