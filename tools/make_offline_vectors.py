@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path.relative_to(ROOT)} is out of date: "
                       "run python -m tools.make_offline_vectors", file=sys.stderr)  # fmt: skip
                 failed = True
+            else:
+                print(f"{path.relative_to(ROOT)}: up to date")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
