@@ -152,7 +152,8 @@ def record(
     accuracy_m: Annotated[float | None, typer.Option(help="Accuracy of lat/lon, metres.")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Verify one code offline, print the verdict, and queue the scan for `officer sync`.
+    """Verify one code offline, print the verdict, queue the scan for `officer sync`.
+
     Exit codes as for `verify`; a text that is not a code is not queued."""
     now = _moment(at)
     held, result = _judge(text, bundle, delta or [], registry_key, bundle_key, now)
@@ -213,8 +214,9 @@ def sync(
         str, typer.Option(help="Environment variable holding an officer's bearer token.")
     ] = "SEALTRACE_TOKEN",  # noqa: S107  (the variable's name, not a token)
 ) -> None:
-    """Upload the queued scans (POST /v1/scans:batch); each scan is recorded once however
-    often this runs. Exit 0 when nothing is left queued, 1 when some scans are still queued
+    """Upload the queued scans; each is recorded once, however often this runs.
+
+    POST /v1/scans:batch in batches of 200. Exit 0 when nothing is left queued, 1 when some scans are still queued
     (service unreachable or busy: run it again) or were refused, 2 for unusable input."""
     token = os.environ.get(token_env, "")
     if not token:
