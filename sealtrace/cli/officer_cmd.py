@@ -216,8 +216,9 @@ def sync(
 ) -> None:
     """Upload the queued scans; each is recorded once, however often this runs.
 
-    POST /v1/scans:batch in batches of 200. Exit 0 when nothing is left queued, 1 when some scans are still queued
-    (service unreachable or busy: run it again) or were refused, 2 for unusable input."""
+    POST /v1/scans:batch in batches of 200. Exit 0 when nothing is left queued, 1 when
+    some scans are still queued (service unreachable or busy: run it again) or were
+    refused, 2 for unusable input."""
     token = os.environ.get(token_env, "")
     if not token:
         fail(f"put an officer's bearer token in ${token_env}")
