@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The officer app's barcode decoder (zxing-cpp as WebAssembly, pinned in its package-lock.json),
+# copied from npm into the app's static files; git-ignored.
+OFFICER := mobile_api/officer_app
+ZXING   := $(OFFICER)/static/vendor/zxing
+ZXING_STAMP := $(ZXING)/.built
 
 .PHONY: run test lint typecheck layers vectors bench eval clean help
 
@@ -21,7 +26,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(ZXING_STAMP): $(OFFICER)/package.json $(OFFICER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	    (cd $(OFFICER) && npm ci --ignore-scripts --no-audit --no-fund --silent) && \
+	    rm -rf $(ZXING) && mkdir -p $(ZXING)/reader && \
+	    cp $(OFFICER)/node_modules/zxing-wasm/dist/es/reader/index.js $(ZXING)/reader/index.js && \
+	    cp $(OFFICER)/node_modules/zxing-wasm/dist/es/share.js $(ZXING)/share.js && \
+	    cp $(OFFICER)/node_modules/zxing-wasm/dist/reader/zxing_reader.wasm $(ZXING)/ && \
+	    cp $(OFFICER)/node_modules/zxing-wasm/LICENSE $(ZXING)/LICENSE && \
+	    touch $(ZXING_STAMP); \
+	else \
+	    echo "npm not found: the officer app reads codes with BarcodeDetector or typed input only"; \
+	fi
+
+run: $(STAMP) $(ZXING_STAMP)
 	$(BIN)/python -m sealtrace.demo
 
 lint: $(STAMP)
@@ -32,8 +50,9 @@ lint: $(STAMP)
 
 vectors: $(STAMP)
 	$(BIN)/python -m tools.make_vectors --check
+	$(BIN)/python -m tools.make_offline_vectors --check
 
-test: lint vectors
+test: lint vectors $(ZXING_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -43,4 +62,4 @@ eval: $(STAMP)
 	$(BIN)/python -m bench.clone_eval
 
 clean:
-	rm -rf $(VENV) demo .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OFFICER)/node_modules $(OFFICER)/static/vendor demo .mypy_cache .ruff_cache .pytest_cache .hypothesis

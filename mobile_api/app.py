@@ -19,6 +19,7 @@ from authn.signing import Signer
 from console import STATIC as CONSOLE_STATIC
 from console import router as console_router
 from mobile_api.bundle_service import BundleService, load_bundle_signer
+from mobile_api.officer_app import router as officer_app_router
 from mobile_api.resolver import resolver_router
 from mobile_api.routes_consumer import api_router
 from mobile_api.routes_officer import router as officer_router
@@ -56,6 +57,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(console_router)
     app.mount("/static/console", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    app.include_router(officer_app_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(resolver_router)  # last: the Digital Link catch-all
     return app

@@ -52,6 +52,12 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("GET", "/v1/log/proof/inclusion"): "hashes only; useless without the entry",
     ("GET", "/v1/log/proof/consistency"): "hashes only",
     ("GET", "/v1/log/entries"): "registry admins only (a brand gets 403: checked below)",
+    ("GET", "/officer"): "redirect to the officer app's shell",
+    ("GET", "/officer/"): "the officer app's shell, static; its data needs an officer's token",
+    ("GET", "/officer/help"): "the officer app's help page, static",
+    ("GET", "/officer/sw.js"): "the officer app's service worker, static",
+    ("GET", "/officer/manifest.webmanifest"): "the officer app's manifest, static",
+    ("GET", "/officer/static/{name:path}"): "the officer app's static files",
 }
 # The console's pages use a login cookie, not bearer tokens: checked only to give nothing to
 # a token without a session (per-brand sessions are the console's own tests).
@@ -332,7 +338,31 @@ def check_trust_list_put(t: Tenants) -> None:
     assert t.acme("PUT", "/v1/trust-list", content=b"{}").status_code == 403
 
 
+def check_officer_app_keys(t: Tenants) -> None:
+    assert t.acme("GET", "/officer/api/keys").status_code == 403
+
+
+def check_officer_app_sign_in(t: Tenants) -> None:
+    answer = t.acme("POST", "/officer/api/sign-in", json={"name": "acme", "password": "x" * 12})
+    assert answer.status_code == 401  # no token for a brand account, whatever its password
+    assert "token" not in answer.json()
+
+
+def check_officer_app_sign_out(t: Tenants) -> None:
+    assert t.acme("POST", "/officer/api/sign-out").status_code == 403
+
+
+def check_officer_app_inspections(t: Tenants) -> None:
+    item = {"scan_id": t.other_scan_id, "outcome": "seized", "inspected_at": "2026-03-01T12:00:00Z"}
+    answer = t.acme("POST", "/officer/api/inspections:batch", json={"inspections": [item]})
+    assert answer.status_code == 403
+
+
 CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
+    ("GET", "/officer/api/keys"): check_officer_app_keys,
+    ("POST", "/officer/api/sign-in"): check_officer_app_sign_in,
+    ("POST", "/officer/api/sign-out"): check_officer_app_sign_out,
+    ("POST", "/officer/api/inspections:batch"): check_officer_app_inspections,
     ("GET", "/v1/codes/{gtin}/{serial}"): check_codes,
     ("POST", "/v1/codes/{gtin}/{serial}/status"): check_status,
     ("POST", "/v1/codes/{gtin}/{serial}/status/undo"): check_status_undo,

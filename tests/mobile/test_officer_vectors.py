@@ -1,0 +1,85 @@
+"""The shared offline vectors: the Python reference verifier and the officer app's in-page
+verifier (Debian's chromium) must give every case the same verdict and reasons."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from authn.errors import SealtraceError
+from keys.canonical import decode_public_key
+from mobile_api.bundle import OfflineBundle, apply_delta, open_bundle
+from mobile_api.offline import verify_offline
+from tests.mobile.conftest import LiveServer
+from tests.mobile.test_mobile_browser import browser  # noqa: F401  (the shared fixture)
+from tools.make_offline_vectors import VECTORS
+
+VECTOR_DATA: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
+CASES = VECTOR_DATA["cases"]
+
+
+def _bundles(at: datetime) -> dict[str, OfflineBundle]:
+    keys = {
+        "registry_key": decode_public_key(VECTOR_DATA["registry_key"], "registry key"),
+        "bundle_key": decode_public_key(VECTOR_DATA["bundle_key"], "bundle key"),
+    }
+    full = open_bundle(VECTOR_DATA["bundle"].encode(), now=at, **keys)
+    return {"full": full, "delta": apply_delta(full, VECTOR_DATA["delta"].encode(), now=at, **keys)}
+
+
+def test_the_vectors_cover_every_verdict() -> None:
+    verdicts = {case["verdict"] for case in CASES}
+    assert verdicts == {"authentic", "suspect", "counterfeit", "unverifiable", "invalid"}
+    assert len({case["name"] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_python_offline_verifier_gives_each_vector_its_verdict(case: dict[str, Any]) -> None:
+    at = datetime.fromisoformat(case["at"])
+    bundle = _bundles(at)[case["bundle"]]
+    try:
+        result = verify_offline(bundle, case["input"], now=at)
+    except SealtraceError:
+        got: dict[str, Any] = {"verdict": "invalid", "reasons": [], "brand": None}
+    else:
+        got = {"verdict": result.verdict, "reasons": [r.code for r in result.reasons],
+               "brand": result.brand}  # fmt: skip
+    assert got == {key: case[key] for key in ("verdict", "reasons", "brand")}
+
+
+# Runs every case in the page with the app's own modules; returns what the page decided.
+RUN_IN_PAGE = """async (vectors) => {
+  const v = await import("/officer/static/verify.js");
+  const keys = {registryKey: v.b64urlDecode(vectors.registry_key),
+                bundleKey: v.b64urlDecode(vectors.bundle_key)};
+  const full = await v.openBundle(vectors.bundle, keys);
+  const delta = await v.applyDelta(full, vectors.delta, keys);
+  const out = [];
+  for (const c of vectors.cases) {
+    const r = await v.verifyOffline(c.bundle === "delta" ? delta : full, c.input, Date.parse(c.at));
+    out.push({name: c.name, verdict: r.verdict,
+              reasons: r.verdict === "invalid" ? [] : r.reasons.map((x) => x.code),
+              brand: r.brand, contact: r.contact});
+  }
+  return out;
+}"""
+
+
+@pytest.mark.browser
+def test_the_page_gives_every_vector_the_python_verdict(
+    browser: Any,  # noqa: F811  (the fixture imported above)
+    live_server: LiveServer,
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(live_server.base_url + "/officer/help")
+    got = page.evaluate(RUN_IN_PAGE, VECTOR_DATA)
+    expected = [
+        {"name": c["name"], "verdict": c["verdict"], "reasons": c["reasons"], "brand": c["brand"]}
+        for c in CASES
+    ]
+    assert [{k: g[k] for k in ("name", "verdict", "reasons", "brand")} for g in got] == expected
+    genuine = next(g for g in got if g["name"] == "genuine_digital_link")
+    assert genuine["contact"] == VECTOR_DATA["contact"]
