@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from authn.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from verifier.db.models import Account, ApiToken
+from verifier.db.models import Account, ApiToken, AuditEvent
 
 TOKEN_MARK = "st_"  # noqa: S105  (a marker, not a secret)
 TOKEN_BYTES = 32
@@ -118,6 +118,7 @@ def issue_token(session: Session, account_name: str, *, pepper: bytes, now: date
             created_at=now,
         )
     )
+    audit(session, "token.issue", account, now=now, after=token[:PREFIX_CHARS])
     session.commit()
     return token
 
@@ -144,13 +145,67 @@ def revoke(session: Session, target: str, *, now: datetime) -> int:
         if account is None:
             raise NotFound(f"no account or token prefix {target!r}")
         tokens = list(session.exec(query.where(ApiToken.account_id == account.id)).all())
+        ended = _end_console_access(session, account, now=now)
+        if not tokens and not ended:
+            raise NotFound(f"no active token or console access of {target!r}")
+        _revoke_tokens(session, tokens, now=now)
+        audit(session, "account.revoke", account, now=now, after=f"{len(tokens)} token(s)")
+        session.commit()
+        return len(tokens)
     if not tokens:
         raise NotFound(f"no active token matches {target!r}")
+    _revoke_tokens(session, tokens, now=now)
+    session.commit()
+    return len(tokens)
+
+
+def disable(session: Session, name: str, *, now: datetime) -> None:
+    """Disable an account: its tokens, console sessions and password stop working at once."""
+    account = session.exec(select(Account).where(Account.name == name)).first()
+    if account is None:
+        raise NotFound(f"no account named {name!r}")
+    if account.disabled_at is None:
+        account.disabled_at = now
+        session.add(account)
+    query = select(ApiToken).where(
+        col(ApiToken.revoked_at).is_(None), ApiToken.account_id == account.id
+    )
+    _revoke_tokens(session, list(session.exec(query).all()), now=now)
+    _end_console_access(session, account, now=now)
+    audit(session, "account.disable", account, now=now)
+    session.commit()
+
+
+def _revoke_tokens(session: Session, tokens: list[ApiToken], *, now: datetime) -> None:
     for token in tokens:
         token.revoked_at = now
         session.add(token)
-    session.commit()
-    return len(tokens)
+        session.add(
+            AuditEvent(
+                at=now, account_id=token.account_id, action="token.revoke", after=token.prefix
+            )
+        )
+
+
+def _end_console_access(session: Session, account: Account, *, now: datetime) -> bool:
+    """Delete the account's console sessions and password; True if there was any."""
+    # Imported here: console_auth builds on this module (Caller, Role).
+    from verifier.console_auth import ConsoleCredential, ConsoleSession
+
+    sessions = session.exec(
+        delete(ConsoleSession).where(col(ConsoleSession.account_id) == account.id)
+    )
+    passwords = session.exec(
+        delete(ConsoleCredential).where(col(ConsoleCredential.account_id) == account.id)
+    )
+    return bool(sessions.rowcount or passwords.rowcount)
+
+
+def audit(
+    session: Session, action: str, account: Account, *, now: datetime, after: str | None = None
+) -> None:
+    """An account event in the audit table (the caller commits)."""
+    session.add(AuditEvent(at=now, account_id=account.id, action=action, after=after))
 
 
 def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:

@@ -88,7 +88,8 @@ def revoke(
     target: Annotated[str, typer.Argument(help="A token prefix (st_...) or an account name.")],
     db: DbOption = None,
 ) -> None:
-    """Revoke one token by its prefix, or every token of an account by its name."""
+    """Revoke one token by its prefix; or, by an account's name, every token of the account
+    and its console access (open sessions end and its password stops signing in)."""
     settings = _settings(db)
     engine = make_engine(settings.database_url)
     try:
@@ -99,6 +100,26 @@ def revoke(
     finally:
         engine.dispose()
     typer.echo(f"revoked {count} token(s)")
+    if not target.startswith(accounts.TOKEN_MARK):
+        typer.echo("console sessions ended and console password removed")
+
+
+@app.command("disable")
+def disable(
+    name: Annotated[str, typer.Argument(help="The account's name.")],
+    db: DbOption = None,
+) -> None:
+    """Disable an account: its tokens, console sessions and password stop working at once."""
+    settings = _settings(db)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            accounts.disable(session, name, now=utc_now())
+    except (SealtraceError, OperationalError) as exc:
+        raise _fail(exc) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"account {name!r} disabled")
 
 
 @app.command("list")

@@ -1,0 +1,86 @@
+"""Revoking or disabling an account ends its console access at once: open sessions stop on
+their next request and the password no longer signs in. Sign-ins and token changes are in
+the audit table. The sign-in limit holds under 40 parallel wrong passwords."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from sealtrace.cli.accounts_cmd import app as accounts_app
+from tests.console.conftest import Console, LiveConsole
+from tests.console.console_world import csrf_of, sign_in
+from verifier import accounts, console_auth
+from verifier.db.models import AuditEvent
+
+
+def _url(console: Console) -> str:
+    return console.app.state.services.settings.database_url  # type: ignore[no-any-return]
+
+
+def test_accounts_revoke_name_ends_sessions_and_password_sign_in(console: Console) -> None:
+    browser = console.client_for()
+    assert sign_in(browser, "officer").status_code == 303
+    assert browser.get("/console/alerts", follow_redirects=False).status_code == 200
+    result = CliRunner().invoke(accounts_app, ["revoke", "officer", "--db", _url(console)])
+    assert result.exit_code == 0, result.output
+    assert "console sessions ended" in result.output
+    # The open session is gone on its very next request ...
+    after = browser.get("/console/alerts", follow_redirects=False)
+    assert after.status_code == 303
+    assert "/console/login" in after.headers["location"]
+    # ... and the password no longer signs in (the same answer as a wrong password).
+    assert sign_in(console.client_for(), "officer").status_code == 401
+    with Session(console.app.state.services.engine) as session:
+        actions = set(session.exec(select(AuditEvent.action)).all())
+    assert {"account.revoke", "token.revoke", "console.sign_in"} <= actions
+
+
+def test_disabling_an_account_ends_everything_at_once(console: Console) -> None:
+    browser = console.client_for()
+    assert sign_in(browser, "admin").status_code == 303
+    token = console.seeded.tokens["admin"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert console.client.get("/v1/alerts", headers=bearer).status_code == 200
+    result = CliRunner().invoke(accounts_app, ["disable", "admin", "--db", _url(console)])
+    assert result.exit_code == 0, result.output
+    assert browser.get("/console/alerts", follow_redirects=False).status_code == 303
+    assert sign_in(console.client_for(), "admin").status_code == 401
+    assert console.client.get("/v1/alerts", headers=bearer).status_code == 401
+    with Session(console.app.state.services.engine) as session:
+        admin_id = _account_id(session, "admin")
+        left = session.exec(select(console_auth.ConsoleSession.account_id)).all()
+        assert admin_id not in left
+        events = session.exec(
+            select(AuditEvent.action).where(col(AuditEvent.action) == "account.disable")
+        ).all()
+    assert events == ["account.disable"]
+
+
+def _account_id(session: Session, name: str) -> int | None:
+    return next(a.id for a in accounts.list_accounts(session) if a.name == name)
+
+
+def test_40_parallel_wrong_passwords_check_at_most_the_limit(live_console: LiveConsole) -> None:
+    with httpx.Client(base_url=live_console.base_url) as client:
+        form = client.get("/console/login")
+        csrf = csrf_of(form.text)
+        cookies = dict(client.cookies)
+
+    def attempt(i: int) -> int:
+        with httpx.Client(base_url=live_console.base_url, cookies=cookies) as c:
+            response = c.post(
+                "/console/login",
+                data={"csrf": csrf, "username": "officer", "password": f"wrong password {i}"},
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = list(pool.map(attempt, range(40)))
+    checked = statuses.count(401)
+    assert set(statuses) <= {401, 429}, statuses
+    assert 1 <= checked <= console_auth.MAX_FAILURES, statuses
+    assert statuses.count(429) == 40 - checked
