@@ -7,12 +7,13 @@ the unsafe defaults (see :meth:`Settings.refuse_unsafe_defaults`).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Clock = Callable[[], datetime]
@@ -98,12 +99,25 @@ class Settings(BaseSettings):
         default=["127.0.0.1", "::1"],
         description="Client IPs that may read /metrics without the token (the scraper's).",
     )
+    webhook_allow_networks: list[str] = Field(
+        default=[],
+        description="Networks (CIDR) webhooks may reach although they are not public, e.g. "
+        "an internal receiver; everything else that is loopback, private, link-local or "
+        "reserved is refused, after DNS resolution and on every connection.",
+    )
     hsts_seconds: int = Field(
         default=31_536_000, ge=0, description="Strict-Transport-Security max-age on https."
     )
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per line, with the request id."
     )
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError: refused at start
+        return value
 
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Settings:

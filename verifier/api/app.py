@@ -17,7 +17,7 @@ from keys.filestore import load_public_key
 from verifier.api import problems
 from verifier.api.deps import Services
 from verifier.api.metrics import install_operations
-from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, UrlTextMiddleware
 from verifier.api.routes_alerts import router as alerts_router
 from verifier.api.routes_epcis import router as epcis_router
 from verifier.api.routes_inspections import router as inspections_router
@@ -30,6 +30,7 @@ from verifier.settings import Clock, Settings, utc_now
 from verifier.trust import TrustListParser, TrustStore, keys_trust_parser
 from verifier.verification.recorder import ScanRecorder
 from verifier.verification.service import Verifier
+from verifier.webhooks import Destinations
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ def create_app(
             log.warning("no trust list held: verification answers 503 until one is installed")
         # The webhook outbox worker has its own engine: its polling stays off the app's pool.
         outbox_worker = OutboxWorker(
-            make_engine(settings.database_url, pool_size=1, max_overflow=0), clock=clock
-        )
+            make_engine(settings.database_url, pool_size=1, max_overflow=0), clock=clock,
+            destinations=Destinations.allowing(settings.webhook_allow_networks),
+        )  # fmt: skip
         outbox_worker.start()
         app.state.outbox_worker = outbox_worker  # tests and operators may stop it
         yield
@@ -117,6 +119,7 @@ def create_app(
         return settings.verify_body_limit
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(UrlTextMiddleware)
     install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
