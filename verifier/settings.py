@@ -63,6 +63,20 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for a free connection before a 503."
     )
+    db_lock_timeout_ms: int = Field(
+        default=2000,
+        ge=0,
+        description="PostgreSQL lock_timeout: a statement waiting longer for a lock fails and "
+        "the request is answered 503 with Retry-After (0: wait for ever).",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=15_000,
+        ge=0,
+        description="PostgreSQL statement_timeout: the longest one statement may run (0: none).",
+    )
+    db_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="SQLite busy timeout: the wait for the write lock."
+    )
     apply_migrations: bool = Field(default=True, description="Run Alembic upgrade at start.")
     history_limit: int = Field(default=50, ge=1, le=1000, description="Recent scans loaded.")
     history_days: int = Field(default=180, ge=1, description="Age of the oldest scan loaded.")

@@ -53,11 +53,13 @@ def create_app(
     settings = settings or Settings()
     if trust_parser is None and settings.registry_public_key is not None:
         trust_parser = keys_trust_parser(load_public_key(settings.registry_public_key))
+    timeouts = timeouts_of(settings)
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
+        **timeouts,
     )
     trust = TrustStore(trust_parser, refresh_seconds=settings.trust_refresh_seconds, clock=clock)
     verifier = Verifier(
@@ -84,7 +86,8 @@ def create_app(
             log.warning("no trust list held: verification answers 503 until one is installed")
         # The webhook outbox worker has its own engine: its polling stays off the app's pool.
         outbox_worker = OutboxWorker(
-            make_engine(settings.database_url, pool_size=1, max_overflow=0), clock=clock,
+            make_engine(settings.database_url, pool_size=1, max_overflow=0, **timeouts),
+            clock=clock,
             destinations=Destinations.allowing(settings.webhook_allow_networks),
         )  # fmt: skip
         outbox_worker.start()
@@ -123,6 +126,15 @@ def create_app(
     install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def timeouts_of(settings: Settings) -> dict[str, int]:
+    """The engine's database timeouts from the settings (0 means none)."""
+    return {
+        "lock_timeout_ms": settings.db_lock_timeout_ms,
+        "statement_timeout_ms": settings.db_statement_timeout_ms,
+        "busy_timeout_ms": settings.db_busy_timeout_ms,
+    }
 
 
 def app() -> FastAPI:
