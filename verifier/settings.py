@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     hsts_seconds: int = Field(
         default=31_536_000, ge=0, description="Strict-Transport-Security max-age on https."
     )
+    worker_healthcheck_seconds: int = Field(
+        default=30,
+        gt=0,
+        description="How long uvicorn's supervisor waits for a worker to answer its health "
+        "check before killing it (with --workers over 1); a busy machine needs longer.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per line, with the request id."
     )
