@@ -40,7 +40,7 @@ GTIN14 = Annotated[str, Field(pattern=r"^\d{14}$", description="GTIN in its 14-d
 VerdictName = Literal["authentic", "suspect", "counterfeit", "unverifiable"]
 StatusName = Literal[
     "active", "sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled",
-    "expired", "unknown",
+    "expired", "unknown", "withheld",
 ]  # fmt: skip
 
 EXAMPLE_CODE = (
