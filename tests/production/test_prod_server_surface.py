@@ -4,8 +4,10 @@ query string in its access log."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -50,3 +52,16 @@ def test_no_server_header_and_no_token_in_the_access_log(
     log = server.log_path.read_text()
     assert "/healthz?token=[redacted]&x=1" in log
     assert "st_leaked_secret_value" not in log
+
+
+def test_docs_load_swagger_ui_from_this_server_only(sqlite_url: str, make_env: Any) -> None:
+    env = make_env(sqlite_url)
+    page = env.client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources, page.text
+    for source in sources:
+        assert source.startswith("/docs/assets/"), source
+        assert env.client.get(source).status_code == 200, source
+    assert env.client.get("/redoc").status_code == 404  # ReDoc would need a CDN

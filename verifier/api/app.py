@@ -16,6 +16,7 @@ from sqlmodel import Session
 from keys.filestore import load_public_key
 from verifier.api import problems
 from verifier.api.deps import Services
+from verifier.api.docs_page import install_docs
 from verifier.api.metrics import install_operations
 from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, UrlTextMiddleware
 from verifier.api.routes_alerts import router as alerts_router
@@ -102,7 +103,10 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the pinned Swagger UI package instead (no CDN)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.services = services
     problems.install(app)
     app.include_router(alerts_router)
