@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, col, delete, select
@@ -102,8 +102,18 @@ def create_account(
     return account
 
 
-def issue_token(session: Session, account_name: str, *, pepper: bytes, now: datetime) -> str:
-    """A new token for the account; the only time the token is ever available."""
+def issue_token(
+    session: Session,
+    account_name: str,
+    *,
+    pepper: bytes,
+    now: datetime,
+    expires_in: timedelta | None = None,
+) -> str:
+    """A new token for the account; the only time the token is ever available. With
+    ``expires_in`` it stops working that long after ``now``."""
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise InvalidInput("a token's lifetime must be positive")
     account = session.exec(select(Account).where(Account.name == account_name)).first()
     if account is None or account.id is None:
         raise NotFound(f"no account named {account_name!r}")
@@ -116,6 +126,7 @@ def issue_token(session: Session, account_name: str, *, pepper: bytes, now: date
             prefix=token[:PREFIX_CHARS],
             token_hash=hash_token(token, pepper),
             created_at=now,
+            expires_at=now + expires_in if expires_in is not None else None,
         )
     )
     audit(session, "token.issue", account, now=now, after=token[:PREFIX_CHARS])
@@ -208,8 +219,11 @@ def audit(
     session.add(AuditEvent(at=now, account_id=account.id, action=action, after=after))
 
 
-def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:
-    """The caller a bearer token stands for; Unauthenticated for any bad token."""
+def authenticate(
+    session: Session, token: str, *, pepper: bytes, now: datetime | None = None
+) -> Caller:
+    """The caller a bearer token stands for; Unauthenticated for any bad token, and for an
+    expired one when ``now`` is given (the service always gives it)."""
     if not token.startswith(TOKEN_MARK) or len(token) > 100:
         raise Unauthenticated("the bearer token is not a sealtrace token")
     expected = hash_token(token, pepper)
@@ -223,6 +237,8 @@ def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:
             continue
         if api_token.revoked_at is not None or account.disabled_at is not None:
             raise Unauthenticated("this token has been revoked")
+        if now is not None and api_token.expires_at is not None and now >= api_token.expires_at:
+            raise Unauthenticated("this token has expired")
         return Caller(
             role=Role(account.role),
             account_id=account.id,
@@ -230,6 +246,17 @@ def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:
             brand_id=account.brand_id,
         )
     raise Unauthenticated("unknown bearer token")
+
+
+def live_tokens(session: Session, account: Account) -> list[ApiToken]:
+    """The account's tokens that are not revoked, oldest first."""
+    return list(
+        session.exec(
+            select(ApiToken)
+            .where(ApiToken.account_id == account.id, col(ApiToken.revoked_at).is_(None))
+            .order_by(col(ApiToken.id))
+        ).all()
+    )
 
 
 def list_accounts(session: Session) -> list[Account]:

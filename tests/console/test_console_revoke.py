@@ -5,6 +5,7 @@ the audit table. The sign-in limit holds under 40 parallel wrong passwords."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 from sqlmodel import Session, col, select
@@ -14,7 +15,7 @@ from sealtrace.cli.accounts_cmd import app as accounts_app
 from tests.console.conftest import Console, LiveConsole
 from tests.console.console_world import csrf_of, sign_in
 from verifier import accounts, console_auth
-from verifier.db.models import AuditEvent
+from verifier.db.models import ApiToken, AuditEvent
 
 
 def _url(console: Console) -> str:
@@ -84,3 +85,30 @@ def test_40_parallel_wrong_passwords_check_at_most_the_limit(live_console: LiveC
     assert set(statuses) <= {401, 429}, statuses
     assert 1 <= checked <= console_auth.MAX_FAILURES, statuses
     assert statuses.count(429) == 40 - checked
+
+
+def test_a_token_with_an_expiry_stops_working_and_listings_show_it(console: Console) -> None:
+    url = _url(console)
+    pepper = console.app.state.services.settings.token_pepper.get_secret_value()
+    runner = CliRunner(env={"SEALTRACE_TOKEN_PEPPER": pepper})
+    issued = runner.invoke(accounts_app, ["token", "officer", "--expires-in", "2h", "--db", url])
+    assert issued.exit_code == 0, issued.output
+    token = issued.stdout.strip().splitlines()[-1]
+    assert token.startswith("st_")
+    listing = runner.invoke(accounts_app, ["list", "--db", url])
+    assert f"{token[:12]} (expires " in listing.output
+    bad = runner.invoke(accounts_app, ["token", "officer", "--expires-in", "soon", "--db", url])
+    assert bad.exit_code == 2
+    bearer = {"Authorization": f"Bearer {token}"}
+    # The app's clock decides: the test world's clock stands still at NOW.
+    with Session(console.app.state.services.engine) as session:
+        row = session.exec(
+            select(ApiToken).where(ApiToken.prefix == token[: accounts.PREFIX_CHARS])
+        ).one()
+    assert row.expires_at is not None
+    console.clock.now = row.expires_at - timedelta(minutes=1)
+    assert console.client.get("/v1/alerts", headers=bearer).status_code == 200
+    console.clock.now = row.expires_at
+    expired = console.client.get("/v1/alerts", headers=bearer)
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
