@@ -112,3 +112,15 @@ def test_a_token_with_an_expiry_stops_working_and_listings_show_it(console: Cons
     expired = console.client.get("/v1/alerts", headers=bearer)
     assert expired.status_code == 401
     assert "expired" in expired.json()["detail"]
+
+
+def test_a_nul_in_a_console_form_is_a_4xx_never_a_500(console: Console) -> None:
+    client = console.client_for()
+    form = client.get("/console/login")
+    response = client.post(
+        "/console/login",
+        data={"csrf": csrf_of(form.text), "username": "offi\x00cer", "password": "x" * 12},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400, response.text
+    assert "control characters" in response.text
