@@ -43,6 +43,7 @@ from verifier import console_auth as auth
 from verifier.accounts import Role
 from verifier.api.deps import get_services
 from verifier.inspections import InspectionIn
+from verifier.text import text_problem
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
 MAX_FORM_FIELDS = 20
@@ -50,7 +51,12 @@ MAX_FORM_FIELDS = 20
 
 async def _form(request: Request) -> dict[str, str]:
     async with request.form(max_files=0, max_fields=MAX_FORM_FIELDS) as form:
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    for name, value in fields.items():  # the API's text rule, for every console form
+        problem = text_problem(name + value)
+        if problem is not None:
+            raise InvalidInput(f"{name}: {problem}")
+    return fields
 
 
 def _safe_next(value: str | None) -> str:

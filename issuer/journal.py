@@ -85,6 +85,14 @@ class ChunkConfirmation:
     rejected: tuple[tuple[str, str], ...]
 
 
+# Which chunks which verifier (its registrations URL) confirmed.
+CONFIRMATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS confirmations (target TEXT NOT NULL, chunk INTEGER NOT NULL,"
+    " first_seq INTEGER NOT NULL, end_seq INTEGER NOT NULL, registered INTEGER NOT NULL,"
+    " already_registered INTEGER NOT NULL, rejected TEXT NOT NULL, PRIMARY KEY (target, chunk));"
+)
+
+
 @contextmanager
 def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[None]:
     """One explicit transaction (the connections run in autocommit mode, where
@@ -192,10 +200,8 @@ class BatchJournal:
             # No index on serial: uniqueness is the registry's job, and an index
             # of random keys would make every append rewrite pages all over it.
             "CREATE TABLE serials (seq INTEGER PRIMARY KEY, serial TEXT NOT NULL);"
-            "CREATE TABLE registrations (chunk INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,"
-            " end_seq INTEGER NOT NULL, registered INTEGER NOT NULL,"
-            " already_registered INTEGER NOT NULL, rejected TEXT NOT NULL);"
-            "COMMIT;"
+            + CONFIRMATIONS_TABLE
+            + "COMMIT;"
         )
         with _transaction(conn):
             conn.executemany(
@@ -214,7 +220,12 @@ class BatchJournal:
         path = directory / JOURNAL_NAME
         if not path.is_file():
             raise NotFound(f"{directory} is not a batch directory (no {JOURNAL_NAME})")
-        return cls(_connect(path), directory)
+        conn = _connect(path)
+        # Journals written before targets were recorded: their old ``registrations`` rows
+        # name no verifier, so none is trusted and every chunk is sent again (registration
+        # is idempotent: the verifier counts them as already registered).
+        conn.executescript("BEGIN;" + CONFIRMATIONS_TABLE + "COMMIT;")
+        return cls(conn, directory)
 
     def close(self) -> None:
         self._conn.close()
@@ -278,10 +289,13 @@ class BatchJournal:
         with _transaction(self._conn):
             self._conn.execute("UPDATE meta SET value = ? WHERE key = 'status'", (STATUS_COMPLETE,))
 
-    def confirmations(self) -> dict[int, ChunkConfirmation]:
+    def confirmations(self, target: str) -> dict[int, ChunkConfirmation]:
+        """The chunks ``target`` (the registrations URL) confirmed; another URL is another
+        registration, with confirmations of its own."""
         rows = self._conn.execute(
             "SELECT chunk, first_seq, end_seq, registered, already_registered, rejected"
-            " FROM registrations ORDER BY chunk"
+            " FROM confirmations WHERE target = ? ORDER BY chunk",
+            (target,),
         ).fetchall()
         return {
             row[0]: ChunkConfirmation(
@@ -295,13 +309,14 @@ class BatchJournal:
             for row in rows
         }
 
-    def confirm(self, confirmation: ChunkConfirmation) -> None:
+    def confirm(self, confirmation: ChunkConfirmation, *, target: str) -> None:
         with _transaction(self._conn):
             self._conn.execute(
-                "INSERT OR REPLACE INTO registrations"
-                " (chunk, first_seq, end_seq, registered, already_registered, rejected)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO confirmations"
+                " (target, chunk, first_seq, end_seq, registered, already_registered, rejected)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
+                    target,
                     confirmation.chunk,
                     confirmation.first_seq,
                     confirmation.end_seq,

@@ -124,7 +124,8 @@ def register_batch(
         raise Unauthenticated("no registration token given")
     if not verifier.startswith(("http://", "https://")):
         raise InvalidInput(f"verifier must be an http(s) URL, got {verifier!r}")
-    url = verifier.rstrip("/") + REGISTRATIONS_PATH
+    # The journal keys confirmations by this URL: another verifier is another registration.
+    url = str(httpx.URL(verifier.rstrip("/") + REGISTRATIONS_PATH))
     journal = BatchJournal.open(directory)
     own_client = client is None
     http = client or httpx.Client(timeout=_TIMEOUT_S)
@@ -149,7 +150,7 @@ def _register(
     progress: Callable[[int, int], None] | None,
 ) -> RegistrationReport:
     spec = journal.spec
-    confirmed = journal.confirmations()
+    confirmed = journal.confirmations(url)
     chunks = -(-spec.count // chunk_size)
     headers = {"Authorization": f"Bearer {token}"}
     sent, error = 0, None
@@ -175,7 +176,7 @@ def _register(
         except _Stop as stop:
             error = str(stop)
             break
-        journal.confirm(confirmation)
+        journal.confirm(confirmation, target=url)
         confirmed[index] = confirmation
         sent += 1
         if progress is not None:

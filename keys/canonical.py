@@ -45,18 +45,40 @@ def canonical_json(value: JSONValue) -> bytes:
     ).encode("utf-8")
 
 
+MAX_DEPTH = 32  # trust documents nest a few levels; deeper is an attack on the recursion
+
+
+def _depth(value: JSONValue) -> int:
+    """How deeply ``value`` nests, without recursion (a deep document must not crash us)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def parse_json(data: bytes, what: str) -> JSONValue:
-    """Parse strict JSON: UTF-8, no duplicate keys, no floats, no NaN/Infinity."""
+    """Parse strict JSON: UTF-8, no duplicate keys, no floats, no NaN/Infinity, at most
+    ``MAX_DEPTH`` levels deep."""
     try:
         text = data.decode("utf-8")
-        return json.loads(
+        value: JSONValue = json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_no_float,
             parse_constant=_no_float,
         )
+    except RecursionError:
+        raise TrustError(f"{what} nests more than {MAX_DEPTH} levels deep") from None
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise TrustError(f"{what} is not valid canonical-ready JSON: {exc}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise TrustError(f"{what} nests more than {MAX_DEPTH} levels deep")
+    return value
 
 
 def format_time(moment: datetime) -> str:

@@ -19,6 +19,7 @@ from authn.signing import Signer
 from console import STATIC as CONSOLE_STATIC
 from console import router as console_router
 from mobile_api.bundle_service import BundleService, load_bundle_signer
+from mobile_api.decode import DecodeGate
 from mobile_api.officer_app import router as officer_app_router
 from mobile_api.resolver import resolver_router
 from mobile_api.routes_consumer import api_router
@@ -51,6 +52,7 @@ def create_app(
     app = create_verifier_app(settings, extra_body_limits=limits, **kwargs)
     app.title = "sealtrace verifier and mobile API"
     app.state.mobile_settings = mobile
+    app.state.decode_gate = DecodeGate(mobile.decode_concurrency)
     app.state.bundle_service = BundleService(signer, mobile)
     app.include_router(officer_router)
     app.include_router(scan_router)

@@ -1,24 +1,44 @@
 """Finding a QR code or GS1 DataMatrix in a photo (zxing-cpp), safely.
 
 The image type is decided by its magic bytes, never by what the client
-declared. Pixel counts are checked before decoding the pixels (decompression
-bombs); every decoder failure becomes an :class:`ImageUnusable`.
+declared. Decoding is bounded by work, not only by pixels:
+
+- the header is read first: more pixels than the cap, or more decoded bytes
+  than the per-decode memory bound, is refused as too large (413) before a
+  single pixel is decoded;
+- JPEGs are decoded already scaled down (Pillow's ``draft``: the DCT does the
+  reduction, so a 48 MP photo costs what a 12 MP one does);
+- a small per-process semaphore bounds how many decodes run at once
+  (:class:`DecodeGate`); past it the route answers 503 with Retry-After.
+
+Every decoder failure becomes an :class:`ImageUnusable` (422).
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import zxingcpp
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 
-from authn.errors import InvalidInput
+from authn.errors import InvalidInput, PayloadTooLarge, Unavailable
 
 FORMATS = zxingcpp.barcode_formats_from_str("QRCode,DataMatrix")  # nothing else is a label
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 MAX_SIDE = 2400  # larger photos are scaled down first: codes stay readable, decoding stays fast
+DEFAULT_MAX_BYTES = 48 * 1024 * 1024  # a 12 MP RGB PNG; JPEGs are drafted down first
+T = Image.Transpose
+# EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose,
+# applied to the small grey copy instead of copying the full-colour image).
+UPRIGHT = {
+    2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+    6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90,
+}  # fmt: skip
 
 
 class UnsupportedImage(InvalidInput):
@@ -26,7 +46,15 @@ class UnsupportedImage(InvalidInput):
 
 
 class ImageUnusable(InvalidInput):
-    """An image that cannot be decoded, is too large in pixels, or holds no code (422)."""
+    """An image that cannot be decoded or holds no code (422)."""
+
+
+class ImageTooLarge(PayloadTooLarge):
+    """More pixels, or more decoded bytes, than one decode may cost (413)."""
+
+
+class DecoderBusy(Unavailable):
+    """Every decode slot of this process is taken (503 with Retry-After)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,22 @@ class Decoded:
     text: str  # what the symbol holds
     scan: str  # the same with its AIM symbology identifier, as a scanner would send it
     format: str
+
+
+class DecodeGate:
+    """At most ``slots`` decodes at once in this process; never waits (the caller retries)."""
+
+    def __init__(self, slots: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._semaphore.acquire(blocking=False):
+            raise DecoderBusy("every photo decoder is busy; try again in a moment")
+        try:
+            yield
+        finally:
+            self._semaphore.release()
 
 
 def sniff(data: bytes) -> str | None:
@@ -46,34 +90,85 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
+def _pixel_bytes(mode: str) -> int:
+    """Bytes Pillow keeps per pixel: multi-band images are padded to 4 (RGB is RGBX)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the image is too large: {width}x{height} pixels, at most {max_pixels} are accepted"
+        )
+
+
+def _check_bytes(image: Image.Image, max_bytes: int) -> None:
+    """What the decoded pixels will take in memory, from the header alone."""
+    width, height = image.size
+    cost = width * height * _pixel_bytes(image.mode)
+    if cost > max_bytes:
+        raise ImageTooLarge(
+            f"the image is too large to decode: {width}x{height} {image.mode} needs {cost} bytes,"
+            f" at most {max_bytes}; send a smaller photo"
+        )
+
+
+def _open(data: bytes, *, max_pixels: int, max_bytes: int) -> Image.Image:
+    """The image with only its header read, drafted, and checked against both caps."""
     kind = sniff(data)
     if kind is None:
         raise UnsupportedImage("send a JPEG, PNG or WebP photo")
+    image = Image.open(io.BytesIO(data), formats=[PIL_FORMATS[kind]])
+    _check_pixels(image, max_pixels)
+    if kind == "jpeg":
+        # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT, in grey.
+        image.draft("L", (MAX_SIDE, MAX_SIDE))
+    _check_bytes(image, max_bytes)
+    return image
+
+
+@contextmanager
+def _decoder_errors() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[PIL_FORMATS[kind]])
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageUnusable(
-                    f"the image has {width}x{height} pixels; at most {max_pixels} are accepted"
-                )
-            image.load()
-            upright = ImageOps.exif_transpose(image) or image  # phones store rotation in EXIF
-            gray = upright.convert("L")
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageUnusable("the image is too large in pixels") from None
+        raise ImageTooLarge("the image is too large in pixels") from None
+    except InvalidInput:
+        raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageUnusable(f"the image cannot be read ({exc.__class__.__name__})") from None
+
+
+def check_header(data: bytes, *, max_pixels: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse, from the header alone (microseconds, no pixels decoded), what is too large."""
+    with _decoder_errors():
+        _open(data, max_pixels=max_pixels, max_bytes=max_bytes).close()
+
+
+def load_image(data: bytes, *, max_pixels: int, max_bytes: int = DEFAULT_MAX_BYTES) -> Image.Image:
+    with _decoder_errors():
+        image = _open(data, max_pixels=max_pixels, max_bytes=max_bytes)
+        orientation = image.getexif().get(ExifTags.Base.Orientation)  # phones rotate in EXIF
+        image.load()
+        gray = image.convert("L")
+        del image  # the full-colour pixels go before the grey copy is turned and scaled
+        if orientation in UPRIGHT:
+            gray = gray.transpose(UPRIGHT[orientation])
     if max(gray.size) > MAX_SIDE:
-        gray.thumbnail((MAX_SIDE, MAX_SIDE))
+        gray.thumbnail((MAX_SIDE, MAX_SIDE))  # reduce() by whole factors first, then resample
     return gray
 
 
-def decode_codes(data: bytes, *, max_pixels: int) -> list[Decoded]:
+def decode_codes(
+    data: bytes, *, max_pixels: int, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[Decoded]:
     """Every QR code and DataMatrix in the photo, in zxing's order; ImageUnusable if none."""
-    image = load_image(data, max_pixels=max_pixels)
+    image = load_image(data, max_pixels=max_pixels, max_bytes=max_bytes)
     results = zxingcpp.read_barcodes(
         image,
         formats=FORMATS,

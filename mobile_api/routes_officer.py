@@ -103,9 +103,12 @@ def offline_bundle_key(officer: OfficerDep, bundles: BundleServiceDep) -> Respon
 
 
 class BatchIn(BaseModel):
-    scans: list[dict[str, Any]] = Field(
+    # Items are checked one by one (_prepared): one bad item, even one that is not an
+    # object, fails alone and never its neighbours.
+    scans: list[Any] = Field(
         min_length=1,
-        description="Offline scans: each a VerifyIn with scan_id and scanned_at required.",
+        description="Offline scans: each a VerifyIn (an object) with scan_id and scanned_at "
+        "required.",
     )
 
 
@@ -125,9 +128,11 @@ def _status_of(error: Exception) -> tuple[int, str]:
 
 
 def _prepared(
-    services: Services, officer: Caller, index: int, item: dict[str, Any]
+    services: Services, officer: Caller, index: int, item: Any
 ) -> ScanJob | dict[str, Any]:
     """The item as a job ready to judge, or its error."""
+    if not isinstance(item, dict):
+        return _item_error(index, None, 422, "validation", "each scan is a JSON object")
     scan_id = item.get("scan_id")
     if "scan_id" not in item or "scanned_at" not in item:
         return _item_error(index, scan_id, 422, "validation", "scan_id and scanned_at are needed")

@@ -11,7 +11,15 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
 
 from authn.errors import InvalidInput, PayloadTooLarge
-from mobile_api.decode import Decoded, ImageUnusable, UnsupportedImage, decode_codes
+from mobile_api.decode import (
+    Decoded,
+    DecodeGate,
+    DecoderBusy,
+    ImageUnusable,
+    UnsupportedImage,
+    check_header,
+    decode_codes,
+)
 from mobile_api.i18n import pick_language
 from mobile_api.pages import scanner_page
 from mobile_api.settings import MobileSettings
@@ -49,6 +57,21 @@ async def _photo(request: Request, settings: MobileSettings) -> bytes:
         raise InvalidInput(f"the multipart upload is malformed: {exc.message}") from None
 
 
+async def _decode(request: Request, data: bytes, mobile: MobileSettings) -> list[Decoded]:
+    """Decode in a worker thread, holding one of this process's decode slots."""
+    # Too large is told before a slot is taken: the header costs microseconds.
+    check_header(data, max_pixels=mobile.decode_max_pixels, max_bytes=mobile.decode_max_bytes)
+    gate = request.app.state.decode_gate
+    assert isinstance(gate, DecodeGate)
+    with gate.slot():
+        return await run_in_threadpool(
+            decode_codes,
+            data,
+            max_pixels=mobile.decode_max_pixels,
+            max_bytes=mobile.decode_max_bytes,
+        )
+
+
 def _verify_decoded(
     services: Any, session: Any, caller: Caller, codes: list[Decoded], device_id: str | None
 ) -> tuple[Decoded, VerifyOut]:
@@ -81,9 +104,10 @@ def _device(request: Request, caller: Caller) -> tuple[str | None, str | None]:
     "/v1/decode",
     summary="Decode a photo of a label (QR or DataMatrix) and verify the code",
     responses={
-        413: {"description": "Over 8 MB."},
+        413: {"description": "Over 8 MB, or more pixels or decoded bytes than the caps."},
         415: {"description": "Not a JPEG, PNG or WebP file (by its bytes)."},
         422: {"description": "No code found, or the image is unusable."},
+        503: {"description": "Every decode slot of the worker is busy (Retry-After)."},
     },
 )
 async def decode(
@@ -98,7 +122,7 @@ async def decode(
     (the scan is recorded)."""
     try:
         data = await _photo(request, mobile)
-        codes = await run_in_threadpool(decode_codes, data, max_pixels=mobile.decode_max_pixels)
+        codes = await _decode(request, data, mobile)
         device_id, fresh = _device(request, caller)
         decoded, answer = await run_in_threadpool(
             _verify_decoded, services, session, caller, codes, device_id
@@ -133,11 +157,15 @@ async def scan_form(
     lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
     try:
         data = await _photo(request, mobile)
-        codes = await run_in_threadpool(decode_codes, data, max_pixels=mobile.decode_max_pixels)
+        codes = await _decode(request, data, mobile)
         device_id, fresh = _device(request, caller)
         _decoded, answer = await run_in_threadpool(
             _verify_decoded, services, session, caller, codes, device_id
         )
+    except DecoderBusy:
+        busy = html_response(scanner_page(lang, error_key="scan.none"), status_code=503)
+        busy.headers["Retry-After"] = "5"
+        return busy
     except InvalidInput as exc:
         status = 415 if isinstance(exc, UnsupportedImage) else 422
         if isinstance(exc, PayloadTooLarge):

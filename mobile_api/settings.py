@@ -47,6 +47,18 @@ class MobileSettings(BaseSettings):
     decode_max_pixels: int = Field(
         default=40_000_000, ge=1_000_000, description="Larger images are refused (bombs)."
     )
+    decode_max_bytes: int = Field(
+        default=48 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most bytes the decoded pixels of one photo may take (read from its header, "
+        "after JPEG draft scaling); larger images are refused with 413 before decoding.",
+    )
+    decode_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Photo decodes one worker runs at once; past it, 503 with Retry-After.",
+    )
     location_window_minutes: int = Field(
         default=30, ge=1, description="How long after a page view its location may be added."
     )

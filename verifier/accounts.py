@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from authn.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from verifier.db.models import Account, ApiToken
+from verifier.db.models import Account, ApiToken, AuditEvent
 
 TOKEN_MARK = "st_"  # noqa: S105  (a marker, not a secret)
 TOKEN_BYTES = 32
@@ -102,8 +102,18 @@ def create_account(
     return account
 
 
-def issue_token(session: Session, account_name: str, *, pepper: bytes, now: datetime) -> str:
-    """A new token for the account; the only time the token is ever available."""
+def issue_token(
+    session: Session,
+    account_name: str,
+    *,
+    pepper: bytes,
+    now: datetime,
+    expires_in: timedelta | None = None,
+) -> str:
+    """A new token for the account; the only time the token is ever available. With
+    ``expires_in`` it stops working that long after ``now``."""
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise InvalidInput("a token's lifetime must be positive")
     account = session.exec(select(Account).where(Account.name == account_name)).first()
     if account is None or account.id is None:
         raise NotFound(f"no account named {account_name!r}")
@@ -116,8 +126,10 @@ def issue_token(session: Session, account_name: str, *, pepper: bytes, now: date
             prefix=token[:PREFIX_CHARS],
             token_hash=hash_token(token, pepper),
             created_at=now,
+            expires_at=now + expires_in if expires_in is not None else None,
         )
     )
+    audit(session, "token.issue", account, now=now, after=token[:PREFIX_CHARS])
     session.commit()
     return token
 
@@ -144,17 +156,74 @@ def revoke(session: Session, target: str, *, now: datetime) -> int:
         if account is None:
             raise NotFound(f"no account or token prefix {target!r}")
         tokens = list(session.exec(query.where(ApiToken.account_id == account.id)).all())
+        ended = _end_console_access(session, account, now=now)
+        if not tokens and not ended:
+            raise NotFound(f"no active token or console access of {target!r}")
+        _revoke_tokens(session, tokens, now=now)
+        audit(session, "account.revoke", account, now=now, after=f"{len(tokens)} token(s)")
+        session.commit()
+        return len(tokens)
     if not tokens:
         raise NotFound(f"no active token matches {target!r}")
-    for token in tokens:
-        token.revoked_at = now
-        session.add(token)
+    _revoke_tokens(session, tokens, now=now)
     session.commit()
     return len(tokens)
 
 
-def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:
-    """The caller a bearer token stands for; Unauthenticated for any bad token."""
+def disable(session: Session, name: str, *, now: datetime) -> None:
+    """Disable an account: its tokens, console sessions and password stop working at once."""
+    account = session.exec(select(Account).where(Account.name == name)).first()
+    if account is None:
+        raise NotFound(f"no account named {name!r}")
+    if account.disabled_at is None:
+        account.disabled_at = now
+        session.add(account)
+    query = select(ApiToken).where(
+        col(ApiToken.revoked_at).is_(None), ApiToken.account_id == account.id
+    )
+    _revoke_tokens(session, list(session.exec(query).all()), now=now)
+    _end_console_access(session, account, now=now)
+    audit(session, "account.disable", account, now=now)
+    session.commit()
+
+
+def _revoke_tokens(session: Session, tokens: list[ApiToken], *, now: datetime) -> None:
+    for token in tokens:
+        token.revoked_at = now
+        session.add(token)
+        session.add(
+            AuditEvent(
+                at=now, account_id=token.account_id, action="token.revoke", after=token.prefix
+            )
+        )
+
+
+def _end_console_access(session: Session, account: Account, *, now: datetime) -> bool:
+    """Delete the account's console sessions and password; True if there was any."""
+    # Imported here: console_auth builds on this module (Caller, Role).
+    from verifier.console_auth import ConsoleCredential, ConsoleSession
+
+    sessions = session.exec(
+        delete(ConsoleSession).where(col(ConsoleSession.account_id) == account.id)
+    )
+    passwords = session.exec(
+        delete(ConsoleCredential).where(col(ConsoleCredential.account_id) == account.id)
+    )
+    return bool(sessions.rowcount or passwords.rowcount)
+
+
+def audit(
+    session: Session, action: str, account: Account, *, now: datetime, after: str | None = None
+) -> None:
+    """An account event in the audit table (the caller commits)."""
+    session.add(AuditEvent(at=now, account_id=account.id, action=action, after=after))
+
+
+def authenticate(
+    session: Session, token: str, *, pepper: bytes, now: datetime | None = None
+) -> Caller:
+    """The caller a bearer token stands for; Unauthenticated for any bad token, and for an
+    expired one when ``now`` is given (the service always gives it)."""
     if not token.startswith(TOKEN_MARK) or len(token) > 100:
         raise Unauthenticated("the bearer token is not a sealtrace token")
     expected = hash_token(token, pepper)
@@ -168,6 +237,8 @@ def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:
             continue
         if api_token.revoked_at is not None or account.disabled_at is not None:
             raise Unauthenticated("this token has been revoked")
+        if now is not None and api_token.expires_at is not None and now >= api_token.expires_at:
+            raise Unauthenticated("this token has expired")
         return Caller(
             role=Role(account.role),
             account_id=account.id,
@@ -175,6 +246,17 @@ def authenticate(session: Session, token: str, *, pepper: bytes) -> Caller:
             brand_id=account.brand_id,
         )
     raise Unauthenticated("unknown bearer token")
+
+
+def live_tokens(session: Session, account: Account) -> list[ApiToken]:
+    """The account's tokens that are not revoked, oldest first."""
+    return list(
+        session.exec(
+            select(ApiToken)
+            .where(ApiToken.account_id == account.id, col(ApiToken.revoked_at).is_(None))
+            .order_by(col(ApiToken.id))
+        ).all()
+    )
 
 
 def list_accounts(session: Session) -> list[Account]:

@@ -31,7 +31,7 @@ from sqlmodel import Field, Session, SQLModel, col, delete, func, select
 
 from authn.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
 from storage.types import UTCDateTime
-from verifier.accounts import Caller, Role
+from verifier.accounts import Caller, Role, audit
 from verifier.db.models import Account
 
 SCRYPT_N = 2**14
@@ -165,7 +165,15 @@ def sign_in(
     """
     username, client = username[:100], client[:64]
     sweep(session, now=now)
-    if _recent_failures(session, username, client, now) >= MAX_FAILURES:
+    # Count first, check after: the attempt is stored (committed) before the count, so
+    # every attempt's count includes all that committed before it and, of any number of
+    # parallel attempts, at most MAX_FAILURES see a count within the limit and are checked.
+    attempt = ConsoleLoginFailure(username=username, client=client, at=now)
+    session.add(attempt)
+    session.commit()
+    if _recent_failures(session, username, client, now) > MAX_FAILURES:
+        session.delete(attempt)  # a refused attempt does not extend the lockout
+        session.commit()
         raise RateLimited(int(FAILURE_WINDOW.total_seconds()), "too many failed sign-ins")
     row = session.exec(
         select(Account, ConsoleCredential)
@@ -185,8 +193,9 @@ def sign_in(
         ok = hmac.compare_digest(digest.hex(), credential.password_hash)
         ok = ok and account.disabled_at is None
     if not ok or row is None:
-        session.add(ConsoleLoginFailure(username=username, client=client, at=now))
-        session.commit()
+        if row is not None:  # the attempt stays counted as a failure
+            audit(session, "console.sign_in_failed", row[0], now=now, after=client)
+            session.commit()
         raise Unauthenticated("wrong name or password")
     account = row[0]
     assert account.id is not None
@@ -195,6 +204,7 @@ def sign_in(
             col(ConsoleLoginFailure.username) == username, col(ConsoleLoginFailure.client) == client
         )
     )
+    audit(session, "console.sign_in", account, now=now, after=client)
     cookie = base64.urlsafe_b64encode(secrets.token_bytes(SESSION_BYTES)).rstrip(b"=").decode()
     csrf = secrets.token_urlsafe(32)
     session.add(

@@ -29,6 +29,7 @@ from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.db.models import Account, CodeRecord, Inspection, Scan
 from verifier.registry import caller_owns
+from verifier.text import Text
 
 InspectionOutcome = Literal["released", "detained", "seized"]
 HISTORY_SHOWN = 50
@@ -36,7 +37,7 @@ HISTORY_SHOWN = 50
 
 class InspectionIn(BaseModel):
     outcome: InspectionOutcome
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: Text | None = Field(default=None, max_length=4000)
     quantity: int | None = Field(default=None, ge=1, le=10_000_000)
 
 

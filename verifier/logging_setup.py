@@ -14,6 +14,7 @@ import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
 LogFormat = Literal["text", "json"]
 
@@ -53,6 +54,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Query parameters whose values never reach a log line (a client may put a token in the URL).
+SECRET_PARAMETERS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "secret", "password", "passphrase",
+     "auth", "authorization", "session", "csrf"}
+)  # fmt: skip
+
+
+def redact_query(path: str) -> str:
+    """``path`` with the values of secret-named query parameters replaced by ``[redacted]``."""
+    if "?" not in path:
+        return path
+    base, _, query = path.partition("?")
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        if eq and unquote_plus(name).lower() in SECRET_PARAMETERS:
+            part = f"{name}=[redacted]"
+        parts.append(part)
+    return base + "?" + "&".join(parts)
+
+
+class RedactQueryFilter(logging.Filter):
+    """Redacts secret query values in uvicorn's access lines (args: client, method, path, ...)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -72,7 +104,10 @@ def uvicorn_log_config(log_format: LogFormat, level: str = "INFO") -> dict[str, 
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "verifier.logging_setup.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "verifier.logging_setup.RequestIdFilter"},
+            "redact_query": {"()": "verifier.logging_setup.RedactQueryFilter"},
+        },
         "formatters": {"main": formatter},
         "handlers": {"main": handler},
         "root": {"handlers": ["main"], "level": level.upper()},
@@ -80,7 +115,7 @@ def uvicorn_log_config(log_format: LogFormat, level: str = "INFO") -> dict[str, 
             # uvicorn's loggers keep their own levels but write through ours.
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
-            "uvicorn.access": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": True, "filters": ["redact_query"]},
         },
     }
 

@@ -27,9 +27,10 @@ from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from keys.trust import TrustList
 from verifier.accounts import Caller, Role
-from verifier.db.models import BrandWebhook, WebhookOutbox
-from verifier.webhooks import WebhookEvent, check_endpoint, deliver
+from verifier.db.models import AuditEvent, BrandWebhook, WebhookOutbox
+from verifier.webhooks import Destinations, WebhookEvent, check_endpoint, deliver, guarded_client
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +63,40 @@ def set_webhook(
     *,
     now: dt.datetime,
     require_https: bool,
+    trust: TrustList,
+    destinations: Destinations,
 ) -> WebhookConfigOut:
-    """Set (or replace) the brand's webhook; a secret is generated when none is given."""
+    """Set (or replace) the brand's webhook; a secret is generated when none is given.
+
+    The brand must be in the trust list; the endpoint must not point inside the network
+    (``destinations``). The change is audited (never the secret)."""
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("this needs a bearer token")
     if caller.role is Role.BRAND and caller.brand_id != brand_id:
         raise NotFound("no such brand")
     if caller.role not in (Role.BRAND, Role.ADMIN):
         raise PermissionDenied("only the brand's own accounts and admins set its webhook")
+    if trust.brand_for(brand_id) is None:
+        raise NotFound("no such brand")
     endpoint = check_endpoint(url)
     if require_https and endpoint.scheme != "https":
         raise InvalidInput("the webhook endpoint must use https")
+    destinations.check_url(endpoint)
     if secret is not None and not MIN_SECRET_CHARS <= len(secret) <= 200:
         raise InvalidInput(f"a webhook secret has {MIN_SECRET_CHARS} to 200 characters")
     secret = secret or "whsec_" + secrets.token_urlsafe(32)
     row = session.exec(select(BrandWebhook).where(BrandWebhook.brand_id == brand_id)).first()
+    before = None if row is None else row.url
     if row is None:
         row = BrandWebhook(brand_id=brand_id, url=url, secret=secret, updated_at=now)
     row.url, row.secret, row.updated_at, row.updated_by = url, secret, now, caller.account_id
     session.add(row)
+    session.add(
+        AuditEvent(
+            at=now, account_id=caller.account_id, action="webhook.set", before=before,
+            after=url, comment=f"brand {brand_id}; secret replaced",
+        )
+    )  # fmt: skip
     session.commit()
     return WebhookConfigOut(brand_id=brand_id, url=url, secret=secret, updated_at=now)
 
@@ -200,9 +216,16 @@ class OutboxWorker:
     """
 
     def __init__(
-        self, engine: Engine, *, clock: Clock, interval_s: float = 2.0, timeout_s: float = 10.0
+        self,
+        engine: Engine,
+        *,
+        clock: Clock,
+        destinations: Destinations,
+        interval_s: float = 2.0,
+        timeout_s: float = 10.0,
     ) -> None:
         self.engine = engine
+        self.destinations = destinations
         self.clock = clock
         self.interval_s = interval_s
         self.timeout_s = timeout_s
@@ -223,7 +246,7 @@ class OutboxWorker:
         self.engine.dispose()
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
+        with guarded_client(self.destinations, timeout=self.timeout_s) as client:
             while not self._stop.is_set():
                 try:
                     run_once(self.engine, client, clock=self.clock)

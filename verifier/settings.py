@@ -7,12 +7,13 @@ the unsafe defaults (see :meth:`Settings.refuse_unsafe_defaults`).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Clock = Callable[[], datetime]
@@ -62,6 +63,20 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for a free connection before a 503."
     )
+    db_lock_timeout_ms: int = Field(
+        default=2000,
+        ge=0,
+        description="PostgreSQL lock_timeout: a statement waiting longer for a lock fails and "
+        "the request is answered 503 with Retry-After (0: wait for ever).",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=15_000,
+        ge=0,
+        description="PostgreSQL statement_timeout: the longest one statement may run (0: none).",
+    )
+    db_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="SQLite busy timeout: the wait for the write lock."
+    )
     apply_migrations: bool = Field(default=True, description="Run Alembic upgrade at start.")
     history_limit: int = Field(default=50, ge=1, le=1000, description="Recent scans loaded.")
     history_days: int = Field(default=180, ge=1, description="Age of the oldest scan loaded.")
@@ -98,8 +113,20 @@ class Settings(BaseSettings):
         default=["127.0.0.1", "::1"],
         description="Client IPs that may read /metrics without the token (the scraper's).",
     )
+    webhook_allow_networks: list[str] = Field(
+        default=[],
+        description="Networks (CIDR) webhooks may reach although they are not public, e.g. "
+        "an internal receiver; everything else that is loopback, private, link-local or "
+        "reserved is refused, after DNS resolution and on every connection.",
+    )
     hsts_seconds: int = Field(
         default=31_536_000, ge=0, description="Strict-Transport-Security max-age on https."
+    )
+    worker_healthcheck_seconds: int = Field(
+        default=30,
+        gt=0,
+        description="How long uvicorn's supervisor waits for a worker to answer its health "
+        "check before killing it (with --workers over 1); a busy machine needs longer.",
     )
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per line, with the request id."
@@ -120,6 +147,13 @@ class Settings(BaseSettings):
     log_checkpoint_seconds: float = Field(
         default=10.0, ge=0, description="A new checkpoint is signed at most this often."
     )
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError: refused at start
+        return value
 
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Settings:

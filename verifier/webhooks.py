@@ -27,14 +27,17 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 from authn.errors import InvalidInput, Unauthenticated
@@ -199,6 +202,105 @@ def check_endpoint(endpoint: str) -> httpx.URL:
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidInput("webhook endpoint must be an absolute http or https URL")
     return url
+
+
+# Destinations ----------------------------------------------------------------------------------
+#
+# A webhook URL is chosen by a brand's account, and the service posts to it from inside the
+# operator's network: without a check, "https://127.0.0.1:8080/internal" or the cloud
+# metadata address would be reached (server-side request forgery). Only global unicast
+# addresses are accepted, after DNS resolution, both when the URL is set and on every
+# connection (a name may resolve elsewhere later: DNS rebinding), unless the operator lists
+# the network in ``webhook_allow_networks``.
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ForbiddenDestination(InvalidInput):
+    """The endpoint resolves to a loopback, private, link-local or otherwise internal address."""
+
+
+@dataclass(frozen=True)
+class Destinations:
+    """Which addresses webhooks may reach: global unicast, plus the operator's ``allowed``."""
+
+    allowed: tuple[IpNetwork, ...] = ()
+
+    @classmethod
+    def allowing(cls, networks: list[str] | tuple[str, ...]) -> Destinations:
+        try:
+            return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
+        except ValueError as exc:
+            raise InvalidInput(f"webhook_allow_networks: {exc}") from None
+
+    def problem(self, address: IpAddress) -> str | None:
+        """Why ``address`` may not be reached, or None."""
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if any(address in network for network in self.allowed):
+            return None
+        if address.is_multicast or not address.is_global:
+            return f"{address} is not a public address (loopback, private, link-local or reserved)"
+        return None
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host`` (each checked); ForbiddenDestination if any is refused."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for text in addresses:
+            problem = self.problem(ipaddress.ip_address(text.split("%", 1)[0]))
+            if problem is not None:
+                raise ForbiddenDestination(f"webhook endpoint {host!r} refused: {problem}")
+        return addresses
+
+    def check_url(self, url: httpx.URL) -> None:
+        """At configuration: refuse a URL whose host is, or resolves to, a refused address.
+
+        A name that does not resolve now is accepted: every connection resolves it again
+        and is refused then if it points inside."""
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            self.resolve(url.host, port)
+        except httpcore.ConnectError:
+            return
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to checked addresses: the name is resolved here, once, and the socket
+    goes to the address that was checked (TLS still verifies the name)."""
+
+    def __init__(self, destinations: Destinations) -> None:
+        self.destinations = destinations
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = self.destinations.resolve(host, port)
+        except ForbiddenDestination as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def guarded_client(destinations: Destinations, *, timeout: float) -> httpx.Client:
+    """An httpx client whose every connection is checked against ``destinations``; no proxy
+    from the environment (a proxy would connect on our behalf, unchecked)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx (pinned) builds its httpcore pool in the constructor; ours adds the guard.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=_GuardedBackend(destinations),
+    )
+    return httpx.Client(transport=transport, timeout=timeout, trust_env=False)
 
 
 def deliver(

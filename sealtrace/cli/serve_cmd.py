@@ -88,6 +88,8 @@ def serve(
         log_config=uvicorn_log_config(chosen, log_level),
         # JSON logs get one access line per request from the app (with route and request id).
         access_log=chosen == "text",
+        server_header=False,  # no "Server: uvicorn": nothing to fingerprint
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
     )
 
 

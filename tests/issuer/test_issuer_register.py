@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from authn.errors import PermissionDenied, Unauthenticated
 from authn.signing import key_id
 from issuer.batch import build_spec, create_batch, run_batch
-from issuer.journal import BatchJournal
+from issuer.journal import JOURNAL_NAME, BatchJournal
 from issuer.register import RetryPolicy, register_batch
 from keys.filestore import write_private_key
 from sealtrace.cli.issue_cmd import issue
@@ -177,7 +177,7 @@ def test_registering_twice_sends_nothing_and_resending_changes_nothing(
     # registry is unchanged and says so.
     before = dict(state.registered)
     with sqlite3.connect(batch / "journal.sqlite") as conn:
-        conn.execute("DELETE FROM registrations")
+        conn.execute("DELETE FROM confirmations")
     resent = register_batch(batch, url, TOKEN, chunk_size=1000, retry=NO_WAIT)
     assert state.registered == before
     assert (resent.registered, resent.already_registered) == (0, 2500)
@@ -245,7 +245,7 @@ def test_a_refused_token_stops_at_once(
         register_batch(batch, url, "stolen-token", retry=NO_WAIT)
     assert len(state.requests) == 1
     journal = BatchJournal.open(batch)
-    assert journal.confirmations() == {}
+    assert journal.confirmations(url + "/v1/registrations") == {}
     journal.close()
 
 
@@ -289,3 +289,33 @@ def test_cli_issues_and_registers_in_one_go(
     )  # fmt: skip
     assert result.exit_code != 0
     assert "SEALTRACE_REGISTRATION_TOKEN" in result.stderr
+
+
+def test_another_verifier_url_is_a_new_registration(
+    tmp_path: Path, key: Ed25519PrivateKey, verifier: tuple[Verifier, str]
+) -> None:
+    """Once, ``--register URL2`` on a batch registered at URL1 reported every chunk confirmed
+    while URL2 held none: confirmations are now kept per verifier URL."""
+    state, url = verifier
+    batch = make_batch(tmp_path, key, 300)
+    first = register_batch(batch, url, TOKEN, chunk_size=100, retry=NO_WAIT)
+    assert (first.complete, first.sent_now, len(state.requests)) == (True, 3, 3)
+    again = register_batch(batch, url + "/", TOKEN, chunk_size=100, retry=NO_WAIT)
+    assert (again.sent_now, len(state.requests)) == (0, 3)  # the same target: nothing to send
+    other = url.replace("127.0.0.1", "localhost")  # another target (here the same server)
+    second = register_batch(batch, other, TOKEN, chunk_size=100, retry=NO_WAIT)
+    assert (second.complete, second.sent_now, len(state.requests)) == (True, 3, 6)
+    assert [s for r in state.requests[3:] for s in r["serials"]] == serials_of(batch)
+
+
+def test_a_journal_from_before_targets_sends_every_chunk_again(
+    tmp_path: Path, key: Ed25519PrivateKey, verifier: tuple[Verifier, str]
+) -> None:
+    state, url = verifier
+    batch = make_batch(tmp_path, key, 100)
+    conn = sqlite3.connect(batch / JOURNAL_NAME)
+    conn.execute("DROP TABLE confirmations")  # as the old layout had it: no target recorded
+    conn.commit()
+    conn.close()
+    report = register_batch(batch, url, TOKEN, retry=NO_WAIT)
+    assert (report.complete, report.sent_now, len(state.requests)) == (True, 1, 1)

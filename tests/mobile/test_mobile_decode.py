@@ -12,7 +12,15 @@ from PIL import Image
 from authn.code import ProductCode
 from authn.element_string import format_fnc1
 from authn.signing import sign_code
-from mobile_api.decode import ImageUnusable, UnsupportedImage, decode_codes, sniff
+from mobile_api.decode import (
+    DecodeGate,
+    DecoderBusy,
+    ImageTooLarge,
+    ImageUnusable,
+    UnsupportedImage,
+    decode_codes,
+    sniff,
+)
 from tests.mobile.conftest import ACME_GTIN, Env, label_png, photograph
 
 
@@ -90,8 +98,8 @@ def _png_header_only(width: int, height: int) -> bytes:
 def test_decompression_bombs_and_oversized_uploads(env: Env) -> None:
     bomb = _png_header_only(60_000, 60_000)
     response = env.client.post("/v1/decode", files={"photo": ("bomb.png", bomb, "image/png")})
-    assert response.status_code == 422
-    assert "pixels" in response.json()["detail"]
+    assert response.status_code == 413  # refused from the header, clearly
+    assert "too large" in response.json()["detail"]
     big = b"\xff\xd8\xff" + b"\0" * (8 * 1024 * 1024 + 10)
     assert env.client.post("/v1/decode", content=big).status_code == 413
 
@@ -122,3 +130,66 @@ def test_photos_over_the_verify_body_limit_are_accepted(env: Env) -> None:
     response = env.client.post("/v1/decode", files={"photo": ("p.jpg", photo, "image/jpeg")})
     assert response.status_code == 200, response.text
     assert response.json()["verify"]["verdict"] == "authentic"
+
+
+def test_a_50_mp_jpeg_is_refused_as_too_large_not_unreadable(env: Env) -> None:
+    out = io.BytesIO()
+    Image.new("L", (8000, 6250), 200).save(out, format="JPEG", quality=50)
+    response = env.client.post(
+        "/v1/decode", content=out.getvalue(), headers={"Content-Type": "image/jpeg"}
+    )
+    assert response.status_code == 413, response.text
+    assert "too large" in response.json()["detail"]
+    assert "ImageUnusable" not in response.json()["detail"]
+
+
+def test_decoded_bytes_are_bounded_from_the_header(env: Env) -> None:
+    """Under the pixel cap but over the memory bound (RGBA is 4 bytes a pixel): 413."""
+    png = io.BytesIO()
+    Image.new("RGBA", (4000, 4000)).save(png, format="PNG")
+    with pytest.raises(ImageTooLarge, match="too large to decode"):
+        decode_codes(png.getvalue(), max_pixels=40_000_000, max_bytes=48 * 1024 * 1024)
+    # The same pixels in grey are a quarter of the bytes: decoded (and hold no code).
+    grey = io.BytesIO()
+    Image.new("L", (4000, 4000), 255).save(grey, format="PNG")
+    with pytest.raises(ImageUnusable, match="no QR code"):
+        decode_codes(grey.getvalue(), max_pixels=40_000_000, max_bytes=48 * 1024 * 1024)
+
+
+def test_a_big_jpeg_is_drafted_down_and_still_decodes(env: Env) -> None:
+    env.register(["DRAFT1"])
+    photo = photograph(
+        label_png(env.sign("DRAFT1"), module_px=40), angle=3, scale=1.0, quality=90, canvas=6000
+    )
+    assert Image.open(io.BytesIO(photo)).size == (6000, 6000)  # 36 MP, 144 MB as RGBX
+    response = env.client.post("/v1/decode", content=photo, headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+
+
+def test_exif_orientation_is_applied(env: Env) -> None:
+    env.register(["EXIF1"])
+    label = Image.open(io.BytesIO(label_png(env.sign("EXIF1")))).convert("L")
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored turned: a viewer rotates it back by 90 degrees
+    out = io.BytesIO()
+    label.rotate(-90, expand=True).save(out, format="JPEG", quality=90, exif=exif.tobytes())
+    assert decode_codes(out.getvalue(), max_pixels=10**7)[0].text == env.sign("EXIF1")
+
+
+def test_decodes_past_the_slots_are_503_with_retry_after(env: Env) -> None:
+    gate = DecodeGate(1)
+    with gate.slot(), pytest.raises(DecoderBusy):  # noqa: SIM117
+        with gate.slot():
+            pass
+    with gate.slot():  # released: free again
+        pass
+    env.app.state.decode_gate = DecodeGate(1)
+    with env.app.state.decode_gate.slot():
+        busy = env.client.post(
+            "/v1/decode", content=label_png("x"), headers={"Content-Type": "image/png"}
+        )
+        page = env.client.post("/scan", files={"photo": ("p.png", label_png("x"), "image/png")})
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "5"
+    assert page.status_code == 503
+    assert page.headers["retry-after"] == "5"

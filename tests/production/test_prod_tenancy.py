@@ -36,6 +36,7 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "the API description",
     ("GET", "/docs"): "the API documentation page",
     ("GET", "/docs/oauth2-redirect"): "part of the documentation page",
+    ("GET", "/docs/assets"): "the Swagger UI files of the documentation page, static",
     ("GET", "/redoc"): "the API documentation page",
     ("GET", "/healthz"): "liveness, no data",
     ("GET", "/readyz"): "readiness, the trust list version only",

@@ -315,6 +315,8 @@ def make_settings(database_url: str, world: World, **overrides: Any) -> Settings
         "registry_public_key": world.registry_key_path,
         "trust_list": world.trust_list_path,
         "trust_refresh_seconds": 0,
+        # The webhook tests' receiver listens on 127.0.0.1: allowed here, and only here.
+        "webhook_allow_networks": ["127.0.0.1/32"],
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -15,11 +15,11 @@ import pytest
 from sqlmodel import col, select
 
 from authn.errors import InvalidInput
-from verifier import outbox
+from verifier import outbox, webhooks
 from verifier.accounts import Caller, Role
 from verifier.db.engine import make_engine
-from verifier.db.models import WebhookOutbox
-from verifier.webhooks import EVENT_ID_HEADER, verify_webhook
+from verifier.db.models import AuditEvent, WebhookOutbox
+from verifier.webhooks import EVENT_ID_HEADER, Destinations, verify_webhook
 
 if TYPE_CHECKING:
     from tests.verifier.conftest import Env
@@ -72,8 +72,14 @@ def set_hook(env: Env, url: str) -> None:
     admin = Caller(Role.ADMIN, account_id=None, name="admin")
     with env.session() as session:
         outbox.set_webhook(
-            session, admin, "acme", url, SECRET, now=env.clock(), require_https=False
-        )
+            session, admin, "acme", url, SECRET, now=env.clock(), require_https=False,
+            trust=env.services.trust.current(), destinations=destinations(env),
+        )  # fmt: skip
+
+
+def destinations(env: Env) -> Destinations:
+    """The test world's explicit allow-list (its receiver is on 127.0.0.1)."""
+    return Destinations.allowing(env.settings.webhook_allow_networks)
 
 
 def rows(env: Env) -> list[WebhookOutbox]:
@@ -105,7 +111,8 @@ def test_webhook_needs_https_outside_development_and_secret_is_shown_once(env: E
     with pytest.raises(InvalidInput), env.session() as session:
         outbox.set_webhook(
             session, Caller(Role.ADMIN, name="admin"), "acme", "ftp://x", None,
-            now=env.clock(), require_https=False,
+            now=env.clock(), require_https=False, trust=env.services.trust.current(),
+            destinations=destinations(env),
         )  # fmt: skip
 
 
@@ -188,3 +195,57 @@ class FrozenClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1:8443/internal",
+        "https://localhost/x",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.1.2.3/x",
+        "https://192.168.0.10/x",
+        "https://[::1]/x",
+        "https://[::ffff:127.0.0.1]/x",
+        "https://100.64.0.1/x",
+    ],
+)
+def test_webhooks_into_the_network_are_refused(env: Env, url: str) -> None:
+    """SSRF: the allow-list of the test world holds 127.0.0.1/32 only for outbox tests, so
+    this test uses a service with none."""
+    strict = env.client.app.state.services.settings.model_copy(  # type: ignore[attr-defined]
+        update={"webhook_allow_networks": []}
+    )
+    env.client.app.state.services.settings = strict  # type: ignore[attr-defined]
+    response = env.client.put(
+        "/v1/brands/acme/webhook", json={"url": url}, headers=env.auth("acme")
+    )
+    assert response.status_code == 400, response.text
+    assert "not a public address" in response.json()["detail"]
+
+
+def test_every_delivery_checks_the_address_again(env: Env, receiver: Receiver) -> None:
+    """DNS rebinding: a URL accepted earlier that now points inside is not connected to."""
+    env.app.state.outbox_worker.stop()
+    set_hook(env, receiver.url)  # allowed by the test world's explicit allow-list
+    env.verify(env.sign("REBIND1"), country="NL")
+    engine = make_engine(env.settings.database_url)
+    try:
+        with webhooks.guarded_client(Destinations(), timeout=5) as strict:
+            stats = outbox.run_once(engine, strict, clock=env.clock)
+        assert stats.retrying == 1
+        [row] = rows(env)
+        assert row.last_error is not None
+        assert "not a public address" in row.last_error
+        assert receiver.requests == []
+        allowed = Destinations.allowing(env.settings.webhook_allow_networks)
+        with webhooks.guarded_client(allowed, timeout=5) as client:
+            env.clock.advance(hours=1)
+            assert outbox.run_once(engine, client, clock=env.clock).delivered == 1
+        assert len(receiver.requests) == 1
+    finally:
+        engine.dispose()
+    with env.session() as session:
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "webhook.set")).all()
+    assert event.after == receiver.url
+    assert SECRET not in (event.comment or "") + (event.after or "")

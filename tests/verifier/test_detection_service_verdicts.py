@@ -213,3 +213,25 @@ def test_queries_stay_bounded_with_a_country_and_a_long_history(env: Env) -> Non
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == first
     assert first <= 14
+
+
+# What an anonymous caller is told per status (docs/api.md, "What a consumer is told").
+PUBLIC_STATUS_TABLE = [
+    ("sold", "sold"),
+    ("recalled", "recalled"),
+    ("sample", "sample"),
+    ("destroyed", "withheld"),
+    ("stolen", "withheld"),
+    ("locked", "withheld"),
+    ("exported", "withheld"),
+]
+
+
+@pytest.mark.parametrize(("status", "told"), PUBLIC_STATUS_TABLE)
+def test_what_an_anonymous_caller_is_told_of_each_status(env: Env, status: str, told: str) -> None:
+    env.register(["P1"])
+    assert env.set_status("P1", status).status_code == 200
+    consumer = env.verify(env.sign("P1")).json()
+    assert consumer["status"] == told
+    officer = env.verify(env.sign("P1"), "officer").json()
+    assert officer["status"] == status  # the full view keeps the stored status

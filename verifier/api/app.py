@@ -16,8 +16,9 @@ from sqlmodel import Session
 from keys.filestore import load_public_key
 from verifier.api import problems
 from verifier.api.deps import Services
+from verifier.api.docs_page import install_docs
 from verifier.api.metrics import install_operations
-from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, UrlTextMiddleware
 from verifier.api.routes_alerts import router as alerts_router
 from verifier.api.routes_epcis import router as epcis_router
 from verifier.api.routes_inspections import router as inspections_router
@@ -32,6 +33,7 @@ from verifier.settings import Clock, Settings, utc_now
 from verifier.trust import TrustListParser, TrustStore, keys_trust_parser
 from verifier.verification.recorder import ScanRecorder
 from verifier.verification.service import Verifier
+from verifier.webhooks import Destinations
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,13 @@ def create_app(
     settings = settings or Settings()
     if trust_parser is None and settings.registry_public_key is not None:
         trust_parser = keys_trust_parser(load_public_key(settings.registry_public_key))
+    timeouts = timeouts_of(settings)
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
+        **timeouts,
     )
     trust = TrustStore(trust_parser, refresh_seconds=settings.trust_refresh_seconds, clock=clock)
     verifier = Verifier(
@@ -90,8 +94,10 @@ def create_app(
             log.warning("no trust list held: verification answers 503 until one is installed")
         # The webhook outbox worker has its own engine: its polling stays off the app's pool.
         outbox_worker = OutboxWorker(
-            make_engine(settings.database_url, pool_size=1, max_overflow=0), clock=clock
-        )
+            make_engine(settings.database_url, pool_size=1, max_overflow=0, **timeouts),
+            clock=clock,
+            destinations=Destinations.allowing(settings.webhook_allow_networks),
+        )  # fmt: skip
         outbox_worker.start()
         app.state.outbox_worker = outbox_worker  # tests and operators may stop it
         yield
@@ -104,7 +110,10 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the pinned Swagger UI package instead (no CDN)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.services = services
     problems.install(app)
     app.include_router(alerts_router)
@@ -125,9 +134,19 @@ def create_app(
         return settings.verify_body_limit
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(UrlTextMiddleware)
     install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def timeouts_of(settings: Settings) -> dict[str, int]:
+    """The engine's database timeouts from the settings (0 means none)."""
+    return {
+        "lock_timeout_ms": settings.db_lock_timeout_ms,
+        "statement_timeout_ms": settings.db_statement_timeout_ms,
+        "busy_timeout_ms": settings.db_busy_timeout_ms,
+    }
 
 
 def app() -> FastAPI:

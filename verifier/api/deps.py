@@ -81,12 +81,14 @@ async def get_caller(
             raise Unauthenticated("use 'Authorization: Bearer <token>'")
         return ANONYMOUS
     pepper = services.settings.token_pepper.get_secret_value().encode("utf-8")
-    return await run_in_threadpool(_authenticate, services.engine, credentials.credentials, pepper)
+    return await run_in_threadpool(
+        _authenticate, services.engine, credentials.credentials, pepper, services.clock()
+    )
 
 
-def _authenticate(engine: Engine, token: str, pepper: bytes) -> Caller:
+def _authenticate(engine: Engine, token: str, pepper: bytes, now: datetime) -> Caller:
     with Session(engine) as session:
-        return authenticate(session, token, pepper=pepper)
+        return authenticate(session, token, pepper=pepper, now=now)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 from uuid import uuid4
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verifier.api.problems import PROBLEM_JSON, TYPE_BASE
 from verifier.logging_setup import REQUEST_ID
+from verifier.text import text_problem
 
 
 class RequestIdMiddleware:
@@ -41,6 +43,51 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
+
+
+class UrlTextMiddleware:
+    """Refuses, with 422, a path or query parameter that holds NUL, other control characters
+    or invalid Unicode: the same rule as the ``Text`` type of bodies (verifier.text), for
+    every route at once (a serial in the path, ``?brand=``, ``?reason=``, ``?bizStep=``...)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where, problem = "path", text_problem(scope.get("path", ""), multiline=False)
+        if problem is None:
+            query = scope.get("query_string", b"").decode("latin-1")
+            pairs = parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
+            for name, value in pairs:
+                problem = text_problem(name + value, multiline=False)
+                if problem is not None:
+                    where = f"query parameter {name.encode('utf-8', 'replace').decode()!r}"
+                    break
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        await send_problem(send, 422, "validation", "Request not valid", f"{where}: {problem}")
+
+
+async def send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
+    """A problem+json answer straight from ASGI middleware (before any routing)."""
+    body = json.dumps(
+        {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -89,25 +136,8 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": TYPE_BASE + "payload-too-large",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"the request body is over this endpoint's limit of {limit} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"the request body is over this endpoint's limit of {limit} bytes"
+        await send_problem(send, 413, "payload-too-large", "Payload too large", detail)
 
 
 # Pages and API alike: no MIME sniffing, no framing (clickjacking), no full URL in Referer

@@ -139,7 +139,7 @@ def install(app: FastAPI) -> None:
             503,
             "unavailable",
             "Service unavailable",
-            "The database is not reachable; try again shortly.",
+            "The database is not reachable or busy; try again shortly.",
             headers={"Retry-After": "5"},
         )
 

@@ -12,6 +12,8 @@ from verifier.alerts import AlertFilter, AlertStatus, AlertView
 from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier.api.schemas import ThresholdsIn, ThresholdsOut
 from verifier.outbox import WebhookConfigOut
+from verifier.text import Line, Text
+from verifier.webhooks import Destinations
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -22,16 +24,16 @@ GtinPath = Annotated[str, Path(pattern=r"^\d{14}$", description="14-digit GTIN")
 
 
 class AcknowledgeIn(BaseModel):
-    comment: str | None = Field(default=None, max_length=alerts.MAX_COMMENT)
+    comment: Text | None = Field(default=None, max_length=alerts.MAX_COMMENT)
 
 
 class CloseIn(BaseModel):
-    comment: str = Field(min_length=1, max_length=alerts.MAX_COMMENT)
+    comment: Text = Field(min_length=1, max_length=alerts.MAX_COMMENT)
 
 
 class WebhookIn(BaseModel):
-    url: str = Field(min_length=1, max_length=2000)
-    secret: str | None = Field(default=None, min_length=outbox.MIN_SECRET_CHARS, max_length=200)
+    url: Line = Field(min_length=1, max_length=2000)
+    secret: Line | None = Field(default=None, min_length=outbox.MIN_SECRET_CHARS, max_length=200)
 
 
 @router.get("/alerts", response_model=list[AlertView])
@@ -40,12 +42,12 @@ def list_alerts(
     caller: CallerDep,
     session: SessionDep,
     now: NowDep,
-    brand: str | None = None,
-    reason: str | None = None,
+    brand: Annotated[Line | None, Query(max_length=64)] = None,
+    reason: Annotated[Line | None, Query(max_length=64)] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     status: AlertStatus | None = None,
     since: AwareDatetime | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=alerts.MAX_PAGE)] = 100,
 ) -> list[AlertView]:
     """Newest first. A brand sees its own brand's alerts, officers and admins all. When more
@@ -94,13 +96,16 @@ def set_webhook(
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,
+    trust: TrustListDep,
     now: NowDep,
 ) -> WebhookConfigOut:
     """Where the brand's alerts are posted (brand's own accounts or admin). The secret is
-    generated when not given and shown in this answer only; https outside development."""
+    generated when not given and shown in this answer only; https outside development; no
+    address inside the network (loopback, private, link-local, metadata), after DNS."""
     return outbox.set_webhook(
         session, caller, brand_id, body.url, body.secret, now=now,
-        require_https=services.settings.environment != "development",
+        require_https=services.settings.environment != "development", trust=trust,
+        destinations=Destinations.allowing(services.settings.webhook_allow_networks),
     )  # fmt: skip
 
 

@@ -25,11 +25,24 @@ def healthz() -> Response:
 @router.get("/readyz", tags=["service"], summary="Readiness: database reachable, trust list held")
 def readyz(services: ServicesDep, session: SessionDep) -> JSONResponse:
     session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    if not services.settings.is_sqlite:
+        _can_write(session)
     services.trust.refresh(session)
     held = services.trust.held
     if held is None:
         raise Unavailable("no trust list is held yet")
     return JSONResponse({"status": "ready", "trust_list_version": held.trust_list.version})
+
+
+def _can_write(session: SessionDep) -> None:
+    """Ready means verify can record: the scan table takes the lock an INSERT needs, at once
+    (a table locked by someone else is an OperationalError: 503), and the database is not
+    read-only (a replica, or default_transaction_read_only)."""
+    session.exec(text("LOCK TABLE scan IN ROW EXCLUSIVE MODE NOWAIT"))  # type: ignore[call-overload]
+    read_only = session.exec(text("SHOW transaction_read_only")).one()  # type: ignore[call-overload]
+    session.rollback()
+    if read_only[0] == "on":
+        raise Unavailable("the database does not accept writes")
 
 
 @router.get(

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import pycountry
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from verifier.text import Line, Text
+
+COUNTRIES = frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRIES:
+        raise ValueError(f"{value!r} is not an assigned ISO 3166-1 alpha-2 country code")
+    return value
+
 
 Country = Annotated[
-    str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case", examples=["DE"])
+    str,
+    Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case", examples=["DE"]),
+    AfterValidator(_country),
 ]
+# Times before this are refused: no real scan happened then, and year 1 breaks date math.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError("must be in the year 2000 or later")
+    return value
+
+
+ScanTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
 GTIN14 = Annotated[str, Field(pattern=r"^\d{14}$", description="GTIN in its 14-digit form")]
 VerdictName = Literal["authentic", "suspect", "counterfeit", "unverifiable"]
 StatusName = Literal[
     "active", "sold", "destroyed", "stolen", "exported", "sample", "locked", "recalled",
-    "expired", "unknown",
+    "expired", "unknown", "withheld",
 ]  # fmt: skip
 
 EXAMPLE_CODE = (
@@ -53,17 +78,19 @@ class VerifyIn(Strict):
         },
     )
 
+    # Not Line: a raw scan separates GS1 fields with GS (0x1D); the code parser refuses
+    # anything else (400) and nothing unparsed reaches the database.
     code: str = Field(
         min_length=1,
         max_length=2048,
         description="What the scanner read: Digital Link URI, element string, or raw AIM scan.",
     )
-    scanned_at: AwareDatetime | None = Field(
+    scanned_at: ScanTime | None = Field(
         default=None, description="When the scan happened (ISO 8601 with zone); default now."
     )
     location: Location | None = None
     country: Country | None = None
-    device_id: str | None = Field(default=None, min_length=1, max_length=128)
+    device_id: Line | None = Field(default=None, min_length=1, max_length=128)
     scan_id: UUID | None = Field(
         default=None, description="Client-chosen id; repeating it returns the stored answer."
     )
@@ -144,13 +171,13 @@ class VerifyOut(BaseModel):
 
 
 class RegistrationIn(Strict):
-    batch_id: str = Field(min_length=1, max_length=64)
+    batch_id: Line = Field(min_length=1, max_length=64)
     gtin: GTIN14
-    lot: str | None = Field(default=None, min_length=1, max_length=20)
+    lot: Line | None = Field(default=None, min_length=1, max_length=20)
     expiry: str | None = Field(default=None, pattern=r"^\d{6}$")
     key_id: str = Field(pattern=r"^[A-Za-z0-9_-]{4}$")
     intended_markets: list[Country] = Field(default_factory=list, max_length=300)
-    serials: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=10_000)
+    serials: list[Annotated[Line, Field(max_length=100)]] = Field(min_length=1, max_length=10_000)
 
 
 class RejectedSerial(BaseModel):
@@ -172,12 +199,12 @@ CodeStatusName = Literal[
 
 class CodeStatusIn(Strict):
     status: CodeStatusName = Field(description="'dispensed' is stored as 'sold'.")
-    comment: str | None = Field(default=None, max_length=500)
+    comment: Text | None = Field(default=None, max_length=500)
 
 
 class LotStatusIn(Strict):
     status: Literal["recalled", "active"]
-    comment: str | None = Field(default=None, max_length=500)
+    comment: Text | None = Field(default=None, max_length=500)
 
 
 class StatusChangeOut(BaseModel):
@@ -193,7 +220,7 @@ class StatusChangeOut(BaseModel):
 
 class MarketsIn(Strict):
     markets: list[Country] = Field(max_length=300)
-    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
+    batch_id: Line | None = Field(default=None, min_length=1, max_length=64)
 
 
 class MarketsOut(BaseModel):

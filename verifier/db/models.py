@@ -38,6 +38,7 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: never
 
 
 class CodeRecord(SQLModel, table=True):

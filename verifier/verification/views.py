@@ -33,6 +33,18 @@ from verifier.api.schemas import (
 from verifier.verification.detect import Outcome
 from verifier.verification.rules import ScanFacts
 
+# What a caller without the full view is told of a code's status (the table in docs/api.md).
+# Safety facts (recalled, expired) and what a buyer may see on the pack (sold, sample) are
+# told; statuses that would tell a thief or a forger what the brand knows (stolen, destroyed,
+# locked, exported) are "withheld": the verdict and its sentence already say what to do.
+TOLD_TO_EVERYONE = frozenset({"active", "sold", "recalled", "expired", "sample", "unknown"})
+WITHHELD = "withheld"
+
+
+def public_status(status: str) -> str:
+    return status if status in TOLD_TO_EVERYONE else WITHHELD
+
+
 COARSE_DEGREES = 1  # decimals kept: 0.1 degree, about 10 km
 ANONYMOUS_ACCURACY_M = 10_000.0  # what a coarse location can claim at best
 
@@ -88,7 +100,7 @@ def shape(
     if not full:
         return VerifyOut(
             verdict=cast(VerdictName, outcome.verdict),
-            status=status,
+            status=cast(StatusName, public_status(outcome.status)),
             reasons=[ReasonOut(code=outcome.consumer_code, message=outcome.consumer_message)],
             product=product,
             scan_id=scan_id,

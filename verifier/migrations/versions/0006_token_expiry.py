@@ -1,0 +1,28 @@
+"""API tokens may expire: ``api_token.expires_at`` (null: never).
+
+Revision ID: 0006_token_expiry
+Revises: 0005_no_pending_scans
+Create Date: 2026-12-03 11:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.types import UTCDateTime
+
+revision: str = "0006_token_expiry"
+down_revision: str | None = "0005_no_pending_scans"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("api_token") as batch:
+        batch.add_column(sa.Column("expires_at", UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("api_token") as batch:
+        batch.drop_column("expires_at")
