@@ -8,7 +8,7 @@ so that only a real verification records a scan.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -120,7 +120,7 @@ def _without_link_type(request: Request) -> str:
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "linkType"]
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
-    return _base(request) + path + ("?" + urlencode(kept) if kept else "")
+    return _base(request) + path + ("?" + urlencode(kept, quote_via=quote) if kept else "")
 
 
 @resolver_router.api_route(
