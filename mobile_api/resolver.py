@@ -8,22 +8,46 @@ so that only a real verification records a scan.
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from authn.code import AI_SIGNATURE
-from authn.digital_link import DigitalLink, format_digital_link, parse_digital_link
-from authn.errors import SealtraceError
+from authn.code import AI_GTIN, AI_SERIAL
+from authn.digital_link import DigitalLink, parse_digital_link
+from authn.errors import GS1SyntaxError, Unavailable
 from mobile_api.i18n import pick_language
+from mobile_api.linkset import (
+    LINKSET_JSON,
+    LINKSET_REQUESTS,
+    SERVED_LINK_TYPES,
+    context_link_header,
+    expand_link_type,
+    link_header,
+    linkset,
+    resolver_description,
+)
 from mobile_api.page_view import verify_page_view
 from mobile_api.pages import message_page
 from mobile_api.web import html_response, wants_html
-from verifier.api.deps import CallerDep, ServicesDep
+from verifier.api.deps import CallerDep, Services, ServicesDep
 from verifier.api.problems import problem
 
-LINKSET_JSON = "application/linkset+json"
-GS1_VOC = "https://gs1.org/voc/"
+METHODS = "GET, HEAD, OPTIONS"
+# Any origin may read what the resolver answers (GS1-Conformant Resolver: "SHALL support
+# CORS"); no credentials are shared cross-origin, so "*" is safe.
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Link, Location, Content-Language",
+}
+PREFLIGHT = {
+    **CORS,
+    "Access-Control-Allow-Methods": METHODS,
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, Authorization",
+    "Access-Control-Max-Age": "86400",
+    "Allow": METHODS,
+}
 
 
 class GS1AIConvertor(Convertor[str]):
@@ -47,50 +71,66 @@ register_url_convertor("gs1ai", GS1AIConvertor())
 resolver_router = APIRouter(tags=["resolver"])
 
 
-def _digital_link(request: Request) -> DigitalLink | None:
-    base = f"{request.url.scheme}://{request.url.netloc}"
+def _base(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _digital_link(request: Request) -> DigitalLink:
+    """The request as a Digital Link; :class:`GS1SyntaxError` if it is not a valid one."""
     query = request.url.query
     # The raw path: the decoded one would turn %2F inside a value into a path separator.
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
-    uri = base + path + (f"?{query}" if query else "")
+    return parse_digital_link(_base(request) + path + (f"?{query}" if query else ""))
+
+
+def _served(services: Services, link: DigitalLink) -> bool:
+    """A unit of a brand in the trust list: a GTIN with a serial. SSCCs, GLNs, a GTIN
+    without a serial or a GTIN of no registered brand are valid but not served here."""
+    ais = dict(link.ais)
+    if link.primary_key[0] != AI_GTIN or AI_SERIAL not in ais:
+        return False
     try:
-        link = parse_digital_link(uri)
-    except SealtraceError:
-        return None
-    return link
+        trust = services.trust.current()
+    except Unavailable:
+        return True  # cannot tell: the verification answers 503 itself
+    return trust.brand_owning(ais[AI_GTIN]) is not None
 
 
-def _linkset(request: Request, link: DigitalLink) -> JSONResponse:
-    base = f"{request.url.scheme}://{request.url.netloc}"
-    anchor_ais = [(ai, value) for ai, value in link.ais if ai != AI_SIGNATURE]
-    anchor = format_digital_link(anchor_ais, base, check_associations=False)
-    page = format_digital_link(link.ais, base, check_associations=False)
-    body = {
-        "linkset": [
-            {
-                "anchor": anchor,
-                GS1_VOC + "pip": [
-                    {"href": page, "title": "Product check page", "type": "text/html",
-                     "hreflang": ["en", "fr", "es"]},
-                ],
-                GS1_VOC + "verificationService": [
-                    {"href": page, "title": "Verify this unit (web page)", "type": "text/html"},
-                    {"href": f"{base}/v1/verify", "title": "Verify API (POST {\"code\": ...})",
-                     "type": "application/json"},
-                ],
-                GS1_VOC + "defaultLink": [{"href": page, "type": "text/html"}],
-            }
-        ]
-    }  # fmt: skip
-    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept"}
-    return JSONResponse(body, media_type=LINKSET_JSON, headers=headers)
+def _wants_linkset(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return any(item.split(";")[0].strip().lower() == LINKSET_JSON for item in accept.split(","))
 
 
-@resolver_router.get(
+def _error(request: Request, status: int, detail: str) -> Response:
+    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    if wants_html(request):
+        response: Response = html_response(
+            message_page(lang, "error.title", "error.text"), status_code=status
+        )
+    else:
+        slug = "invalid-input" if status == 400 else "not-found"
+        response = problem(status, slug, "Bad request" if status == 400 else "Not found", detail)
+    response.headers.update(CORS)
+    return response
+
+
+def _without_link_type(request: Request) -> str:
+    """The same Digital Link, every other query parameter passed on, ``linkType`` dropped."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "linkType"]
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
+    return _base(request) + path + ("?" + urlencode(kept, quote_via=quote) if kept else "")
+
+
+@resolver_router.api_route(
     "/{ai:gs1ai}/{rest:path}",
-    summary="GS1 Digital Link resolver: the page, the verify answer or the linkset",
-    responses={404: {"description": "Not a Digital Link with a GS1 primary key."}},
+    methods=["GET", "HEAD", "OPTIONS"],
+    summary="GS1 Digital Link resolver: the page, the verify answer, a redirect or the linkset",
+    responses={
+        400: {"description": "Not a syntactically valid Digital Link."},
+        404: {"description": "A valid Digital Link this resolver does not serve."},
+    },
 )
 async def resolve(
     request: Request,
@@ -99,16 +139,52 @@ async def resolve(
     services: ServicesDep,
     caller: CallerDep,
 ) -> Response:
-    """Browsers (Accept: text/html) get the verdict page; API clients the same JSON as
-    POST /v1/verify; ``?linkType=all`` the RFC 9264 linkset. Viewing records a scan."""
-    link = _digital_link(request)
-    params = dict(link.other_params) if link else {}
+    """GS1-Conformant Resolver 1.2 behaviour; see docs/mobile.md for the conformance table.
+    Only a GET of the page or the verify answer records a scan."""
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=PREFLIGHT)
+    try:
+        link = _digital_link(request)
+    except GS1SyntaxError as error:
+        return _error(request, 400, f"not a valid GS1 Digital Link: {error}")
+    if not _served(services, link):
+        return _error(request, 404, "this resolver holds no links for this identifier")
+    base = _base(request)
+    headers = {**CORS, "Link": link_header(link, base)}
+    vary = {"Vary": "Accept, Accept-Language"}
+    requested = dict(link.other_params).get("linkType")
+    if requested in LINKSET_REQUESTS or (requested is None and _wants_linkset(request)):
+        headers["Link"] += ", " + context_link_header()
+        headers.update(vary, **{"Cache-Control": "public, max-age=300"})
+        if request.method == "HEAD":
+            return Response(status_code=200, headers=headers, media_type=LINKSET_JSON)
+        return JSONResponse(linkset(link, base), media_type=LINKSET_JSON, headers=headers)
+    if requested is not None:
+        if expand_link_type(requested) not in SERVED_LINK_TYPES:
+            return _error(request, 404, f"no link of type {requested!r} for this identifier")
+        # Every served link type leads to the unit's page, i.e. this URL without linkType.
+        return RedirectResponse(
+            _without_link_type(request), status_code=307, headers={**headers, **vary}
+        )
+    if request.method == "HEAD":
+        # A HEAD asks what a GET would answer; it is no verification and records nothing.
+        media = "text/html; charset=utf-8" if wants_html(request) else "application/json"
+        return Response(status_code=200, headers={**headers, **vary}, media_type=media)
     lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-    html = wants_html(request)
-    if link is None:
-        if html:
-            return html_response(message_page(lang, "error.title", "error.text"), status_code=404)
-        return problem(404, "not-found", "Not found", "not a GS1 Digital Link of this resolver")
-    if params.get("linkType") == "all":
-        return _linkset(request, link)
-    return await verify_page_view(request, link, services, caller, lang=lang, html=html)
+    response = await verify_page_view(
+        request, link, services, caller, lang=lang, html=wants_html(request)
+    )
+    response.headers.update(headers)
+    return response
+
+
+@resolver_router.api_route(
+    "/.well-known/gs1resolver",
+    methods=["GET", "HEAD", "OPTIONS"],
+    summary="The GS1 resolver description document",
+)
+async def resolver_description_document(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=PREFLIGHT)
+    body = resolver_description(_base(request))
+    return JSONResponse(body, headers={**CORS, "Cache-Control": "public, max-age=3600"})

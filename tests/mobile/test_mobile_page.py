@@ -194,9 +194,10 @@ def test_report_form_stores_one_alert_for_the_brand(env: Env) -> None:
 def test_resolver_route_does_not_shadow_other_routes(env: Env) -> None:
     assert env.client.get("/v1/verify").status_code == 405
     assert env.client.get("/no/such/page").status_code == 404
-    assert env.client.get("/01/not-a-gtin/21/X").status_code == 404
-    assert env.client.get("/01/not-a-gtin/21/X", headers=HTML).status_code == 404
+    # GS1-Conformant Resolver: a syntactically invalid Digital Link is a 400...
+    assert env.client.get("/01/not-a-gtin/21/X").status_code == 400
+    assert env.client.get("/01/not-a-gtin/21/X", headers=HTML).status_code == 400
     assert env.client.get("/static/mobile.css").status_code == 200
     assert env.client.get("/openapi.json").status_code == 200
-    # A Digital Link without a serial parses but is not a unit: a clear 400, not a crash.
-    assert env.client.get(f"/01/{ACME_GTIN}").status_code == 400
+    # ...and a valid one this resolver does not serve (no serial: not a unit) a 404.
+    assert env.client.get(f"/01/{ACME_GTIN}").status_code == 404

@@ -1,0 +1,186 @@
+"""GS1-Conformant Resolver 1.2 requirements, one test each, against a real uvicorn server.
+Every test counts scan rows: only a real verification records one."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from tests.mobile.conftest import ACME_GTIN, LiveServer, http
+from tests.mobile.test_mobile_page import HTML, path_of, scans
+
+LINKSET = "application/linkset+json"
+CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
+
+
+def unit_path(live: LiveServer, serial: str, **fields: str) -> str:
+    live.env.register([serial], lot=fields.get("lot"))
+    return path_of(live.env.sign(serial, **fields))  # type: ignore[arg-type]
+
+
+def test_get_records_one_scan_and_links_to_the_linkset(live_server: LiveServer) -> None:
+    path = unit_path(live_server, "R-GET1")
+    with http(live_server.base_url) as client:
+        response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["verdict"] == "authentic"
+    assert 'rel="linkset"' in response.headers["link"]
+    assert "linkType=linkset" in response.headers["link"]
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert len(scans(live_server.env)) == 1
+
+
+def test_head_answers_like_get_and_records_nothing(live_server: LiveServer) -> None:
+    path = unit_path(live_server, "R-HEAD1")
+    with http(live_server.base_url) as client:
+        response = client.head(path, headers=HTML)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'rel="linkset"' in response.headers["link"]
+    assert response.content == b""
+    assert scans(live_server.env) == []
+
+
+def test_options_and_cors_preflight_record_nothing(live_server: LiveServer) -> None:
+    path = unit_path(live_server, "R-OPT1")
+    preflight = {
+        "Origin": "https://partner.example",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "accept",
+    }
+    with http(live_server.base_url) as client:
+        response = client.options(path, headers=preflight)
+        plain = client.options(path)
+    for answer in (response, plain):
+        assert answer.status_code == 204
+        assert answer.headers["access-control-allow-origin"] == "*"
+        assert "GET" in answer.headers["access-control-allow-methods"]
+        assert "HEAD" in answer.headers["allow"]
+    assert "accept" in response.headers["access-control-allow-headers"].lower()
+    assert scans(live_server.env) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        f"/01/{ACME_GTIN[:-1]}0/21/X1",  # bad check digit
+        f"/01/{ACME_GTIN}/21/X1?17=261332",  # bad date
+        f"/01/{ACME_GTIN}/21/X1/10/L1",  # qualifiers out of order
+        f"/01/{ACME_GTIN}/21/X1?99999=1",  # unknown AI
+        f"/01/{ACME_GTIN}/21/X1/extra",  # extra path segment
+    ],
+)
+def test_invalid_digital_link_is_400(live_server: LiveServer, bad: str) -> None:
+    with http(live_server.base_url) as client:
+        response = client.get(bad, headers={"Accept": "application/json"})
+        page = client.get(bad, headers=HTML)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert page.status_code == 400
+    assert scans(live_server.env) == []
+
+
+@pytest.mark.parametrize(
+    "unserved",
+    [
+        "/00/095060001343520000",  # an SSCC
+        "/414/9506000134352",  # a GLN
+        f"/01/{ACME_GTIN}",  # a GTIN without a serial
+        "/01/04006381333931/21/X1",  # a GTIN of no brand in the trust list
+    ],
+)
+def test_valid_but_unserved_digital_link_is_404(live_server: LiveServer, unserved: str) -> None:
+    with http(live_server.base_url) as client:
+        response = client.get(unserved, headers={"Accept": "application/json"})
+    assert response.status_code == 404, response.text
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert scans(live_server.env) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [("&linkType=linkset", {}), ("&linkType=all", {}), ("", {"Accept": LINKSET})],
+)
+def test_linkset_by_parameter_and_by_accept(
+    live_server: LiveServer, query: str, headers: dict[str, str]
+) -> None:
+    path = unit_path(live_server, "R-LS1", lot="L7", expiry="271231")
+    with http(live_server.base_url) as client:
+        response = client.get(path + query, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == LINKSET
+    assert f"<{CONTEXT}>" in response.headers["link"]
+    assert 'rel="http://www.w3.org/ns/json-ld#context"' in response.headers["link"]
+    contexts = response.json()["linkset"]
+    anchors = [urlsplit(c["anchor"]).path for c in contexts]
+    # Every level up to the primary key (the query attribute 17 is its own level).
+    assert anchors == [
+        f"/01/{ACME_GTIN}/10/L7/21/R-LS1",
+        f"/01/{ACME_GTIN}/10/L7/21/R-LS1",
+        f"/01/{ACME_GTIN}/10/L7",
+        f"/01/{ACME_GTIN}",
+    ]
+    assert "17=271231" in contexts[0]["anchor"]
+    assert all("8030=" not in c["anchor"] for c in contexts)
+    for context in contexts:
+        for rel, links in context.items():
+            if rel == "anchor":
+                continue
+            assert rel.startswith("https://gs1.org/voc/")
+            assert all(link["title"] and link["href"] for link in links), (rel, links)
+    assert "https://gs1.org/voc/defaultLink" in contexts[0]
+    assert scans(live_server.env) == []
+
+
+@pytest.mark.parametrize("link_type", ["gs1:pip", "https://gs1.org/voc/pip", "gs1:defaultLink"])
+def test_served_link_types_redirect_with_the_query_passed_on(
+    live_server: LiveServer, link_type: str
+) -> None:
+    path = unit_path(live_server, "R-PIP1", lot="L3")
+    with http(live_server.base_url) as client:
+        response = client.get(path + f"&linkType={link_type}&lang=fr", headers=HTML)
+        assert response.status_code == 307
+        location = response.headers["location"]
+        query = dict(parse_qsl(urlsplit(location).query))
+        assert "linkType" not in query
+        assert urlsplit(location).path == f"/01/{ACME_GTIN}/10/L3/21/R-PIP1"
+        assert query["lang"] == "fr"
+        assert "8030" in query
+        assert scans(live_server.env) == []  # the redirect is not a scan
+        page = client.get(location, headers=HTML)
+    assert page.status_code == 200
+    assert page.headers["content-language"] == "fr"
+    assert 'data-verdict="authentic"' in page.text
+    assert len(scans(live_server.env)) == 1
+
+
+def test_unavailable_link_type_is_404(live_server: LiveServer) -> None:
+    path = unit_path(live_server, "R-CERT1")
+    with http(live_server.base_url) as client:
+        response = client.get(path + "&linkType=gs1:certificationInfo")
+    assert response.status_code == 404
+    assert scans(live_server.env) == []
+
+
+def test_resolver_description_document(live_server: LiveServer) -> None:
+    with http(live_server.base_url) as client:
+        response = client.get("/.well-known/gs1resolver")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["resolverRoot"] == live_server.base_url
+    assert body["supportedPrimaryKeys"] == ["01"]
+    assert {"namespace": "https://gs1.org/voc/", "prefix": "gs1:"} in body["supportedLinkType"]
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert scans(live_server.env) == []
+
+
+def test_brand_scoping_is_kept_on_the_resolver(live_server: LiveServer) -> None:
+    path = unit_path(live_server, "R-ROLE1")
+    with http(live_server.base_url) as client:
+        bad_token = client.get(path, headers={"Authorization": "Bearer st_nope"})
+        officer = client.get(path, headers=live_server.env.auth("officer"))
+    assert bad_token.status_code == 401
+    assert officer.status_code == 200
+    assert "history" in officer.json()  # the officer's view, as on POST /v1/verify
+    assert [s.role for s in scans(live_server.env)] == ["officer"]
