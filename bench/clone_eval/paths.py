@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlmodel import create_engine
 
+from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
 from bench.clone_eval.service import (
     BRAND_ACCOUNT,
@@ -49,7 +50,6 @@ from bench.clone_eval.service import (
     prepare,
     stored_reasons,
 )
-from bench.clone_eval.geography import MARKETS
 from verifier.db.migrate import upgrade
 
 Path_ = Literal["page", "verify", "batch"]
@@ -138,9 +138,10 @@ def run(
         upgrade(url)
         engine = create_engine(url)
         tokens = create_accounts(engine, sim, hierarchy.brand.id, opened)
-        with Server(directory, opened) as server, httpx.Client(
-            base_url=server.base, timeout=60.0
-        ) as client:
+        with (
+            Server(directory, opened) as server,
+            httpx.Client(base_url=server.base, timeout=60.0) as client,
+        ):
             driver = _Driver(client, tokens, uris)
             driver.clock(START - dt.timedelta(days=1))
             driver.register(sim, hierarchy.certificate.key_id)
