@@ -8,6 +8,9 @@ device sends it.
   proxy at 127.0.0.1), and for some the location shared afterwards through
   ``POST /v1/scans/{scan_id}/location`` (the id the page carries in
   ``data-scan-id``). The verdict is the page's ``data-verdict``.
+- a quarter of consumers use the ``/scan`` page instead: a photo of the label (a
+  rendered QR image, decoded by the service) posted as the page's form does,
+  with the same cookies and address; the verdict is the result's ``data-verdict``.
 - trade and brand scans, and officers online: ``POST /v1/verify`` with their
   token, location and country, as the handhelds send them.
 - officers offline (customs uploads hours late): ``POST /v1/scans:batch``.
@@ -50,12 +53,14 @@ from bench.clone_eval.service import (
     prepare,
     stored_reasons,
 )
+from issuer.render import render_png
 from verifier.db.migrate import upgrade
 
-Path_ = Literal["page", "verify", "batch"]
-PATHS: tuple[Path_, ...] = ("page", "verify", "batch")
+Path_ = Literal["page", "scan page", "verify", "batch"]
+PATHS: tuple[Path_, ...] = ("page", "scan page", "verify", "batch")
 VERDICT_MARK = re.compile(r'id="verdict"[^>]*data-verdict="([a-z]+)"')
 SCAN_ID_MARK = re.compile(r'data-scan-id="([0-9a-f-]{36})"')
+SCAN_PAGE = 0.25  # consumers who open /scan and photograph the label
 SHARE_LOCATION = 0.4  # page viewers who tap "share my location"
 CLEAR_COOKIES = 0.1  # page views after the phone's cookies were cleared
 OFFLINE_AFTER = dt.timedelta(hours=1)  # a customs upload this late was made offline
@@ -75,7 +80,7 @@ def network_address(key: str) -> str:
 
 def path_of(event: ScanEvent) -> Path_:
     if event.role == "anonymous":
-        return "page"
+        return "scan page" if _chance(event.scan_id, "scan-page") < SCAN_PAGE else "page"
     if event.role == "officer" and event.received_at - event.happened_at > OFFLINE_AFTER:
         return "batch"
     return "verify"
@@ -168,6 +173,7 @@ class _Driver:
         self.uris = uris
         self.targets = {s: _path_and_query(uri) for s, uri in uris.items()}
         self.jars: dict[str, httpx.Cookies] = {}
+        self.photos: dict[str, bytes] = {}
         self.verdicts: dict[str, str] = {}
         self.paths: dict[str, Path_] = {}
         self.server_ids: dict[str, str] = {}  # simulated scan id -> the id the page gave
@@ -202,7 +208,9 @@ class _Driver:
             self._status(event)
             return
         path = path_of(event)
-        verdict = {"page": self._page, "verify": self._verify, "batch": self._batch}[path](event)
+        send = {"page": self._page, "scan page": self._scan_page, "verify": self._verify,
+                "batch": self._batch}[path]  # fmt: skip
+        verdict = send(event)
         self.verdicts[event.scan_id] = verdict
         self.paths[event.scan_id] = path
         if event.label > 0:
@@ -210,14 +218,35 @@ class _Driver:
         if verdict in FLAGGED and event.serial in self.copy_seen:
             self.detected.add(event.serial)
 
-    def _page(self, event: ScanEvent) -> str:
+    def _phone(self, event: ScanEvent) -> tuple[httpx.Cookies, str]:
+        """The phone's cookie jar and its network's address."""
         if event.device_id is None:
             jar = httpx.Cookies()  # a browser that keeps nothing
         else:
             if _chance(event.scan_id, "clear") < CLEAR_COOKIES:
                 self.jars.pop(event.device_id, None)
             jar = self.jars.setdefault(event.device_id, httpx.Cookies())
-        network = network_address(event.device_id or f"{event.serial}-{event.label}")
+        return jar, network_address(event.device_id or f"{event.serial}-{event.label}")
+
+    def _scan_page(self, event: ScanEvent) -> str:
+        jar, network = self._phone(event)
+        if event.serial not in self.photos:
+            self.photos[event.serial] = render_png(self.uris[event.serial], module_px=4)
+        answer = self.client.post(
+            "/scan", files={"photo": ("label.png", self.photos[event.serial], "image/png")},
+            data={"lang": "en"}, headers={"Accept": HTML_ACCEPT, "X-Forwarded-For": network},
+            cookies=jar,
+        )  # fmt: skip
+        self.calls[f"scan page {answer.status_code}"] += 1
+        jar.update(answer.cookies)
+        self.client.cookies.clear()
+        verdict = VERDICT_MARK.search(answer.text)
+        if answer.status_code != 200 or verdict is None:
+            raise RuntimeError(f"the /scan page answered {answer.status_code} without a verdict")
+        return verdict.group(1)
+
+    def _page(self, event: ScanEvent) -> str:
+        jar, network = self._phone(event)
         headers = {"Accept": HTML_ACCEPT, "X-Forwarded-For": network}
         answer = self.client.get(self.targets[event.serial], headers=headers, cookies=jar)
         self.calls[f"page {answer.status_code}"] += 1

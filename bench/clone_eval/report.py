@@ -251,7 +251,9 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
 PATHS_NOTE = """\
 *Path*: `page` is a consumer's phone opening the label's URL (`GET`, `Accept:
 text/html`, the phone's cookies, its network's address through the trusted
-proxy, the location shared afterwards by 40 %); `verify` is `POST /v1/verify`
+proxy, the location shared afterwards by 40 %); `scan page` is a quarter of
+consumers photographing the label on `/scan` (the form's photo upload, decoded by
+the service); `verify` is `POST /v1/verify`
 with a token (trade, brand, officers online); `batch` is `POST /v1/scans:batch`
 (customs uploads made offline). Recall on a path counts the clones a scan
 through that path flagged; false alarms of a path are its flagged scans of
