@@ -218,42 +218,46 @@ class _Driver:
         if verdict in FLAGGED and event.serial in self.copy_seen:
             self.detected.add(event.serial)
 
-    def _phone(self, event: ScanEvent) -> tuple[httpx.Cookies, str]:
-        """The phone's cookie jar and its network's address."""
+    def _phone(self, event: ScanEvent) -> str:
+        """Hands the client the phone's cookies (kept by ``_keep``); the phone network's
+        address."""
         if event.device_id is None:
             jar = httpx.Cookies()  # a browser that keeps nothing
         else:
             if _chance(event.scan_id, "clear") < CLEAR_COOKIES:
                 self.jars.pop(event.device_id, None)
             jar = self.jars.setdefault(event.device_id, httpx.Cookies())
-        return jar, network_address(event.device_id or f"{event.serial}-{event.label}")
+        self.client.cookies = jar
+        return network_address(event.device_id or f"{event.serial}-{event.label}")
+
+    def _keep(self, event: ScanEvent) -> None:
+        """What the answers set stays with the phone (a phone without identity keeps none)."""
+        if event.device_id is not None:
+            self.jars[event.device_id] = self.client.cookies
 
     def _scan_page(self, event: ScanEvent) -> str:
-        jar, network = self._phone(event)
+        network = self._phone(event)
         if event.serial not in self.photos:
             self.photos[event.serial] = render_png(self.uris[event.serial], module_px=4)
         answer = self.client.post(
             "/scan", files={"photo": ("label.png", self.photos[event.serial], "image/png")},
             data={"lang": "en"}, headers={"Accept": HTML_ACCEPT, "X-Forwarded-For": network},
-            cookies=jar,
         )  # fmt: skip
         self.calls[f"scan page {answer.status_code}"] += 1
-        jar.update(answer.cookies)
-        self.client.cookies.clear()
+        self._keep(event)
         verdict = VERDICT_MARK.search(answer.text)
         if answer.status_code != 200 or verdict is None:
             raise RuntimeError(f"the /scan page answered {answer.status_code} without a verdict")
         return verdict.group(1)
 
     def _page(self, event: ScanEvent) -> str:
-        jar, network = self._phone(event)
+        network = self._phone(event)
         headers = {"Accept": HTML_ACCEPT, "X-Forwarded-For": network}
-        answer = self.client.get(self.targets[event.serial], headers=headers, cookies=jar)
+        answer = self.client.get(self.targets[event.serial], headers=headers)
         self.calls[f"page {answer.status_code}"] += 1
+        self._keep(event)
         if answer.status_code != 200:
             raise RuntimeError(f"the label page answered {answer.status_code}")
-        jar.update(answer.cookies)
-        self.client.cookies.clear()  # the jar is the phone's, not the driver's
         verdict = VERDICT_MARK.search(answer.text)
         scan_id = SCAN_ID_MARK.search(answer.text)
         if verdict is None:
@@ -264,9 +268,8 @@ class _Driver:
                 shared = self.client.post(
                     f"/v1/scans/{scan_id.group(1)}/location",
                     json={"lat": event.lat, "lon": event.lon, "accuracy_m": event.accuracy_m},
-                    headers={"X-Forwarded-For": network}, cookies=jar,
+                    headers={"X-Forwarded-For": network},
                 )  # fmt: skip
-                self.client.cookies.clear()
                 self.calls[f"location {shared.status_code}"] += 1
         return verdict.group(1)
 
@@ -281,6 +284,7 @@ class _Driver:
         }
 
     def _verify(self, event: ScanEvent) -> str:
+        self.client.cookies = httpx.Cookies()  # handhelds keep no browser session
         answer = self.client.post(
             "/v1/verify", json=self._body(event), headers=self.headers[event.caller]
         )
@@ -290,6 +294,7 @@ class _Driver:
         return str(answer.json()["verdict"])
 
     def _batch(self, event: ScanEvent) -> str:
+        self.client.cookies = httpx.Cookies()
         answer = self.client.post(
             "/v1/scans:batch", json={"scans": [self._body(event)]},
             headers=self.headers[event.caller],
