@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import os
 import re
 import socket
@@ -72,10 +73,22 @@ def _chance(scan_id: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def network_address(key: str) -> str:
-    """A public-looking IPv4 address for a phone's network (documentation ranges excluded)."""
-    d = hashlib.sha256(key.encode()).digest()
-    return f"{11 + d[0] % 180}.{d[1]}.{d[2]}.{1 + d[3] % 254}"
+# A large consumer ISP's block in each simulated country, so that a service that locates
+# page views from their address puts the phone in its own country (the city is not
+# modelled: an address is coarse). Other countries fall back to the German block.
+NATIONAL_BLOCKS: dict[str, str] = {
+    "DE": "79.192.0.0/10",  # Deutsche Telekom
+    "FR": "90.0.0.0/9",  # Orange France
+    "PL": "83.0.0.0/11",  # Orange Polska
+    "ES": "88.0.0.0/11",  # Telefonica de Espana
+}
+
+
+def network_address(key: str, country: str = "DE") -> str:
+    """A stable address for a phone's network ``key``, inside its country's block."""
+    block = ipaddress.ip_network(NATIONAL_BLOCKS.get(country, NATIONAL_BLOCKS["DE"]))
+    d = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    return str(block.network_address + 1 + d % (block.num_addresses - 2))
 
 
 def path_of(event: ScanEvent) -> Path_:
@@ -228,7 +241,8 @@ class _Driver:
                 self.jars.pop(event.device_id, None)
             jar = self.jars.setdefault(event.device_id, httpx.Cookies())
         self.client.cookies = jar
-        return network_address(event.device_id or f"{event.serial}-{event.label}")
+        key = event.device_id or f"{event.serial}-{event.label}"
+        return network_address(key, event.country)
 
     def _keep(self, event: ScanEvent) -> None:
         """What the answers set stays with the phone (a phone without identity keeps none)."""

@@ -202,6 +202,8 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
         f"Produced by `{command}`.\nThe seeds are fixed, so the same command gives the same "
         "simulation.",
         DEFINITIONS,
+        "### Tuning and held-out scenarios",
+        SPLIT_NOTE,
         "### Parameters",
         parameter_table(runs),
         "### Results per path and scenario (the real paths)",
@@ -247,6 +249,16 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
         ]
     return "\n\n".join(parts)
 
+
+SPLIT_NOTE = """\
+The scenarios are split in two sets, each with its own seeds
+(`bench/clone_eval/__main__.py`: `TUNING` and `HELD_OUT`). Thresholds, rules
+and weights may be chosen by looking at the tuning scenarios only. The held-out
+scenarios are never used to tune: no tuning entry point (`--replay`, the
+ablations, the larger replayed population) runs on them, a test checks it, and
+their figures are read only to check that what the tuning set shows holds on
+chains nobody tuned for. A change tuned until the held-out figures look good
+makes them tuning scenarios: then add new held-out seeds."""
 
 PATHS_NOTE = """\
 *Path*: `page` is a consumer's phone opening the label's URL (`GET`, `Accept:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import inspect
+import ipaddress
 from collections import Counter
 from pathlib import Path
 
@@ -108,4 +109,6 @@ def test_every_path_is_driven_against_a_real_server() -> None:
 def test_addresses_are_stable_per_network_and_differ_between_them() -> None:
     assert paths.network_address("phone-1") == paths.network_address("phone-1")
     assert paths.network_address("phone-1") != paths.network_address("phone-2")
-    assert all(0 < int(part) < 256 for part in paths.network_address("x").split("."))
+    assert ipaddress.ip_address(paths.network_address("x", "FR")) in ipaddress.ip_network(
+        paths.NATIONAL_BLOCKS["FR"]
+    )
