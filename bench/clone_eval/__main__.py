@@ -94,6 +94,7 @@ def run_scenario(
     )  # fmt: skip
     run.path_metrics = by_path(all_serials, sim.clones, sim.scans, verdicts, scan_paths)
     run.split = "tuning" if name in TUNING else "held-out"
+    run.calls = stats.calls
     run.mode = "in process, NOT the real paths" if in_process else "real paths"
     if with_replay:
         settings = DetectionSettings()

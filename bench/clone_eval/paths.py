@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -193,7 +192,7 @@ class _Driver:
         self.copy_seen: set[str] = set()
         self.detected: set[str] = set()
         self.stats = RunStats()
-        self.calls: Counter[str] = Counter()
+        self.calls = self.stats.calls
 
     def clock(self, at: dt.datetime) -> None:
         self.client.put("/_bench/clock", content=at.isoformat()).raise_for_status()

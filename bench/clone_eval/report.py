@@ -36,6 +36,7 @@ class ScenarioRun:
     path_metrics: dict[str, Metrics] = field(default_factory=dict)
     split: str = "tuning"
     mode: str = "real paths"
+    calls: Counter[str] = field(default_factory=Counter)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -198,6 +199,10 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
     for run in runs:
         errors.update(run.status_errors)
     refused = ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"
+    calls = Counter[str]()
+    for run in runs:
+        calls.update(run.calls)
+    answered = ", ".join(f"{k}: {v:,}" for k, v in sorted(calls.items())) or "none"
     parts = [
         f"Produced by `{command}`.\nThe seeds are fixed, so the same command gives the same "
         "simulation.",
@@ -218,6 +223,8 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
         "### Reasons (service)",
         reasons_table([run.metrics for run in runs]),
         f"Status changes the registry refused (expected when copies are sold too): {refused}.",
+        f"Requests by path and answer (all scenarios; `location` is a shared location): "
+        f"{answered}.",
     ]
     replays = [(run.name, run.replay_metrics) for run in runs if run.replay_metrics is not None]
     if replays:

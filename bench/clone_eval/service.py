@@ -62,6 +62,8 @@ class RunStats:
     seconds: float = 0.0
     skipped_after_detection: int = 0
     status_errors: Counter[str] = field(default_factory=Counter)
+    # Requests by path and answer status ("page 200", "location 204", ...): real paths only.
+    calls: Counter[str] = field(default_factory=Counter)
 
 
 class SettableClock:

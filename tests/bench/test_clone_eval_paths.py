@@ -102,6 +102,9 @@ def test_every_path_is_driven_against_a_real_server() -> None:
         assert path == paths.path_of(by_event[scan_id])
     sent = Counter(where.values())
     assert stats.requests >= sum(sent.values())
+    # Pages and photo uploads answered, shared locations accepted for the phone's own scan.
+    assert stats.calls["location 204"] > 0
+    assert not [k for k in stats.calls if not k.endswith((" 200", " 204"))]
     # The reasons the service stored are joined to page views by the id the page showed.
     assert all(reasons for verdict, reasons in verdicts.values() if verdict == "suspect")
 
