@@ -203,7 +203,15 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
     for run in runs:
         calls.update(run.calls)
     answered = ", ".join(f"{k}: {v:,}" for k, v in sorted(calls.items())) or "none"
+    modes = sorted({run.mode for run in runs})
+    warning = (
+        [f"**Mode: {', '.join(modes)}.** Every scan went to `POST /v1/verify` in process with "
+         "location and country; no page, no cookie, no batch upload was involved."]
+        if modes != ["real paths"]
+        else []
+    )  # fmt: skip
     parts = [
+        *warning,
         f"Produced by `{command}`.\nThe seeds are fixed, so the same command gives the same "
         "simulation.",
         DEFINITIONS,
