@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from bench.clone_eval.service import SettableClock, settings_for
 from mobile_api.app import create_app
+from verifier.settings import Settings
 
 CLOCK_ROUTE = "/_bench/clock"
 # The driver sends each phone network's address as X-Forwarded-For from this peer.
@@ -30,7 +31,11 @@ PROXY = "127.0.0.1"
 
 def build(directory: Path, now: dt.datetime) -> Any:
     clock = SettableClock(now)
+    # The driver is the proxy: the service takes X-Forwarded-For from it, by whichever
+    # setting this version of the service has (a list of proxies, or the older switch).
     extra: dict[str, Any] = {"trust_forwarded_for": True}
+    if "trusted_proxies" in Settings.model_fields:
+        extra["trusted_proxies"] = [PROXY]
     database_url = os.environ.get("SEALTRACE_DATABASE_URL")
     if database_url:
         extra["database_url"] = database_url
@@ -47,8 +52,6 @@ def build(directory: Path, now: dt.datetime) -> Any:
 def main(argv: list[str]) -> None:
     directory, port = Path(argv[0]), int(argv[1])
     now = dt.datetime.fromisoformat(argv[2])
-    # The service's own setting for the proxies it trusts (a list), where the service has it.
-    os.environ.setdefault("SEALTRACE_TRUSTED_PROXIES", PROXY)
     uvicorn.run(build(directory, now), host=PROXY, port=port, log_level="warning")
 
 
