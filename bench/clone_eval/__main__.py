@@ -1,8 +1,13 @@
-"""Clone-detection evaluation: ``python -m bench.clone_eval [--quick] [--serials N]``.
+"""Clone-detection evaluation: ``python -m bench.clone_eval [--quick] [--scale X]``.
 
-Simulates a supply chain per scenario (professional and consumer scan
-coverage), drives the real verifier with it, and prints the parameter and
-metrics tables. Scenarios run in parallel processes (``--jobs``, default 2).
+Simulates a supply chain per scenario, drives the service with it over its real
+paths (a uvicorn process: label-URL pages, verify, batch sync) and prints the
+per-path, per-scenario tables. Scenarios run in parallel processes (``--jobs``).
+
+Scenarios come in two sets. TUNING scenarios may be looked at while choosing
+thresholds or rules; HELD_OUT scenarios (other seeds, other chains) must never
+be: no tuning entry point (``--replay``, ablations, threshold sweeps) accepts
+them, and their figures are read only to check what the tuning set promised.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from bench.clone_eval import service
-from bench.clone_eval.metrics import evaluate
+from bench.clone_eval import paths, service
+from bench.clone_eval.metrics import by_path, evaluate
 from bench.clone_eval.model import Params
 from bench.clone_eval.replay import replay
 from bench.clone_eval.report import ScenarioRun, render, write_into_doc
@@ -32,13 +37,19 @@ from detection import (
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "detection.md"
 # name: (seed, professional coverage, consumer coverage)
-SCENARIOS: dict[str, tuple[int, float, float]] = {
+TUNING: dict[str, tuple[int, float, float]] = {
     "low coverage": (11, 0.66, 0.05),
     "medium coverage": (12, 0.83, 0.10),
     "full coverage": (13, 1.00, 0.15),
 }
-DEFAULT_SERIALS = 2_000
-QUICK_SERIALS = 200
+# Never tuned on: other seeds, and a chain where consumers scan far more often.
+HELD_OUT: dict[str, tuple[int, float, float]] = {
+    "held-out medium coverage": (21, 0.83, 0.10),
+    "held-out consumer-heavy": (22, 0.66, 0.40),
+}
+SCENARIOS = {**TUNING, **HELD_OUT}
+DEFAULT_SERIALS = 300  # per scenario: the five scenarios in a few minutes on two cores
+QUICK_SERIALS = 60
 # The replay is fast enough for a population ten times larger, with other seeds: enough
 # genuine scans (about 100,000 per scenario) to put a bound on rare false alarms.
 LARGE_FACTOR = 10
@@ -50,7 +61,20 @@ ABLATED = (
 )  # fmt: skip
 
 
-def run_scenario(name: str, params: Params, with_replay: bool) -> ScenarioRun:
+def tuning_scenarios(names: list[str] | None = None) -> dict[str, tuple[int, float, float]]:
+    """The scenarios a tuning entry point may use; asking for a held-out one is refused."""
+    chosen = list(TUNING) if names is None else names
+    refused = [n for n in chosen if n not in TUNING]
+    if refused:
+        raise ValueError(f"not tuning scenarios (held out or unknown): {refused}")
+    return {n: TUNING[n] for n in chosen}
+
+
+def run_scenario(
+    name: str, params: Params, with_replay: bool, in_process: bool = False
+) -> ScenarioRun:
+    if with_replay and name not in tuning_scenarios():
+        raise ValueError(f"{name!r} is held out: no replay or ablation runs on it")
     sim = simulate(params)
     all_serials = [s for serials in sim.lots.values() for s in serials]
 
@@ -58,12 +82,20 @@ def run_scenario(name: str, params: Params, with_replay: bool) -> ScenarioRun:
         print(f"  {name}: {done:,}/{total:,} events", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    verdicts, stats = service.run(sim, progress=progress)
+    if in_process:
+        verdicts, stats = service.run(sim, progress=progress)
+        scan_paths = dict.fromkeys(verdicts, "verify (in process)")
+    else:
+        verdicts, scan_paths, stats = paths.run(sim, progress=progress)  # type: ignore[assignment]
     seconds = time.perf_counter() - started
     run = ScenarioRun(
         name, params, evaluate(all_serials, sim.clones, sim.scans, verdicts), len(sim.events),
         stats.requests, stats.skipped_after_detection, seconds, stats.status_errors,
     )  # fmt: skip
+    run.path_metrics = by_path(all_serials, sim.clones, sim.scans, verdicts, scan_paths)
+    run.split = "tuning" if name in TUNING else "held-out"
+    run.calls = stats.calls
+    run.mode = "in process, NOT the real paths" if in_process else "real paths"
     if with_replay:
         settings = DetectionSettings()
         replayed = replay(sim, settings)
@@ -93,27 +125,42 @@ def run_scenario(name: str, params: Params, with_replay: bool) -> ScenarioRun:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.clone_eval", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="one scenario, few serials (~30 s)")
+    parser.add_argument("--quick", action="store_true", help="two scenarios, few serials")
     parser.add_argument("--serials", type=int, help=f"serials per scenario ({DEFAULT_SERIALS:,})")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the population (e.g. 10 for a long run)"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="the old fast mode: JSON verify through ASGITransport, NOT the real paths",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="scenarios run in parallel")
     parser.add_argument(
         "--replay",
         action="store_true",
         help=(
             "also replay the scans through detection.assess alone (default settings), "
-            "leaving each new rule out in turn, and on a population ten times larger"
+            "leaving each new rule out in turn, and on a population ten times larger "
+            "(tuning scenarios only)"
         ),
     )
     parser.add_argument("--write-docs", action="store_true", help="write into docs/detection.md")
     args = parser.parse_args(argv)
 
     serials = args.serials or (QUICK_SERIALS if args.quick else DEFAULT_SERIALS)
-    chosen = {"medium coverage": SCENARIOS["medium coverage"]} if args.quick else SCENARIOS
+    serials = max(10, round(serials * args.scale))
+    chosen = (
+        {k: SCENARIOS[k] for k in ("medium coverage", "held-out medium coverage")}
+        if args.quick
+        else SCENARIOS
+    )
     base = Params(serials=serials)
     plans = [
-        (name, replace(base, seed=seed, pro_coverage=pro, consumer_coverage=consumer), args.replay)
+        (name, replace(base, seed=seed, pro_coverage=pro, consumer_coverage=consumer),
+         args.replay and name in TUNING, args.in_process)
         for name, (seed, pro, consumer) in chosen.items()
-    ]
+    ]  # fmt: skip
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(plans)))) as pool:
         runs = list(pool.map(run_scenario, *zip(*plans, strict=True)))

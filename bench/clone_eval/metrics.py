@@ -15,6 +15,7 @@ scan is a false alarm.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -250,3 +251,39 @@ def combine(parts: Sequence[Metrics]) -> Metrics:
         combined.false_alarm_reasons.update(m.false_alarm_reasons)
         combined.detection_reasons.update(m.detection_reasons)
     return combined
+
+
+def by_path(
+    serials: Iterable[str],
+    clones: Mapping[str, CloneInfo],
+    scans: Sequence[ScanEvent],
+    verdicts: Mapping[str, tuple[str, tuple[str, ...]]],
+    paths: Mapping[str, str],
+) -> dict[str, Metrics]:
+    """The metrics of each path alone: its scans' verdicts; the ground truth stays whole.
+
+    A clone counts as detected on a path when a scan through that path flagged it;
+    false alarms of a path are its flagged scans of never-cloned serials, per million
+    of its scans of them.
+    """
+    chosen = list(serials)
+    return {
+        path: evaluate(
+            chosen, clones, scans, {k: v for k, v in verdicts.items() if paths.get(k) == path}
+        )
+        for path in sorted(set(paths.values()))
+    }
+
+
+def upper_per_million(hits: int, total: int, z: float = 1.96) -> float | None:
+    """Upper end of the Wilson 95 % interval of ``hits/total``, per million.
+
+    So that 0 false alarms in 5,000 scans reads as "at most about 770 per million",
+    not as zero.
+    """
+    if total == 0:
+        return None
+    p = hits / total
+    centre = p + z * z / (2 * total)
+    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return 1e6 * (centre + spread) / (1 + z * z / total)

@@ -1,4 +1,8 @@
-"""Drive the real verification service with a simulation: registrations, scans, status changes.
+"""In-process mode (not the real paths): the verifier's JSON API through ``ASGITransport``.
+
+The evaluation of the paths people use is :mod:`bench.clone_eval.paths` (a uvicorn
+process, the label URL as a browser opens it, batch sync); this mode is kept because
+it is fast, and it sends every scan to ``POST /v1/verify`` with location and country.
 
 The app is the verifier's own ``create_app`` on a fresh, migrated SQLite
 database, with a signed trust list, brand and officer accounts with real
@@ -58,6 +62,8 @@ class RunStats:
     seconds: float = 0.0
     skipped_after_detection: int = 0
     status_errors: Counter[str] = field(default_factory=Counter)
+    # Requests by path and answer status ("page 200", "location 204", ...): real paths only.
+    calls: Counter[str] = field(default_factory=Counter)
 
 
 class SettableClock:
@@ -70,17 +76,19 @@ class SettableClock:
         return self.now
 
 
-def _settings(directory: Path, registry_key: Path, trust_list: Path) -> Settings:
+def settings_for(directory: Path, **extra: Any) -> Settings:
+    """The service's settings over the files the driver wrote into ``directory``."""
     values: dict[str, Any] = {
         "environment": "test",
         "database_url": f"sqlite:///{directory / 'verifier.db'}",
         "token_pepper": PEPPER,
-        "registry_public_key": registry_key,
-        "trust_list": trust_list,
+        "registry_public_key": directory / "registry.pub.pem",
+        "trust_list": directory / "trust-list.json",
         "trust_refresh_seconds": 3600,
         # Every simulated consumer calls from the one in-process client address; real
         # consumers come from as many addresses as there are phones.
         "anonymous_verify_limit": 0,
+        **extra,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -97,6 +105,19 @@ def _label_uris(sim: Simulation, line_key: Ed25519PrivateKey) -> dict[str, str]:
     return uris
 
 
+def prepare(sim: Simulation, directory: Path, opened: dt.datetime) -> tuple[Any, dict[str, str]]:
+    """Keys, a signed trust list and the registry key in ``directory``; the label URIs."""
+    hierarchy = sample_hierarchy(opened, valid_days=3 * 365)
+    trust_list = build_trust_list(
+        hierarchy.registry, version=1, issued_at=opened,
+        expires_at=sim.end + dt.timedelta(days=30), brands=[hierarchy.brand],
+        line_keys=[hierarchy.certificate], revocations=[],
+    )  # fmt: skip
+    (directory / "registry.pub.pem").write_bytes(export_public_key(hierarchy.registry.public_key()))
+    (directory / "trust-list.json").write_bytes(trust_list.to_signed_json())
+    return hierarchy, _label_uris(sim, hierarchy.line_key)
+
+
 def run(
     sim: Simulation,
     *,
@@ -111,27 +132,15 @@ async def _run(
     sim: Simulation, progress: Callable[[int, int], None] | None, app_options: dict[str, Any]
 ) -> tuple[Verdicts, RunStats]:
     opened = START - dt.timedelta(days=2)
-    hierarchy = sample_hierarchy(opened, valid_days=3 * 365)
-    trust_list = build_trust_list(
-        hierarchy.registry, version=1, issued_at=opened,
-        expires_at=sim.end + dt.timedelta(days=30), brands=[hierarchy.brand],
-        line_keys=[hierarchy.certificate], revocations=[],
-    )  # fmt: skip
-    uris = _label_uris(sim, hierarchy.line_key)
     with tempfile.TemporaryDirectory(prefix="clone-eval-") as tmp:
         directory = Path(tmp)
-        (directory / "registry.pub.pem").write_bytes(
-            export_public_key(hierarchy.registry.public_key())
-        )
-        (directory / "trust-list.json").write_bytes(trust_list.to_signed_json())
-        settings = _settings(
-            directory, directory / "registry.pub.pem", directory / "trust-list.json"
-        )
+        hierarchy, uris = prepare(sim, directory, opened)
+        settings = settings_for(directory)
         upgrade(settings.database_url)
         clock = SettableClock(opened)
         app = create_app(settings, clock=clock, **app_options)
         async with app.router.lifespan_context(app):
-            tokens = _create_accounts(app.state.services.engine, sim, hierarchy.brand.id, opened)
+            tokens = create_accounts(app.state.services.engine, sim, hierarchy.brand.id, opened)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://verifier") as client:
                 driver = _Driver(client, clock, tokens, uris)
@@ -145,14 +154,14 @@ async def _run(
                     if progress is not None and done % 5_000 == 0:
                         progress(done, total)
                 driver.stats.seconds = time.perf_counter() - started
-            reasons = _stored_reasons(app.state.services.engine)
+            reasons = stored_reasons(app.state.services.engine)
     outcomes = {
         scan_id: (verdict, reasons.get(scan_id, ())) for scan_id, verdict in driver.verdicts.items()
     }
     return outcomes, driver.stats
 
 
-def _stored_reasons(engine: Any) -> dict[str, tuple[str, ...]]:
+def stored_reasons(engine: Any) -> dict[str, tuple[str, ...]]:
     """Every finding the service recorded with each scan (consumers' answers hide them)."""
     with Session(engine) as session:
         rows = session.exec(select(ScanRow.scan_id, ScanRow.reasons)).all()
@@ -162,7 +171,7 @@ def _stored_reasons(engine: Any) -> dict[str, tuple[str, ...]]:
     }
 
 
-def _create_accounts(
+def create_accounts(
     engine: Any, sim: Simulation, brand_id: str, now: dt.datetime
 ) -> dict[str, str]:
     tokens: dict[str, str] = {}
