@@ -1,7 +1,7 @@
 """API tokens may expire: ``api_token.expires_at`` (null: never).
 
-Revision ID: 0006_token_expiry
-Revises: 0005_no_pending_scans
+Revision ID: 0007_token_expiry
+Revises: 0006_transparency_log
 Create Date: 2026-12-03 11:30:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision: str = "0006_token_expiry"
-down_revision: str | None = "0005_no_pending_scans"
+revision: str = "0007_token_expiry"
+down_revision: str | None = "0006_transparency_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
