@@ -214,7 +214,9 @@ def events(
     return _events_answer(request, session, services, caller, now)
 
 
-@router.get("/events/{eventID:path}", summary="One event (and its error declarations) by its eventID")
+@router.get(
+    "/events/{eventID:path}", summary="One event (and its error declarations) by its eventID"
+)
 def event_by_id(
     request: Request,
     session: SessionDep,
