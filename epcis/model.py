@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["epc", "parent", "child", "input", "output", "class"]
+Role = Literal["epc", "parent", "child", "input", "output", "class", "inclass", "outclass"]
 
 EVENT_TYPES = frozenset(
     {
@@ -52,10 +52,15 @@ class TraceEvent:
     children: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()  # quantityList and childQuantityList
+    input_classes: tuple[str, ...] = ()
+    output_classes: tuple[str, ...] = ()
     sources: tuple[Party, ...] = ()
     destinations: tuple[Party, ...] = ()
     gtins: frozenset[str] = frozenset()
+    event_id: str | None = None  # the partner's eventID, if it gave one
+    declared_at: dt.datetime | None = None  # errorDeclaration.declarationTime
+    error_reason: str | None = None  # errorDeclaration.reason, bare when a CBV term
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     sequence: int = 0
 
@@ -68,6 +73,8 @@ class TraceEvent:
         found += [(key, "input") for key in self.inputs]
         found += [(key, "output") for key in self.outputs]
         found += [(key, "class") for key in self.classes]
+        found += [(key, "inclass") for key in self.input_classes]
+        found += [(key, "outclass") for key in self.output_classes]
         return list(dict.fromkeys(found))
 
     @property

@@ -95,7 +95,7 @@ class EventPage:
 # -- capture ------------------------------------------------------------------------------
 
 
-def _existing_hashes(session: Session, hashes: Sequence[str]) -> set[str]:
+def existing_hashes(session: Session, hashes: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(hashes), _CHUNK):
         chunk = list(hashes[i : i + _CHUNK])
@@ -105,7 +105,7 @@ def _existing_hashes(session: Session, hashes: Sequence[str]) -> set[str]:
     return found
 
 
-def _upsert_locations(
+def upsert_locations(
     session: Session, brand_id: str, locations: Mapping[str, str], now: dt.datetime
 ) -> None:
     for location, country in locations.items():
@@ -122,7 +122,7 @@ def _upsert_locations(
         session.add(row)
 
 
-def _store(
+def store_events(
     session: Session,
     events: Sequence[TraceEvent],
     *,
@@ -130,8 +130,10 @@ def _store(
     namespaces: Mapping[str, str],
     account_id: int | None,
     now: dt.datetime,
+    capture_id: str | None = None,
 ) -> str:
-    capture_id = str(uuid.uuid4())
+    """Add the rows of ``events`` (checked, not yet stored) to the session; no commit."""
+    capture_id = capture_id or str(uuid.uuid4())
     for event in events:
         row = EpcisEvent(
             event_hash=event.event_hash,
@@ -148,6 +150,9 @@ def _store(
             captured_by=account_id,
             namespaces=json.dumps(dict(namespaces), sort_keys=True),
             document=json.dumps(event.document, separators=(",", ":")),
+            event_id=event.event_id or event.event_hash,
+            declared_at=event.declared_at,
+            error_reason=event.error_reason,
         )
         session.add(row)
         session.flush()
@@ -165,6 +170,7 @@ def capture(
     prefixes: Sequence[str] | None,
     account_id: int | None,
     now: dt.datetime,
+    capture_id: str | None = None,
 ) -> CaptureResult:
     """Store every event of ``document`` for ``brand_id`` in one transaction, or none.
 
@@ -175,7 +181,7 @@ def capture(
     if read.errors:
         raise CaptureRejected(read.errors)
     hashes = [e.event_hash for e in read.events]
-    existing = _existing_hashes(session, hashes)
+    existing = existing_hashes(session, hashes)
     if existing:
         raise CaptureConflict(
             [
@@ -187,15 +193,16 @@ def capture(
     assert isinstance(document, Mapping)
     namespaces = context_namespaces(document["@context"])
     try:
-        capture_id = _store(
+        capture_id = store_events(
             session,
             read.events,
             brand_id=brand_id,
             namespaces=namespaces,
             account_id=account_id,
             now=now,
+            capture_id=capture_id,
         )
-        _upsert_locations(session, brand_id, read.locations, now)
+        upsert_locations(session, brand_id, read.locations, now)
         session.commit()
     except IntegrityError:
         # The same event arrived concurrently through another request.
@@ -222,10 +229,10 @@ def record_own_events(
     read = read_document(document)
     if read.errors:
         raise InvalidInput("; ".join(f"event {e.index}: {e.message}" for e in read.errors))
-    existing = _existing_hashes(session, [e.event_hash for e in read.events])
+    existing = existing_hashes(session, [e.event_hash for e in read.events])
     new = [e for e in read.events if e.event_hash not in existing]
     if new:
-        _store(session, new, brand_id=brand_id, namespaces={}, account_id=account_id, now=now)
+        store_events(session, new, brand_id=brand_id, namespaces={}, account_id=account_id, now=now)
         session.commit()
     return [e.event_hash for e in new]
 
@@ -240,7 +247,7 @@ def _trace(row: EpcisEvent) -> TraceEvent:
     return replace(event, sequence=row.id)
 
 
-def _exported(row: EpcisEvent) -> dict[str, Any]:
+def exported_event(row: EpcisEvent) -> dict[str, Any]:
     """The event as captured, with the repository's recordTime and an eventID (its hash)."""
     event: dict[str, Any] = json.loads(row.document)
     event.setdefault("eventID", row.event_hash)
@@ -352,7 +359,7 @@ def query_events(session: Session, query: EventQuery, *, max_limit: int = MAX_LI
     for row in page:
         namespaces.update(json.loads(row.namespaces))
     return EventPage(
-        events=[_exported(r) for r in page],
+        events=[exported_event(r) for r in page],
         namespaces=namespaces,
         next_cursor=_encode_cursor(page[-1]) if more and page else None,
     )

@@ -23,6 +23,7 @@ class EpcisEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_epcis_event_brand_time", "brand_id", "event_time", "id"),
         Index("ix_epcis_event_time", "event_time", "id"),
+        Index("ix_epcis_event_event_id", "event_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -40,6 +41,11 @@ class EpcisEvent(SQLModel, table=True):
     captured_by: int | None = Field(default=None, foreign_key="account.id")
     namespaces: str = Field(default="{}", sa_type=Text)
     document: str = Field(sa_type=Text)
+    # The partner's eventID, else the hash (what the export shows); not unique, as
+    # partners may reuse one. Queried by EQ_eventID and /events/{eventID}.
+    event_id: str | None = Field(default=None, max_length=300)
+    declared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error_reason: str | None = Field(default=None, max_length=300)
 
 
 class EpcisEventEpc(SQLModel, table=True):
@@ -70,3 +76,24 @@ class EpcisLocation(SQLModel, table=True):
     location: str = Field(max_length=300)
     country: str = Field(max_length=2)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EpcisCaptureJob(SQLModel, table=True):
+    """One capture job of the EPCIS 2.0 REST binding: its state, its errors, its events.
+
+    ``brand_id`` is the brand the events were captured for, or ``REGISTRY_SCOPE``.
+    """
+
+    __tablename__ = "epcis_capture_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    capture_id: str = Field(max_length=36, unique=True)
+    brand_id: str = Field(max_length=64)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    running: bool = True
+    success: bool = True
+    behaviour: str = Field(default="rollback", max_length=8)
+    errors: str = Field(default="[]", sa_type=Text)  # JSON list of problem bodies
+    event_ids: str = Field(default="[]", sa_type=Text)  # JSON list of stored event hashes

@@ -25,7 +25,7 @@ from authn.errors import GS1SyntaxError, InvalidInput
 from epcis.hashing import context_namespaces, event_hash
 from epcis.identifiers import identify, is_uri
 from epcis.model import ACTIONS, EVENT_TYPES, Party, TraceEvent
-from epcis.vocabulary import bare_term
+from epcis.vocabulary import bare_term, is_cbv_form, normalise_terms
 from keys.model import gtin_in_prefixes
 
 MAX_EVENTS = 10_000
@@ -111,9 +111,16 @@ def _term(event: Mapping[str, Any], name: str, vocabulary: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise EventInvalid(f"{name} must be a string")
+    return _cbv_term(vocabulary, value, name)
+
+
+def _cbv_term(vocabulary: str, value: str, name: str) -> str:
+    """The bare term, or the partner's own URI; a CBV spelling of no CBV term is refused."""
     term = bare_term(vocabulary, value)
     if term is not None:
         return term
+    if is_cbv_form(vocabulary, value):
+        raise EventInvalid(f"{name} {value!r} is no term of the CBV")
     if ":" not in value:
         raise EventInvalid(f"{name} {value!r} is neither a CBV 2.0 term nor a URI")
     return value
@@ -137,21 +144,16 @@ def _parties(event: Mapping[str, Any], list_name: str, field_name: str) -> tuple
         where = f"{list_name}[{i}]"
         if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
             raise EventInvalid(f'{where} must be an object with "type" and "{field_name}"')
-        kind = bare_term("sourceDestType", item["type"]) or item["type"]
-        if ":" not in kind and bare_term("sourceDestType", kind) is None:
-            raise EventInvalid(f"{where}.type {kind!r} is neither a CBV 2.0 term nor a URI")
+        kind = _cbv_term("sourceDestType", item["type"], f"{where}.type")
         parties.append(Party(kind, _key(item.get(field_name), f"{where}.{field_name}")))
     return tuple(parties)
 
 
-def _quantity_classes(event: Mapping[str, Any], gtins: set[str]) -> tuple[str, ...]:
+def _quantity_classes(
+    event: Mapping[str, Any], list_names: Sequence[str], gtins: set[str]
+) -> tuple[str, ...]:
     keys: list[str] = []
-    for list_name in (
-        "quantityList",
-        "childQuantityList",
-        "inputQuantityList",
-        "outputQuantityList",
-    ):
+    for list_name in list_names:
         value = event.get(list_name, [])
         if not isinstance(value, list):
             raise EventInvalid(f"{list_name} must be a list")
@@ -169,6 +171,31 @@ def _quantity_classes(event: Mapping[str, Any], gtins: set[str]) -> tuple[str, .
             if gtin is not None:
                 gtins.add(gtin)
     return tuple(keys)
+
+
+def _transaction_types(event: Mapping[str, Any]) -> None:
+    value = event.get("bizTransactionList", [])
+    if not isinstance(value, list):
+        raise EventInvalid("bizTransactionList must be a list")
+    for i, item in enumerate(value):
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if isinstance(kind, str):
+            _cbv_term("bizTransactionType", kind, f"bizTransactionList[{i}].type")
+
+
+def _error_declaration(event: Mapping[str, Any]) -> tuple[dt.datetime | None, str | None]:
+    declaration = event.get("errorDeclaration")
+    if declaration is None:
+        return None, None
+    if not isinstance(declaration, Mapping):
+        raise EventInvalid("errorDeclaration must be an object")
+    declared = parse_time(declaration.get("declarationTime"), "errorDeclaration.declarationTime")
+    reason = declaration.get("reason")
+    if reason is None:
+        return declared, None
+    if not isinstance(reason, str) or not reason:
+        raise EventInvalid("errorDeclaration.reason must be a string")
+    return declared, _cbv_term("errorReason", reason, "errorDeclaration.reason")
 
 
 def _check_shape(event: Mapping[str, Any], kind: str, action: str | None) -> None:
@@ -213,6 +240,8 @@ def read_event(
         raise EventInvalid("eventID must be a URI")
     action = event.get("action")
     _check_shape(event, kind, action if isinstance(action, str) else None)
+    _transaction_types(event)
+    declared_at, error_reason = _error_declaration(event)
     gtins: set[str] = set()
     parent = event.get("parentID")
     parent_key = None
@@ -235,11 +264,17 @@ def read_event(
         children=_keys(event, "childEPCs", gtins),
         inputs=_keys(event, "inputEPCList", gtins),
         outputs=_keys(event, "outputEPCList", gtins),
-        classes=_quantity_classes(event, gtins),
+        classes=_quantity_classes(event, ("quantityList", "childQuantityList"), gtins),
+        input_classes=_quantity_classes(event, ("inputQuantityList",), gtins),
+        output_classes=_quantity_classes(event, ("outputQuantityList",), gtins),
         sources=_parties(event, "sourceList", "source"),
         destinations=_parties(event, "destinationList", "destination"),
         gtins=frozenset(gtins),
-        document=dict(event),
+        event_id=event.get("eventID"),
+        declared_at=declared_at,
+        error_reason=error_reason,
+        # Stored and exported with every CBV term bare: CBV 1.x URNs are not valid EPCIS 2.0.
+        document=normalise_terms(event),
     )
     if prefixes is not None:
         foreign = sorted(g for g in gtins if not gtin_in_prefixes(g, prefixes))
@@ -302,8 +337,8 @@ def location_countries(document: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def read_document(document: object, *, prefixes: Sequence[str] | None = None) -> ReadDocument:
-    """Every event of the document checked; document-level problems raise InvalidInput."""
+def read_document_shape(document: object) -> list[Any]:
+    """The document-level checks alone (type, context, event list); returns the raw events."""
     if not isinstance(document, Mapping):
         raise InvalidInput("an EPCIS document must be a JSON object")
     if document.get("type") not in DOCUMENT_TYPES:
@@ -312,7 +347,13 @@ def read_document(document: object, *, prefixes: Sequence[str] | None = None) ->
         )
     if "@context" not in document:
         raise InvalidInput('an EPCIS 2.0 JSON-LD document needs "@context"')
-    raw_events = event_list(document)
+    return event_list(document)
+
+
+def read_document(document: object, *, prefixes: Sequence[str] | None = None) -> ReadDocument:
+    """Every event of the document checked; document-level problems raise InvalidInput."""
+    raw_events = read_document_shape(document)
+    assert isinstance(document, Mapping)
     if len(raw_events) > MAX_EVENTS:
         raise InvalidInput(f"a document may hold at most {MAX_EVENTS} events; split it")
     namespaces = context_namespaces(document["@context"])

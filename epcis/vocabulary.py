@@ -9,7 +9,9 @@ no CBV term is kept as it is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 CBV_WEB = "https://ref.gs1.org/cbv/"
 
@@ -137,6 +139,65 @@ def bare_term(vocabulary: str, value: str) -> str | None:
             value = value[len(prefix) :]
             break
     return value if value in known else None
+
+
+def is_cbv_form(vocabulary: str, value: str) -> bool:
+    """True when ``value`` is written in a CBV namespace (web URI or 1.x URN), known term or not."""
+    web, urn, _ = _VOCABULARIES[vocabulary]
+    return value.startswith((CBV_WEB + web, urn))
+
+
+# Where the CBV terms sit in an event: (field, vocabulary) at the top, and the lists of
+# objects whose "type" (or the error declaration's "reason") holds one.
+_TOP_TERMS = (("bizStep", "bizStep"), ("disposition", "disposition"))
+_LIST_TYPES = (
+    ("sourceList", "sourceDestType"),
+    ("destinationList", "sourceDestType"),
+    ("bizTransactionList", "bizTransactionType"),
+)
+
+
+def _bare(vocabulary: str, value: object) -> object:
+    if isinstance(value, str):
+        return bare_term(vocabulary, value) or value
+    return value
+
+
+def normalise_terms(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``event`` with every CBV term bare, as EPCIS 2.0 JSON writes it.
+
+    CBV 1.x URNs (``urn:epcglobal:cbv:bizstep:shipping``) and CBV 2.0 web URIs
+    (``https://ref.gs1.org/cbv/BizStep-shipping``) become ``shipping``; the JSON-LD
+    context maps the bare term to the CBV 2.0 web vocabulary, and the EPCIS 2.0
+    schema accepts no other spelling of a standard term. The event hash is the
+    same before and after (the hash reads every spelling as the web URI).
+    """
+    out = dict(event)
+    for name, vocabulary in _TOP_TERMS:
+        if name in out:
+            out[name] = _bare(vocabulary, out[name])
+    for name, vocabulary in _LIST_TYPES:
+        items = out.get(name)
+        if isinstance(items, list):
+            out[name] = [
+                {**item, "type": _bare(vocabulary, item.get("type"))}
+                if isinstance(item, Mapping) and "type" in item
+                else item
+                for item in items
+            ]
+    persistent = out.get("persistentDisposition")
+    if isinstance(persistent, Mapping):
+        out["persistentDisposition"] = {
+            key: [_bare("disposition", v) for v in value] if isinstance(value, list) else value
+            for key, value in persistent.items()
+        }
+    declaration = out.get("errorDeclaration")
+    if isinstance(declaration, Mapping) and "reason" in declaration:
+        out["errorDeclaration"] = {
+            **declaration,
+            "reason": _bare("errorReason", declaration["reason"]),
+        }
+    return out
 
 
 def web_uri(vocabulary: str, term: str) -> str:

@@ -60,6 +60,13 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("GET", "/officer/sw.js"): "the officer app's service worker, static",
     ("GET", "/officer/manifest.webmanifest"): "the officer app's manifest, static",
     ("GET", "/officer/static/{name:path}"): "the officer app's static files",
+    ("GET", "/epcis"): "the list of EPCIS resources, no data",
+    ("GET", "/epcis/eventTypes/{eventType}"): "the sub-resources of an event type, no data",
+    ("GET", "/epcis/epcs/{epc:path}"): "the sub-resources of an EPC, no data",
+    ("GET", "/epcis/queries"): "no named queries are kept (always [])",
+    ("POST", "/epcis/queries"): "named queries are not supported (501)",
+    ("GET", "/epcis/queries/{queryName}"): "no named queries are kept (404)",
+    ("GET", "/epcis/queries/{queryName}/events"): "no named queries are kept (404)",
 }
 # The console's pages use a login cookie, not bearer tokens: checked only to give nothing to
 # a token without a session (per-brand sessions are the console's own tests).
@@ -231,6 +238,36 @@ def check_epcis_capture(t: Tenants) -> None:
     assert "EV-forged" not in t.as_other("GET", "/v1/epcis/events").text
 
 
+def check_epcis_rest_read(t: Tenants) -> None:
+    for path in (
+        "/epcis/events",
+        "/epcis/eventTypes/ObjectEvent/events",
+        f"/epcis/epcs/https://id.gs1.org/01/{OTHER_GTIN}/21/EV-other/events",
+    ):
+        mine = t.acme("GET", path)
+        assert mine.status_code == 200, (path, mine.text)
+        assert "EV-other" not in mine.text, path
+    assert "EV-acme" in t.acme("GET", "/epcis/events").text
+    assert "EV-other" in t.as_other("GET", "/epcis/events").text
+    assert t.acme("GET", "/epcis/eventTypes").status_code == 200
+
+
+def check_epcis_rest_capture(t: Tenants) -> None:
+    at = dt.datetime.now(dt.UTC)
+    document = epcis_document([commissioning_event(OTHER_GTIN, ["EV-forged2"], at=at)], created=at)
+    assert (
+        t.acme("POST", "/epcis/capture", json=document, params={"brand": "other"}).status_code
+        == 403
+    )
+    assert t.acme("POST", "/epcis/capture", json=document).status_code == 202
+    assert "EV-forged2" not in t.as_other("GET", "/epcis/events").text
+    jobs = t.as_other("GET", "/epcis/capture").json()
+    mine = t.acme("GET", "/epcis/capture").json()
+    assert {j["captureID"] for j in jobs}.isdisjoint({j["captureID"] for j in mine})
+    for job in jobs:
+        assert t.acme("GET", f"/epcis/capture/{job['captureID']}").status_code == 404
+
+
 def _verify(t: Tenants, path: str) -> None:
     code = t.env.sign(OTHER_SERIAL, "other")
     answer = t.acme("POST", path, json={"code": code})
@@ -376,6 +413,14 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("GET", "/v1/epcis/events"): check_epcis_events,
     ("GET", "/v1/epcis/export"): check_epcis_export,
     ("POST", "/v1/epcis/capture"): check_epcis_capture,
+    ("GET", "/epcis/events"): check_epcis_rest_read,
+    ("GET", "/epcis/events/{eventID:path}"): check_epcis_rest_read,
+    ("GET", "/epcis/eventTypes"): check_epcis_rest_read,
+    ("GET", "/epcis/eventTypes/{eventType}/events"): check_epcis_rest_read,
+    ("GET", "/epcis/epcs/{epc:path}/events"): check_epcis_rest_read,
+    ("POST", "/epcis/capture"): check_epcis_rest_capture,
+    ("GET", "/epcis/capture"): check_epcis_rest_capture,
+    ("GET", "/epcis/capture/{captureID}"): check_epcis_rest_capture,
     ("POST", "/v1/verify"): check_verify,
     ("POST", "/v1/verify-only"): check_verify_only,
     ("POST", "/v1/scans:batch"): check_batch,

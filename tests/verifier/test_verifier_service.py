@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import uvicorn
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -26,6 +23,7 @@ from sqlmodel import SQLModel, select
 from typer.testing import CliRunner
 
 from sealtrace.cli import accounts_cmd, db_cmd
+from tests.verifier.conftest import free_port, running
 from verifier.api.app import create_app
 from verifier.db.engine import make_engine
 from verifier.db.migrate import alembic_config, current, upgrade
@@ -86,8 +84,21 @@ def test_production_settings_accepted_when_safe(tmp_path: Path) -> None:
         database_url="sqlite:///x.db",
         allow_sqlite_in_production=True,
         registry_public_key=tmp_path / "registry.pub.pem",
+        log_key=tmp_path / "log.key.pem",
     )
     assert settings.is_sqlite
+
+
+def test_production_refuses_to_run_without_a_log_key(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SEALTRACE_LOG_KEY"):
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="production",
+            token_pepper=PEPPER,
+            database_url="sqlite:///x.db",
+            allow_sqlite_in_production=True,
+            registry_public_key=tmp_path / "registry.pub.pem",
+        )
 
 
 # Migrations -------------------------------------------------------------------------------------
@@ -235,32 +246,13 @@ def test_unexpected_errors_are_500_with_only_a_request_id(env: Env) -> None:
 # A real server ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(
     make_app: AppFactory, add_accounts: Callable[[FastAPI], dict[str, str]]
 ) -> Iterator[tuple[str, dict[str, str]]]:
     app = make_app()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    tokens = add_accounts(app)
-    try:
-        yield f"http://127.0.0.1:{port}", tokens
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running(app) as base:
+        yield base, add_accounts(app)
 
 
 def test_real_server_registers_and_judges_concurrent_scans(

@@ -21,6 +21,7 @@ from verifier.api.metrics import install_operations
 from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, UrlTextMiddleware
 from verifier.api.routes_alerts import router as alerts_router
 from verifier.api.routes_epcis import router as epcis_router
+from verifier.api.routes_epcis_rest import router as epcis_rest_router
 from verifier.api.routes_inspections import router as inspections_router
 from verifier.api.routes_log import router as log_router
 from verifier.api.routes_registry import router as registry_router
@@ -123,11 +124,12 @@ def create_app(
     app.include_router(service_router)
     app.include_router(epcis_router)
     app.include_router(log_router)
+    app.include_router(epcis_rest_router)
 
     def limit_for(path: str) -> int:
         if extra_body_limits and path in extra_body_limits:
             return extra_body_limits[path]
-        if path.startswith(("/v1/registrations", "/v1/epcis")):
+        if path.startswith(("/v1/registrations", "/v1/epcis", "/epcis")):
             return settings.registration_body_limit
         if path.startswith("/v1/trust-list"):
             return settings.trust_list_body_limit

@@ -31,6 +31,7 @@ from authn.errors import (
     Unavailable,
     VerificationFailed,
 )
+from epcis.query import NotAcceptable, NotSupported, QueryParameterError, QueryTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,32 @@ def problem_for(error: SealtraceError) -> JSONResponse:
     if isinstance(error, Unavailable):
         headers["Retry-After"] = "5"
     return problem(status, slug, title, str(error), headers=headers)
+
+
+# The EPCIS 2.0 REST binding's exception types (its OpenAPI), most specific first. Errors
+# of other classes keep sealtrace's own problem types.
+EPCIS_TYPE_OF: tuple[tuple[type[SealtraceError], int, str, str], ...] = (
+    (QueryParameterError, 400, "QueryParameterException", "Query parameter not valid"),
+    (QueryTooLarge, 413, "QueryTooLargeException", "Query result too large"),
+    (PayloadTooLarge, 413, "CaptureLimitExceededException", "Capture payload too large"),
+    (NotAcceptable, 406, "ImplementationException", "Not acceptable"),
+    (NotSupported, 501, "ImplementationException", "Not supported by this repository"),
+    (InvalidInput, 400, "ValidationException", "Input not valid"),
+    (Unauthenticated, 401, "SecurityException", "Unauthorised request"),
+    (PermissionDenied, 403, "SecurityException", "Access to resource forbidden"),
+    (NotFound, 404, "NoSuchNameException", "Resource not found"),
+)
+
+
+def epcis_problem_for(error: SealtraceError) -> JSONResponse:
+    """An error of an EPCIS route, with the standard's ``epcisException:...`` type."""
+    for cls, status, name, title in EPCIS_TYPE_OF:
+        if isinstance(error, cls):
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+            body = {"type": f"epcisException:{name}", "title": title, "status": status}
+            body["detail"] = str(error)
+            return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return problem_for(error)
 
 
 def request_id_of(request: Request) -> str | None:

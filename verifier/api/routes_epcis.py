@@ -12,13 +12,16 @@ Officers and admins read every brand's events; a brand reads its own only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from epcis.query import QueryParameterError
 from epcis.store import (
     DEFAULT_LIMIT,
     MAX_EXPORT,
@@ -31,10 +34,42 @@ from epcis.store import (
 )
 from verifier.accounts import Caller, Role
 from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
-from verifier.api.problems import problem
+from verifier.api.problems import epcis_problem_for, problem
 
-router = APIRouter(prefix="/v1/epcis", tags=["epcis"])
+# The parameters of this dialect; any other name is refused, never ignored (the
+# standard's parameters are answered by /epcis/events).
+LEGACY_PARAMETERS = frozenset({"code", "from", "to", "bizStep", "cursor", "limit", "containers"})
+
+
+def _known_parameters(request: Request) -> None:
+    for name in request.query_params:
+        if name not in LEGACY_PARAMETERS:
+            raise QueryParameterError(
+                f"{name} is not a parameter of /v1/epcis; the EPCIS 2.0 query parameters "
+                "(EQ_bizStep, MATCH_epc, GE_eventTime, ...) are answered by /epcis/events"
+            )
+
+
+class LegacyRoute(APIRoute):
+    """The version headers on every answer; an unknown parameter is the standard's 400."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await original(request)
+            except QueryParameterError as exc:
+                response = epcis_problem_for(exc)
+            response.headers.update(VERSION_HEADERS)
+            return response
+
+        return handler
+
+
+router = APIRouter(prefix="/v1/epcis", tags=["epcis"], route_class=LegacyRoute)
 EPCIS_MEDIA = "application/ld+json"
+VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0", "GS1-CBV-Version": "2.0"}
 
 
 def _capturing_brand(caller: Caller, brand: str | None) -> str:
@@ -52,7 +87,7 @@ def _capturing_brand(caller: Caller, brand: str | None) -> str:
     raise PermissionDenied("only brand owners and admins capture events")
 
 
-def _reading_brand(caller: Caller) -> str | None:
+def reading_brand(caller: Caller) -> str | None:
     """None: every brand (officers, admins); else the caller's own brand."""
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("reading events needs a bearer token")
@@ -118,7 +153,7 @@ def _query(
     containers: bool,
 ) -> EventQuery:
     return EventQuery(
-        brand_id=_reading_brand(caller),
+        brand_id=reading_brand(caller),
         code=code,
         start=_aware("from", start),
         end=_aware("to", end),
@@ -149,7 +184,11 @@ Containers = Annotated[
 ]
 
 
-@router.get("/events", summary="Events by code, time and bizStep, one page at a time")
+@router.get(
+    "/events",
+    summary="Events by code, time and bizStep, one page at a time",
+    dependencies=[Depends(_known_parameters)],
+)
 def get_events(
     request: Request,
     session: SessionDep,
@@ -168,7 +207,11 @@ def get_events(
     return _paged(request, document, next_cursor)
 
 
-@router.get("/export", summary="The matching events as an EPCIS 2.0 document")
+@router.get(
+    "/export",
+    summary="The matching events as an EPCIS 2.0 document",
+    dependencies=[Depends(_known_parameters)],
+)
 def export(
     request: Request,
     session: SessionDep,
