@@ -8,9 +8,10 @@ import typer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from authn.errors import SealtraceError
+from authn.errors import NotFound, SealtraceError
 from verifier import accounts
 from verifier.db.engine import make_engine
+from verifier.producer import held_brand_ids
 from verifier.settings import Settings, utc_now
 
 app = typer.Typer(
@@ -53,6 +54,7 @@ def create(
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
+            _check_brand(session, role, brand)
             account = accounts.create_account(
                 session, name=name, role=role, now=utc_now(), brand_id=brand, contact=contact
             )
@@ -61,6 +63,20 @@ def create(
     finally:
         engine.dispose()
     typer.echo(f"created {account.role} account {account.name}", err=True)
+
+
+def _check_brand(session: Session, role: accounts.Role, brand: str | None) -> None:
+    """A brand account for a brand the trust list does not name could never act."""
+    if role is not accounts.Role.BRAND or brand is None:
+        return
+    known = held_brand_ids(session)
+    if known is None:
+        typer.echo(
+            f"warning: no trust list is installed yet, so brand {brand!r} is not checked", err=True
+        )
+    elif brand not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise NotFound(f"brand {brand!r} is not in the trust list (brands: {names})")
 
 
 @app.command("token")

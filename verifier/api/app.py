@@ -21,6 +21,8 @@ from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from verifier.api.routes_alerts import router as alerts_router
 from verifier.api.routes_epcis import router as epcis_router
 from verifier.api.routes_inspections import router as inspections_router
+from verifier.api.routes_producer import BULK_STATUS_PATH
+from verifier.api.routes_producer import router as producer_router
 from verifier.api.routes_registry import router as registry_router
 from verifier.api.routes_service import router as service_router
 from verifier.api.routes_verify import router as verify_router
@@ -106,11 +108,12 @@ def create_app(
     app.include_router(registry_router)
     app.include_router(service_router)
     app.include_router(epcis_router)
+    app.include_router(producer_router)
 
     def limit_for(path: str) -> int:
         if extra_body_limits and path in extra_body_limits:
             return extra_body_limits[path]
-        if path.startswith(("/v1/registrations", "/v1/epcis")):
+        if path.startswith(("/v1/registrations", "/v1/epcis")) or path == BULK_STATUS_PATH:
             return settings.registration_body_limit
         if path.startswith("/v1/trust-list"):
             return settings.trust_list_body_limit
