@@ -6,6 +6,7 @@ import typer
 
 from sealtrace.cli import (
     accounts_cmd,
+    brand_cmd,
     code_cmd,
     console_cmd,
     db_cmd,
@@ -31,6 +32,7 @@ app.command("issue")(issue_cmd.issue)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(accounts_cmd.app, name="accounts")
+app.add_typer(brand_cmd.app, name="brand")
 app.add_typer(officer_cmd.app, name="officer")
 app.add_typer(console_cmd.app, name="console")
 

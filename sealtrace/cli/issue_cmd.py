@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from authn.digital_link import DEFAULT_BASE
-from authn.errors import InvalidInput, SealtraceError
+from authn.errors import InvalidInput
 from authn.signing import Signer, key_id
 from issuer.batch import BatchResult, build_spec, create_batch, run_batch
 from issuer.guard import IssueRefused, check_expiry, check_issue, load_trust_list
@@ -22,6 +22,7 @@ from issuer.register import register_batch
 from keys.filestore import load_public_key
 from keys.signers import load_signer
 from keys.trust import TrustList
+from sealtrace.cli.reporting import reported
 
 REGISTRY_ENV = "SEALTRACE_SERIAL_REGISTRY"
 TRUST_LIST_ENV = "SEALTRACE_TRUST_LIST"
@@ -127,34 +128,29 @@ def issue(
     """
     guard = _Guard(trust_list, registry_key, uncertified, allow_past_expiry)
     try:
-        token = _registration_token(register, token_env)
-        if resume is not None:
-            journal = BatchJournal.open(resume)
-            guard.load()
-            signer = load_signer(key or journal.spec.key_spec)
-            guard.check(journal.spec.gtin, journal.spec.expiry, signer)
-        else:
-            journal, signer = _new_batch(
-                gtin=gtin, count=count, key=key, out=out, fmt=fmt, lot=lot, expiry=expiry,
-                carrier=carrier, resolver=resolver, paper=paper, ec=ec, markets=markets,
-                batch_id=batch_id, registry=registry, chunk_size=chunk_size, guard=guard,
-            )  # fmt: skip
-        try:
-            result = _run_with_progress(journal, signer, jobs or os.cpu_count() or 1)
-            _summary(result, journal)
-        finally:
-            journal.close()
-        if register is not None:
-            report = register_batch(journal.directory, register, token)
-            typer.echo(report.summary())
-            if not report.complete:
-                raise typer.Exit(1)
-    except SealtraceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
+        with reported():
+            token = _registration_token(register, token_env)
+            if resume is not None:
+                journal = BatchJournal.open(resume)
+                guard.load()
+                signer = load_signer(key or journal.spec.key_spec)
+                guard.check(journal.spec.gtin, journal.spec.expiry, signer)
+            else:
+                journal, signer = _new_batch(
+                    gtin=gtin, count=count, key=key, out=out, fmt=fmt, lot=lot, expiry=expiry,
+                    carrier=carrier, resolver=resolver, paper=paper, ec=ec, markets=markets,
+                    batch_id=batch_id, registry=registry, chunk_size=chunk_size, guard=guard,
+                )  # fmt: skip
+            try:
+                result = _run_with_progress(journal, signer, jobs or os.cpu_count() or 1)
+                _summary(result, journal)
+            finally:
+                journal.close()
+            if register is not None:
+                report = register_batch(journal.directory, register, token)
+                typer.echo(report.summary())
+                if not report.complete:
+                    raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted: the batch is incomplete; finish it with --resume DIR", err=True)
         raise typer.Exit(130) from None
