@@ -1,18 +1,34 @@
-"""`sealtrace accounts`: the verifier's accounts and their bearer tokens."""
+"""`sealtrace accounts`: the verifier's accounts and their bearer tokens.
+
+The database stack is imported inside each command, so that `sealtrace --help`
+and the commands that need no database start fast.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
 from authn.errors import NotFound, SealtraceError
-from verifier import accounts
-from verifier.db.engine import make_engine
-from verifier.producer import held_brand_ids
-from verifier.settings import Settings, utc_now
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+
+class AccountRole(StrEnum):
+    """verifier.accounts.ACCOUNT_ROLES (a test checks they agree), spelled out here so
+    that the option's help needs no database import."""
+
+    OFFICER = "officer"
+    TRADE = "trade"
+    BRAND = "brand"
+    ADMIN = "admin"
+
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -25,23 +41,43 @@ DbOption = Annotated[
 ]
 
 
-def _settings(db: str | None) -> Settings:
+@contextmanager
+def _session(db: str | None) -> Iterator[tuple[Session, bytes]]:
+    """A session on the verifier's database and the token pepper; errors as one line."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+
+    from verifier.db.engine import make_engine
+    from verifier.settings import Settings
+
     settings = Settings()
-    return settings.model_copy(update={"database_url": db}) if db else settings
-
-
-def _fail(error: Exception) -> typer.Exit:
-    if isinstance(error, OperationalError):
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    engine = make_engine(settings.database_url)
+    pepper = settings.token_pepper.get_secret_value().encode("utf-8")
+    try:
+        with Session(engine) as session:
+            yield session, pepper
+    except OperationalError:
         message = "the database is not reachable or not migrated (run `sealtrace db upgrade`)"
-    else:
-        message = str(error)
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2) from None
+    except SealtraceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+def _now() -> datetime:
+    from verifier.settings import utc_now
+
+    return utc_now()
 
 
 @app.command("create")
 def create(
-    role: Annotated[accounts.Role, typer.Option("--role", help="officer, trade, brand or admin.")],
+    role: Annotated[AccountRole, typer.Option("--role", help="officer, trade, brand or admin.")],
     name: Annotated[str, typer.Option("--name", help="Unique account name.")],
     brand: Annotated[
         str | None, typer.Option("--brand", help="Brand id in the trust list (brand role).")
@@ -50,24 +86,21 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create an account (no token yet: see `sealtrace accounts token`)."""
-    settings = _settings(db)
-    engine = make_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            _check_brand(session, role, brand)
-            account = accounts.create_account(
-                session, name=name, role=role, now=utc_now(), brand_id=brand, contact=contact
-            )
-    except (SealtraceError, OperationalError) as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
+    from verifier.accounts import Role, create_account
+
+    with _session(db) as (session, _):
+        _check_brand(session, role.value, brand)
+        account = create_account(
+            session, name=name, role=Role(role.value), now=_now(), brand_id=brand, contact=contact
+        )
     typer.echo(f"created {account.role} account {account.name}", err=True)
 
 
-def _check_brand(session: Session, role: accounts.Role, brand: str | None) -> None:
+def _check_brand(session: Session, role: str, brand: str | None) -> None:
     """A brand account for a brand the trust list does not name could never act."""
-    if role is not accounts.Role.BRAND or brand is None:
+    from verifier.producer import held_brand_ids
+
+    if role != "brand" or brand is None:
         return
     known = held_brand_ids(session)
     if known is None:
@@ -85,16 +118,10 @@ def token(
     db: DbOption = None,
 ) -> None:
     """Issue a new bearer token for NAME and print it (the only time it is shown)."""
-    settings = _settings(db)
-    engine = make_engine(settings.database_url)
-    pepper = settings.token_pepper.get_secret_value().encode("utf-8")
-    try:
-        with Session(engine) as session:
-            issued = accounts.issue_token(session, name, pepper=pepper, now=utc_now())
-    except (SealtraceError, OperationalError) as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
+    from verifier.accounts import issue_token
+
+    with _session(db) as (session, pepper):
+        issued = issue_token(session, name, pepper=pepper, now=_now())
     typer.echo("store this token now; it cannot be shown again", err=True)
     typer.echo(issued)
 
@@ -105,28 +132,18 @@ def revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke one token by its prefix, or every token of an account by its name."""
-    settings = _settings(db)
-    engine = make_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            count = accounts.revoke(session, target, now=utc_now())
-    except (SealtraceError, OperationalError) as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
+    from verifier.accounts import revoke as revoke_tokens
+
+    with _session(db) as (session, _):
+        count = revoke_tokens(session, target, now=_now())
     typer.echo(f"revoked {count} token(s)")
 
 
 @app.command("list")
 def list_accounts(db: DbOption = None) -> None:
     """List the accounts: name, role, brand."""
-    settings = _settings(db)
-    engine = make_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            for account in accounts.list_accounts(session):
-                typer.echo(f"{account.name}\t{account.role}\t{account.brand_id or '-'}")
-    except OperationalError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
+    from verifier.accounts import list_accounts as all_accounts
+
+    with _session(db) as (session, _):
+        for account in all_accounts(session):
+            typer.echo(f"{account.name}\t{account.role}\t{account.brand_id or '-'}")

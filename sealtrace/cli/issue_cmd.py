@@ -6,23 +6,24 @@ import datetime as dt
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from authn.digital_link import DEFAULT_BASE
 from authn.errors import InvalidInput
 from authn.signing import Signer, key_id
-from issuer.batch import BatchResult, build_spec, create_batch, run_batch
 from issuer.guard import IssueRefused, check_expiry, check_issue, load_trust_list
-from issuer.journal import BatchJournal, SerialRegistry
-from issuer.register import register_batch
 from keys.filestore import load_public_key
 from keys.signers import load_signer
-from keys.trust import TrustList
 from sealtrace.cli.reporting import reported
+
+if TYPE_CHECKING:
+    # Rendering (numpy, pillow, fpdf) and the journal are imported when a batch runs,
+    # so that `sealtrace --help` does not pay for them.
+    from issuer.batch import BatchResult
+    from issuer.journal import BatchJournal
+    from keys.trust import TrustList
 
 REGISTRY_ENV = "SEALTRACE_SERIAL_REGISTRY"
 TRUST_LIST_ENV = "SEALTRACE_TRUST_LIST"
@@ -44,6 +45,17 @@ def _markets(text: str) -> tuple[str, ...]:
 
 
 def _run_with_progress(journal: BatchJournal, signer: Signer, jobs: int) -> BatchResult:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from issuer.batch import run_batch
+
     total = journal.spec.count
     if total < _PROGRESS_FROM:
         return run_batch(journal, signer, jobs=jobs)
@@ -126,6 +138,9 @@ def issue(
     list: the GTIN must lie within its prefixes and now within its signing
     window, and the expiry must not be past; otherwise exit 2.
     """
+    from issuer.journal import BatchJournal
+    from issuer.register import register_batch
+
     guard = _Guard(trust_list, registry_key, uncertified, allow_past_expiry)
     try:
         with reported():
@@ -224,6 +239,9 @@ def _new_batch(
     chunk_size: int | None,
     guard: _Guard,
 ) -> tuple[BatchJournal, Signer]:
+    from issuer.batch import build_spec, create_batch
+    from issuer.journal import SerialRegistry
+
     if gtin is None or count is None or key is None or out is None:
         named = (("--gtin", gtin), ("--count", count), ("--key", key), ("--out", out))
         missing = ", ".join(name for name, value in named if value is None)

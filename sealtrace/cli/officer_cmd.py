@@ -11,8 +11,6 @@ import typer
 
 from authn.errors import SealtraceError
 from keys.filestore import load_public_key
-from mobile_api.bundle import apply_delta, open_bundle
-from mobile_api.offline import verify_offline
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -75,6 +73,10 @@ def verify(
         fail(f"--at is not an ISO 8601 time: {at!r}")
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    # The bundle's Bloom filter needs numpy: imported here, not for every `sealtrace` start.
+    from mobile_api.bundle import apply_delta, open_bundle
+    from mobile_api.offline import verify_offline
+
     try:
         registry = load_public_key(registry_key)
         server = load_public_key(bundle_key)
