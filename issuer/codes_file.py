@@ -34,7 +34,9 @@ class NamedUnit:
 
 
 def read_units(text: str) -> list[NamedUnit]:
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    # Not splitlines(): it also splits at GS (0x1D), the separator inside element strings.
+    raw = (line.rstrip("\r") for line in text.split("\n"))
+    lines = [line for line in raw if line.strip() and not line.startswith("#")]
     if not lines:
         raise InvalidInput("the file names no unit")
     header = [h.strip().lower() for h in next(csv.reader([lines[0]]))]
