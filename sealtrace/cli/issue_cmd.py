@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,6 +31,7 @@ REGISTRY_ENV = "SEALTRACE_SERIAL_REGISTRY"
 TRUST_LIST_ENV = "SEALTRACE_TRUST_LIST"
 REGISTRY_KEY_ENV = "SEALTRACE_REGISTRY_PUBLIC_KEY"
 DEFAULT_TOKEN_ENV = "SEALTRACE_REGISTRATION_TOKEN"  # noqa: S105 - a variable name
+PLAIN_PROGRESS_SECONDS = float(os.environ.get("SEALTRACE_PROGRESS_SECONDS", "10"))
 _PROGRESS_FROM = 2_000  # smaller batches finish before a bar would be worth drawing
 
 
@@ -59,12 +62,31 @@ def _run_with_progress(journal: BatchJournal, signer: Signer, jobs: int) -> Batc
     total = journal.spec.count
     if total < _PROGRESS_FROM:
         return run_batch(journal, signer, jobs=jobs)
+    if not sys.stderr.isatty():
+        return run_batch(journal, signer, jobs=jobs, progress=_PlainProgress(journal.done))
     columns = (TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("issue", total=total, completed=journal.done)
         return run_batch(
             journal, signer, jobs=jobs, progress=lambda done, _: bar.update(task, completed=done)
         )
+
+
+class _PlainProgress:
+    """Off a terminal (a log, CI, a pipe): one plain line every PLAIN_PROGRESS_SECONDS."""
+
+    def __init__(self, done: int) -> None:
+        self.started = time.monotonic()
+        self.first = done
+        self.last = self.started
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PLAIN_PROGRESS_SECONDS and done < total:
+            return
+        self.last = now
+        rate = (done - self.first) / max(now - self.started, 1e-9)
+        typer.echo(f"issued {done:,} of {total:,} ({rate:,.0f} labels/s)", err=True)
 
 
 def _summary(result: BatchResult, journal: BatchJournal) -> None:

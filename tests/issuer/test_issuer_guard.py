@@ -245,3 +245,26 @@ def test_an_hsm_key_is_checked_like_a_file_key(
     )
     assert issued.returncode == 0, issued.stderr
     assert (tmp_path / "batch" / "manifest.csv").exists()
+
+
+def test_off_a_terminal_a_long_batch_prints_plain_progress_lines(tmp_path: Path) -> None:
+    import sys
+
+    key_path = tmp_path / "k.key.pem"
+    write_private_key(key_path, Ed25519PrivateKey.generate(), PASSPHRASE.encode())
+    runner = (
+        "import sys, typer\nfrom sealtrace.cli.issue_cmd import issue\n"
+        "app = typer.Typer()\napp.command()(issue)\napp(sys.argv[1:])\n"
+    )
+    env = {**os.environ, "SEALTRACE_KEY_PASSPHRASE": PASSPHRASE,
+           "SEALTRACE_PROGRESS_SECONDS": "0"}  # fmt: skip
+    args = [*batch_args(tmp_path, str(key_path)), "--count", "3000", "--uncertified",
+            "--chunk-size", "500"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", runner, *args], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [x for x in done.stderr.splitlines() if x.startswith("issued ")]
+    assert lines[-1].startswith("issued 3,000 of 3,000")
+    assert len(lines) >= 2
+    assert "\x1b[" not in done.stderr  # no bar drawing
