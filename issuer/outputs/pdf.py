@@ -40,7 +40,7 @@ MARGIN_MM = 10.0
 GUTTER_MM = 2.0
 FONT_PT = 6.0
 LINE_MM = 2.6
-TEXT_LINES = 3
+TEXT_LINES = 4
 TEXT_WIDTH_MM = 30.0  # "(01)09506000134352" at 6 pt, with room to spare
 # Room for a symbol a little larger than the sample one (QR segment choices,
 # and so the version, vary slightly with the serial's characters).
@@ -102,9 +102,10 @@ def human_readable(unit: SignedUnit, today: dt.date | None = None) -> list[str]:
         extra.append(f"(10){unit.lot}")
     if unit.expiry is not None:
         extra.append(f"(17){unit.expiry}")
-        when = expiry_date(unit.expiry, today or dt.datetime.now(dt.UTC).date())
-        extra.append(f"EXP {when.isoformat()}")
     lines.append(" ".join(extra))
+    if unit.expiry is not None:
+        when = expiry_date(unit.expiry, today or dt.datetime.now(dt.UTC).date())
+        lines.append(f"EXP {when.isoformat()}")
     return lines
 
 
