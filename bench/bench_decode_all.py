@@ -59,7 +59,7 @@ def issue(root: Path, key: Path, fmt: str, carrier: str, count: int) -> tuple[Pa
     command = [
         sys.executable, "-m", "sealtrace", "issue", "--gtin", "4006381333931",
         "--count", str(count), "--lot", "L1", "--expiry", "281231", "--key", str(key),
-        "--out", str(out), "--format", fmt, "--carrier", carrier,
+        "--out", str(out), "--format", fmt, "--carrier", carrier, "--uncertified",
     ]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ from issuer.batch import build_spec, create_batch, run_batch
 from issuer.register import register_batch
 from issuer.render import render_png
 from issuer.serials import draw_serials
-from keys.filestore import key_paths, load_private_key
+from keys.filestore import generate_key_files, key_paths, load_private_key
 from keys.home import KeyHome
 from keys.model import Contact
 from verifier.accounts import Role, create_account, issue_token
@@ -168,13 +170,59 @@ def accounts(demo: Demo, settings: Settings) -> dict[str, str]:
     return tokens
 
 
-def server_env(demo: Demo) -> dict[str, str]:
+def bundle_key(demo: Demo, passphrase: bytes) -> Path:
+    """The offline-bundle signing key, made once and kept, so every worker signs with it."""
+    path, _ = key_paths(demo.root, "bundle")
+    if not path.exists():
+        generate_key_files(demo.root, passphrase, "bundle")
+    return path
+
+
+def server_env(demo: Demo, passphrase: bytes) -> dict[str, str]:
     return {
         **os.environ,
         "SEALTRACE_DATABASE_URL": demo.database_url,
         "SEALTRACE_TRUST_LIST": str(demo.trust_list.resolve()),
         "SEALTRACE_REGISTRY_PUBLIC_KEY": str(demo.registry_public_key.resolve()),
+        "SEALTRACE_MOBILE_BUNDLE_KEY": str(bundle_key(demo, passphrase).resolve()),
+        "SEALTRACE_MOBILE_BUNDLE_KEY_PASSPHRASE": passphrase.decode(),
     }
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port`` yet (checked before anything is made)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def write_tokens(demo: Demo, base: str, tokens: dict[str, str], passphrase: bytes) -> Path:
+    """demo/tokens.env: what the README tour sources (mode 0600: it holds tokens)."""
+    line_private = key_paths(demo.home.keys_dir, f"line-{BRAND}-{LINE}")[0]
+    values = {
+        "SEALTRACE_URL": base,
+        "OFFICER_TOKEN": tokens["demo-officer"],
+        "BRAND_TOKEN": tokens["demo-brand"],
+        "SEALTRACE_TOKEN": tokens["demo-brand"],
+        "SEALTRACE_KEY_PASSPHRASE": passphrase.decode(),
+        "SEALTRACE_TRUST_LIST": str(demo.trust_list.resolve()),
+        "SEALTRACE_REGISTRY_PUBLIC_KEY": str(demo.registry_public_key.resolve()),
+        "SEALTRACE_SERIAL_REGISTRY": str((demo.root / "serials.sqlite").resolve()),
+        "DEMO_LINE_KEY": str(line_private.resolve()),
+        "DEMO_LINE_PUBLIC_KEY": str(demo.line_public_key.resolve()),
+        "DEMO_GTIN": DEMO_GTIN,
+        "DEMO_RESOLVER": demo.resolver,
+    }
+    path = demo.root / "tokens.env"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"export {k}={shlex.quote(v)}\n" for k, v in values.items())
+    return path
 
 
 def wait_until_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -211,10 +259,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("SEALTRACE_DEMO_PORT", "8000"))
     )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("SEALTRACE_DEMO_HOST", "127.0.0.1"),
+        help="address to listen on (0.0.0.0: reachable from a phone on the same network; "
+        "then set SEALTRACE_RESOLVER=http://<this machine's address>:<port>)",
+    )
     parser.add_argument("--labels", type=int, default=5, help="labels to issue this run")
     args = parser.parse_args(argv)
 
-    base = f"http://127.0.0.1:{args.port}"
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+    base = f"http://{local}:{args.port}"
+    if not args.no_serve and not port_free(args.host, args.port):
+        print(
+            f"error: port {args.port} on {args.host} is taken (another `make run`?); stop it "
+            "or choose another with SEALTRACE_DEMO_PORT",
+            file=sys.stderr,
+        )
+        return 2
     passphrase = os.environ.get("SEALTRACE_KEY_PASSPHRASE", DEMO_PASSPHRASE).encode()
     demo = prepare(DEMO_DIR, os.environ.get("SEALTRACE_RESOLVER", base), passphrase)
     batch, labels = issue_labels(demo, args.labels)
@@ -235,12 +297,14 @@ def main(argv: list[str] | None = None) -> int:
 
     tokens = accounts(demo, Settings(database_url=demo.database_url))
     server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "sealtrace", "serve", "--port", str(args.port), "--no-migrate"],
-        env=server_env(demo),
-    )
+        [sys.executable, "-m", "sealtrace", "serve", "--host", args.host, "--port",
+         str(args.port), "--no-migrate"],
+        env=server_env(demo, passphrase),
+    )  # fmt: skip
     try:
         wait_until_ready(base, server)
         register_and_destroy(base, tokens["demo-brand"], batch, labels[-1].code)
+        token_file = write_tokens(demo, base, tokens, passphrase)
         print(
             f"""
 The verifier is serving on {base}  (Ctrl-C to stop)
@@ -253,6 +317,7 @@ The verifier is serving on {base}  (Ctrl-C to stop)
 
   Officer token: {tokens["demo-officer"]}
   Brand token:   {tokens["demo-brand"]}
+  Tokens, keys and settings for the README tour: . {token_file}
 
   curl -s {base}/v1/verify -H 'Authorization: Bearer {tokens["demo-officer"]}' \\
        -H 'Content-Type: application/json' -d '{{"code": "{labels[0].uri}", "country": "DE"}}'

@@ -171,6 +171,8 @@ def change_lot_status(
     row = session.exec(
         select(LotStatus).where(LotStatus.gtin == gtin, LotStatus.lot == lot).with_for_update()
     ).first()
+    if row is None and not lot_registered(session, gtin, lot):
+        raise NotFound("no code of this lot was ever registered")
     before = row.status if row is not None else ACTIVE
     if before == status:
         return StatusChangeOut(gtin=gtin, lot=lot, status=status, previous=before, changed=False)
@@ -191,6 +193,13 @@ def change_lot_status(
         gtin=gtin, lot=lot, status=status, previous=before, changed=True, changed_at=now,
         undo_until=now + undo_window,
     )  # fmt: skip
+
+
+def lot_registered(session: Session, gtin: str, lot: str) -> bool:
+    found = session.exec(
+        select(CodeRecord.id).where(CodeRecord.gtin == gtin, CodeRecord.lot == lot).limit(1)
+    ).first()
+    return found is not None
 
 
 def undo_lot_status(

@@ -138,7 +138,11 @@ def process_chunk(job: Job) -> ChunkOutput:
     else:
         assert ctx.layout is not None
         part = f"part-{job.first_seq // spec.chunk_size + 1:05d}.pdf"
-        write_sheets(ctx.images_dir / part, units, ctx.layout, carrier, spec.ec)
+        per_page = ctx.layout.per_page
+        write_sheets(
+            ctx.images_dir / part, units, ctx.layout, carrier, spec.ec, batch_id=spec.batch_id,
+            first_page=job.first_seq // per_page + 1, total_pages=-(-spec.count // per_page),
+        )  # fmt: skip
         files = [f"{images}/{part}#page={i // ctx.layout.per_page + 1}" for i in range(len(units))]
     return ChunkOutput(job.first_seq, end, format_rows("csv", units, files))
 

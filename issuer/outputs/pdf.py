@@ -13,6 +13,7 @@ written in parallel.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from fpdf import FPDF
 
+from detection.rules_state import expiry_date
 from issuer.outputs.payload import SignedUnit
 from issuer.render import (
     DATAMATRIX_QUIET_MODULES,
@@ -38,8 +40,8 @@ MARGIN_MM = 10.0
 GUTTER_MM = 2.0
 FONT_PT = 6.0
 LINE_MM = 2.6
-TEXT_LINES = 3
-TEXT_WIDTH_MM = 30.0  # "GTIN 09506000134352" at 6 pt, with room to spare
+TEXT_LINES = 4
+TEXT_WIDTH_MM = 30.0  # "(01)09506000134352" at 6 pt, with room to spare
 # Room for a symbol a little larger than the sample one (QR segment choices,
 # and so the version, vary slightly with the serial's characters).
 SLACK_MODULES = 4
@@ -88,14 +90,22 @@ def sheet_layout(paper: str, sample_payload: str, carrier: Carrier, ec: str) -> 
     return SheetLayout(page_w, page_h, box, quiet, cell_w, cell_h, max(columns, 1), max(rows, 1))
 
 
-def human_readable(unit: SignedUnit) -> list[str]:
-    lines = [f"GTIN {unit.gtin}", f"SN {unit.serial}"]
+def human_readable(unit: SignedUnit, today: dt.date | None = None) -> list[str]:
+    """The GS1 human-readable interpretation, (01)(21) then (10)(17), and the expiry as a date.
+
+    The AI values are printed as encoded, in brackets (GS1 General Specifications
+    4.14); a person reads the expiry better as a date, so it follows in ISO form.
+    """
+    lines = [f"(01){unit.gtin}", f"(21){unit.serial}"]
     extra = []
     if unit.lot is not None:
-        extra.append(f"LOT {unit.lot}")
+        extra.append(f"(10){unit.lot}")
     if unit.expiry is not None:
-        extra.append(f"EXP {unit.expiry}")
-    lines.append("  ".join(extra))
+        extra.append(f"(17){unit.expiry}")
+    lines.append(" ".join(extra))
+    if unit.expiry is not None:
+        when = expiry_date(unit.expiry, today or dt.datetime.now(dt.UTC).date())
+        lines.append(f"EXP {when.isoformat()}")
     return lines
 
 
@@ -132,8 +142,16 @@ def write_sheets(
     layout: SheetLayout,
     carrier: Carrier,
     ec: str,
+    *,
+    batch_id: str = "",
+    first_page: int = 1,
+    total_pages: int | None = None,
 ) -> None:
-    """Write ``units`` as one PDF file of label sheets (atomically: temp name, then rename)."""
+    """Write ``units`` as one PDF file of label sheets (atomically: temp name, then rename).
+
+    Each page's foot names the batch and the page's number in the whole batch
+    (``first_page`` is this part's first), so a loose sheet finds its place.
+    """
     pdf = FPDF(unit="mm", format=(layout.page_w, layout.page_h))
     pdf.set_auto_page_break(False)
     pdf.set_margin(0)
@@ -144,6 +162,9 @@ def write_sheets(
         slot = index % layout.per_page
         if slot == 0:
             pdf.add_page()
+            page = first_page + index // layout.per_page
+            of = f" of {total_pages}" if total_pages else ""
+            pdf.text(MARGIN_MM, layout.page_h - MARGIN_MM / 2, f"batch {batch_id}  page {page}{of}")
         column, row = slot % layout.columns, slot // layout.columns
         left = MARGIN_MM + column * layout.cell_w
         top = MARGIN_MM + row * layout.cell_h

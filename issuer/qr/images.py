@@ -46,8 +46,22 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
-def matrix_to_png(matrix: npt.NDArray[np.generic], module_px: int, quiet_modules: int) -> bytes:
-    """A 1-bit grayscale PNG of ``matrix`` (True = dark), ``module_px`` pixels per module."""
+PRINT_MODULE_MM = 0.4  # the module size labels are meant to print at (as on PDF sheets)
+
+
+def matrix_to_png(
+    matrix: npt.NDArray[np.generic],
+    module_px: int,
+    quiet_modules: int,
+    module_mm: float = PRINT_MODULE_MM,
+) -> bytes:
+    """A 1-bit grayscale PNG of ``matrix`` (True = dark), ``module_px`` pixels per module.
+
+    The pHYs chunk says how large a pixel is (``module_mm / module_px``), so a
+    printer prints each module at ``module_mm`` instead of guessing a DPI.
+    """
+    if not 0.05 <= module_mm <= 5:
+        raise InvalidInput(f"module size must be between 0.05 and 5 mm, got {module_mm!r}")
     if isinstance(module_px, bool) or not isinstance(module_px, int) or module_px < 1:
         raise InvalidInput(f"module size must be a whole number of pixels >= 1, got {module_px!r}")
     _check_quiet(quiet_modules)
@@ -60,10 +74,12 @@ def matrix_to_png(matrix: npt.NDArray[np.generic], module_px: int, quiet_modules
     # Each scanline starts with filter type 0 (None).
     scanlines = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    pixels_per_metre = round(module_px / module_mm * 1000)
     return b"".join(
         (
             _PNG_SIGNATURE,
             _chunk(b"IHDR", header),
+            _chunk(b"pHYs", struct.pack(">IIB", pixels_per_metre, pixels_per_metre, 1)),
             _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), _ZLIB_LEVEL)),
             _chunk(b"IEND", b""),
         )

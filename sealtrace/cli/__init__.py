@@ -7,6 +7,7 @@ import typer
 from sealtrace.cli import (
     accounts_cmd,
     audit_cmd,
+    brand_cmd,
     code_cmd,
     console_cmd,
     db_cmd,
@@ -32,6 +33,7 @@ app.command("issue")(issue_cmd.issue)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(accounts_cmd.app, name="accounts")
+app.add_typer(brand_cmd.app, name="brand")
 app.add_typer(officer_cmd.app, name="officer")
 app.add_typer(console_cmd.app, name="console")
 app.add_typer(audit_cmd.app, name="audit")

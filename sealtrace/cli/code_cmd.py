@@ -15,7 +15,6 @@ from authn.element_string import format_bracketed
 from authn.errors import SealtraceError
 from authn.scan import ScanInput, parse_scan
 from authn.signing import check_signature, sign_code
-from issuer.render import render_png, render_svg
 from keys.filestore import load_private_key, load_public_key, passphrase_from_env
 from sealtrace.cli.scan_lines import parse_lines
 
@@ -149,6 +148,8 @@ def qr(
     if suffix not in (".png", ".svg"):
         fail(f"--out must end in .png or .svg, got {out.name!r}")
     try:
+        from issuer.render import render_png, render_svg  # numpy and pillow: only when drawing
+
         data = render_png(text, ec=ec) if suffix == ".png" else render_svg(text, ec=ec)
         tmp = out.with_name(out.name + ".part")
         tmp.write_bytes(data)

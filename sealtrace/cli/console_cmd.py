@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
 from authn.errors import SealtraceError
-from verifier import console_auth
-from verifier.db.engine import make_engine
-from verifier.settings import Settings, utc_now
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -41,6 +36,13 @@ def set_password(
         password = typer.get_text_stream("stdin").readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+
+    from verifier import console_auth
+    from verifier.db.engine import make_engine
+    from verifier.settings import Settings, utc_now
+
     settings = Settings()
     url = db or settings.database_url
     engine = make_engine(url)

@@ -9,15 +9,13 @@ exit with status 2.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from authn.errors import InvalidInput, KeyStoreError, SealtraceError
+from authn.errors import InvalidInput, KeyStoreError
 from authn.signing import key_id
 from keys.canonical import format_time
 from keys.filestore import (
@@ -30,6 +28,7 @@ from keys.filestore import (
 from keys.home import DEFAULT_HOME, HOME_ENV, KeyHome, describe_certificate
 from keys.model import Contact
 from keys.trust import TrustList
+from sealtrace.cli.reporting import reported
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -44,16 +43,6 @@ HomeOption = Annotated[
     Path,
     typer.Option("--home", envvar=HOME_ENV, help="Registry state directory (keys, state, lists)."),
 ]
-
-
-@contextmanager
-def reported() -> Iterator[None]:
-    """Turn a sealtrace error into one line on stderr and exit status 2."""
-    try:
-        yield
-    except SealtraceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def now_utc() -> datetime:

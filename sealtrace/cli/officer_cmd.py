@@ -7,7 +7,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -15,9 +15,11 @@ import typer
 from authn.errors import SealtraceError
 from keys.canonical import format_time
 from keys.filestore import load_public_key
-from mobile_api.bundle import OfflineBundle, apply_delta, open_bundle
-from mobile_api.offline import OfflineVerdict, verify_offline
 from sealtrace.cli import officer_queue
+
+if TYPE_CHECKING:
+    from mobile_api.bundle import OfflineBundle
+    from mobile_api.offline import OfflineVerdict
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -88,6 +90,10 @@ def _moment(at: str | None) -> datetime:
 def _judge(
     text: str, bundle: Path, deltas: list[Path], registry_key: Path, bundle_key: Path, now: datetime
 ) -> tuple[OfflineBundle, OfflineVerdict]:
+    # The bundle's Bloom filter needs numpy: imported here, not for every `sealtrace` start.
+    from mobile_api.bundle import apply_delta, open_bundle
+    from mobile_api.offline import verify_offline
+
     try:
         registry = load_public_key(registry_key)
         server = load_public_key(bundle_key)

@@ -8,6 +8,7 @@ import datetime as dt
 import fcntl
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -165,11 +166,12 @@ def test_every_label_on_the_pdf_sheets_scans(
             assert not document[page].get_images(), "labels must be vector, not raster"
             decoded.update(decode(rasterise(document, page, 300), carrier))
             text = document[page].get_text()
-            assert f"GTIN {GTIN}" in text
+            assert f"(01){GTIN}" in text  # GS1 human-readable form
+            assert re.search(r"batch \S+  page \d+ of \d+", text), "batch id and page number"
     assert decoded == {payload_of(r, carrier) for r in rows}
     first_page_text = open_pdf(batch / "sheets" / "part-00001.pdf")[0].get_text()
-    assert f"SN {rows[0]['serial']}" in first_page_text
-    assert "LOT LOT(7)/A" in first_page_text
+    assert f"(21){rows[0]['serial']}" in first_page_text
+    assert "(10)LOT(7)/A" in first_page_text
 
 
 def test_one_core_and_two_cores_write_the_same_kind_of_batch(

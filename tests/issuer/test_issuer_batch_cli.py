@@ -66,7 +66,7 @@ def test_kill_9_mid_batch_then_resume_gives_exactly_n_distinct_signed_codes(
     args = [
         "--gtin", GTIN, "--count", str(count), "--key", str(key_path), "--out", str(batch),
         "--format", "csv", "--lot", "L1", "--registry", str(registry), "--jobs", "2",
-        "--chunk-size", "200",
+        "--chunk-size", "200", "--uncertified",
     ]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-c", RUNNER, *args],
@@ -91,7 +91,7 @@ def test_kill_9_mid_batch_then_resume_gives_exactly_n_distinct_signed_codes(
     assert not (batch / "manifest.csv").exists(), "no final manifest for an unfinished batch"
 
     resumed = subprocess.run(
-        [sys.executable, "-c", RUNNER, "--resume", str(batch), "--jobs", "2"],
+        [sys.executable, "-c", RUNNER, "--resume", str(batch), "--jobs", "2", "--uncertified"],
         env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
@@ -126,7 +126,7 @@ def run_cli(args: list[str], env: dict[str, str | None]) -> tuple[int, str, str]
 def base_args(key_path: Path, out: Path, tmp_path: Path) -> list[str]:
     return [
         "--gtin", GTIN, "--count", "5", "--key", str(key_path), "--out", str(out),
-        "--registry", str(tmp_path / "registry.sqlite"),
+        "--registry", str(tmp_path / "registry.sqlite"), "--uncertified",
     ]  # fmt: skip
 
 

@@ -273,7 +273,7 @@ def test_cli_issues_and_registers_in_one_go(
     args = [
         "--gtin", GTIN, "--count", "40", "--key", str(key_path), "--out", str(tmp_path / "b"),
         "--format", "jsonl", "--registry", str(tmp_path / "registry.sqlite"),
-        "--register", url, "--markets", "de",
+        "--register", url, "--markets", "de", "--uncertified",
     ]  # fmt: skip
     env = {"SEALTRACE_KEY_PASSPHRASE": "pass", "SEALTRACE_REGISTRATION_TOKEN": TOKEN}
     result = CliRunner().invoke(app, args, env=env)
@@ -284,7 +284,7 @@ def test_cli_issues_and_registers_in_one_go(
 
     # Without the token the command says what is missing, before doing anything.
     result = CliRunner().invoke(
-        app, ["--resume", str(tmp_path / "b"), "--register", url],
+        app, ["--resume", str(tmp_path / "b"), "--register", url, "--uncertified"],
         env={"SEALTRACE_KEY_PASSPHRASE": "pass", "SEALTRACE_REGISTRATION_TOKEN": None},
     )  # fmt: skip
     assert result.exit_code != 0

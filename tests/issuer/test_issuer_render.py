@@ -221,7 +221,18 @@ def test_png_is_a_valid_zlib_stream_with_correct_crcs() -> None:
         assert zlib.crc32(kind + body) == crc
         kinds.append(kind)
         pos += 12 + length
-    assert kinds == [b"IHDR", b"IDAT", b"IEND"]
+    assert kinds == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
+
+
+def test_png_states_its_print_size_so_each_module_prints_at_the_stated_size() -> None:
+    import io
+
+    from PIL import Image
+
+    # 4 pixels a module at 0.4 mm a module: 10 px/mm, 254 dpi.
+    image = Image.open(io.BytesIO(render_png("dpi", module_px=4)))
+    dpi_x, dpi_y = image.info["dpi"]
+    assert round(dpi_x) == round(dpi_y) == 254
 
 
 def test_random_element_strings_give_square_symbols_read_as_d2() -> None:

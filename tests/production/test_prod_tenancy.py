@@ -179,6 +179,9 @@ def check_lot_status(t: Tenants) -> None:
 
 
 def check_lot_undo(t: Tenants) -> None:
+    # A lot that was never registered cannot be recalled: register one of other's first.
+    lot_body = {**registration(t.env.world, ["OTHERLOT1"], brand="other"), "lot": "L1"}
+    t.as_other("POST", "/v1/registrations", json=lot_body)
     assert (
         t.as_other(
             "POST", f"/v1/lots/{OTHER_GTIN}/L1/status", json={"status": "recalled"}
@@ -337,6 +340,28 @@ def check_webhook(t: Tenants) -> None:
     assert t.acme("PUT", "/v1/brands/other/webhook", json=body).status_code in (403, 404)
 
 
+def check_webhook_read(t: Tenants) -> None:
+    assert t.acme("GET", "/v1/brands/other/webhook").status_code in (403, 404)
+
+
+def check_bulk_status(t: Tenants) -> None:
+    items = [{"gtin": OTHER_GTIN, "serial": OTHER_SERIAL, "status": "stolen"}]
+    answer = t.acme("POST", "/v1/codes/status:batch", json={"items": items})
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["results"]
+    assert result["error"]["status"] in (403, 404)
+    assert t.as_other("GET", f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}").json()["status"] == "active"
+
+
+def check_seizure_list(t: Tenants) -> None:
+    seized = {"outcome": "seized", "quantity": 3}
+    officer = t.env.auth("officer")
+    path = f"/v1/scans/{t.other_scan_id}/inspection"
+    assert t.env.client.post(path, json=seized, headers=officer).status_code == 201
+    assert t.as_other("GET", "/v1/seizures").json()[0]["gtin"] == OTHER_GTIN
+    assert t.acme("GET", "/v1/seizures").json() == []
+
+
 def check_thresholds_read(t: Tenants) -> None:
     assert t.acme("GET", f"/v1/thresholds/{OTHER_GTIN}").status_code in (403, 404)
 
@@ -432,6 +457,9 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): check_alert_acknowledge,
     ("POST", "/v1/alerts/{alert_id}/close"): check_alert_close,
     ("PUT", "/v1/brands/{brand_id}/webhook"): check_webhook,
+    ("GET", "/v1/brands/{brand_id}/webhook"): check_webhook_read,
+    ("POST", "/v1/codes/status:batch"): check_bulk_status,
+    ("GET", "/v1/seizures"): check_seizure_list,
     ("GET", "/v1/thresholds/{gtin}"): check_thresholds_read,
     ("PUT", "/v1/thresholds/{gtin}"): check_thresholds_write,
     ("POST", "/v1/scans/{scan_id}/inspection"): check_inspection,
