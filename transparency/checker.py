@@ -68,7 +68,9 @@ def check(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> list[str]:
                 problems.append(f"the report's {field} differs from the log's")
         if _time(report["seized_at"]) != _time(seizure["at"]):
             problems.append("the report's seizure time differs from the log's")
-        if report["code"] != f"(01){seizure['gtin']}(21){seizure['serial']}":
+        scanned = logged.get(("scan", report["scan_id"]), {}).get("code")
+        identity = f"(01){seizure['gtin']}(21){seizure['serial']}"
+        if report["code"] != (scanned or identity):
             problems.append("the report's code differs from the log's")
     for scan in report["history"]:
         row = logged.get(("scan", scan["scan_id"]))

@@ -42,7 +42,7 @@ LOGGED_TABLES: dict[str, LoggedTable] = {
             (
                 "scan_id", "gtin", "serial", "scanned_at", "recorded_at", "role", "account_id",
                 "device_id", "country", "lat", "lon", "accuracy_m", "verdict", "reasons",
-                "answer",
+                "answer", "code",
             ),
             frozenset({"answer"}),
         ),

@@ -230,7 +230,8 @@ def get_seizure(
         ),
         place=PlaceOut(country=row.country, lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m),
         product=answer.get("product") or {"gtin": row.gtin, "serial": row.serial},
-        code=f"(01){row.gtin}(21){row.serial}",
+        # The code as scanned (signature and lot included) where the scan kept it.
+        code=scan.code if scan is not None and scan.code else f"(01){row.gtin}(21){row.serial}",
         brand=PartyOut(
             name=brand.name if brand else None,
             contact={k: str(v) for k, v in brand.contact.to_json().items()} if brand else None,

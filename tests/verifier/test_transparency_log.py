@@ -191,6 +191,8 @@ def test_a_seizure_bundle_verifies_offline_with_only_the_log_key(env: Env, tmp_p
 
     bundle, key = evidence_of(env)
     assert bundle["format"] == "sealtrace/seizure-evidence/v1"
+    assert bundle["report"]["code"].startswith("(01)")
+    assert "(8030)" in bundle["report"]["code"]  # the code as scanned, signature included
     assert {(json.loads(e["body"])["table"]) for e in bundle["entries"]} == {"inspection", "scan"}
     assert check(bundle, key) == []
     path = tmp_path / "bundle.json"
@@ -207,9 +209,11 @@ def test_a_seizure_bundle_verifies_offline_with_only_the_log_key(env: Env, tmp_p
     forged = json.loads(json.dumps(bundle))
     forged["report"]["quantity"] = 0
     forged["report"]["verdict"] = "authentic"
+    forged["report"]["code"] = forged["report"]["code"].replace("(8030)", "(8030)x")
     problems = check(forged, key)
     assert "the report's quantity differs from the log's" in problems
     assert "the report's verdict differs from the logged scan's" in problems
+    assert "the report's code differs from the log's" in problems
 
     rewritten = json.loads(json.dumps(bundle))
     first = rewritten["entries"][0]

@@ -133,6 +133,9 @@ class Scan(SQLModel, table=True):
     verdict: str = Field(max_length=16)
     reasons: str = Field(max_length=2000)
     answer: str
+    # The code as scanned, in GS1 bracketed form with its signature (AI 8030) and lot:
+    # what a seizure report must show. None for scans stored before it was kept.
+    code: str | None = Field(default=None, sa_type=Text)
 
 
 class Alert(SQLModel, table=True):

@@ -31,6 +31,7 @@ from uuid import uuid4
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
+from authn.element_string import format_bracketed
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
 from detection import DetectionSettings, Finding
@@ -346,6 +347,7 @@ class Verifier:
                     [outcome.trust.reason, *(f.reason for f in outcome.findings)]
                 ),
                 "answer": answer.model_dump_json(),
+                "code": format_bracketed(code.ais(), check_associations=False),
             }
         )  # fmt: skip
         if outcome.findings:

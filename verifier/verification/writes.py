@@ -55,11 +55,11 @@ def begin_scan_writes(session: Session, identities: Iterable[tuple[str, str]]) -
 # The scan row as the verify path inserts it, in this order.
 SCAN_COLUMNS = (
     "scan_id", "gtin", "serial", "scanned_at", "recorded_at", "role", "account_id", "device_id",
-    "country", "lat", "lon", "accuracy_m", "verdict", "reasons", "answer",
+    "country", "lat", "lon", "accuracy_m", "verdict", "reasons", "answer", "code",
 )  # fmt: skip
 _INSERT = (
     "INSERT INTO scan (scan_id, gtin, serial, scanned_at, recorded_at, role, account_id, "
-    "device_id, country, lat, lon, accuracy_m, verdict, reasons, answer) VALUES ({}) "
+    "device_id, country, lat, lon, accuracy_m, verdict, reasons, answer, code) VALUES ({}) "
     "ON CONFLICT (scan_id) DO NOTHING"
 )
 _Processor = Callable[[Any], Any] | None
