@@ -96,7 +96,7 @@ def routes(limited: Limited) -> dict[str, tuple[str, str, dict[str, Any]]]:
             "POST",
             "/v1/verify-only",
             {"json": {"code": signed_uri(limited.world, "V2")}},
-        ),  # fmt: skip
+        ),
         "log checkpoint": ("GET", "/v1/log/checkpoint", {}),
         "log key": ("GET", "/v1/log/key", {}),
     }

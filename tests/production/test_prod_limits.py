@@ -1,5 +1,6 @@
-"""Rate limits on anonymous verification (every anonymous route: test_prod_anon_limits.py): per client IP, 429 problem+json with Retry-After,
-shared across workers through Redis, off for authenticated callers."""
+"""Rate limits on anonymous verification: per client IP, 429 problem+json with Retry-After,
+shared across workers through Redis, off for authenticated callers. Every other anonymous
+route, Authorization headers and proxies: test_prod_anon_limits.py."""
 
 from __future__ import annotations
 
