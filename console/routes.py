@@ -266,7 +266,9 @@ def report(request: Request, gtin: str, serial: str) -> Response:
             contact = " · ".join(p for p in parts if p)
         return html_response(report_html(ctx.caller, ctx.csrf, found, contact=contact))
 
-    return page(request, STAFF, show)
+    # The brand whose product was seized reads the report too (its own codes only:
+    # data.code_page answers 404 for another brand's, as on the code page).
+    return page(request, EVERYONE, show)
 
 
 # Brand overview -------------------------------------------------------------------------------

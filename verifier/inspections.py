@@ -27,12 +27,16 @@ from epcis.documents import inspection_event
 from epcis.store import record_own_events
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
-from verifier.db.models import Account, CodeRecord, Inspection, Scan
+from verifier.db.models import Account, BrandWebhook, CodeRecord, Inspection, Scan, WebhookOutbox
 from verifier.registry import caller_owns
 from verifier.text import Text
+from verifier.webhooks import new_event
 
 InspectionOutcome = Literal["released", "detained", "seized"]
 HISTORY_SHOWN = 50
+
+
+SEIZURE_RECORDED = "seizure.recorded"
 
 
 class InspectionIn(BaseModel):
@@ -157,9 +161,37 @@ def record_inspection(
         event = inspection_event(scan.gtin, scan.serial, at=now, lat=scan.lat, lon=scan.lon)
         # Commits the inspection with the event: one transaction.
         record_own_events(session, [event], brand_id=brand_id, now=now, account_id=account_id)
+        if row.outcome == "seized":
+            _tell_brand_of_seizure(session, row, brand_id, now=now)
     session.commit()
     session.refresh(row)
     return _out(row, caller.name)
+
+
+def _tell_brand_of_seizure(
+    session: Session, row: Inspection, brand_id: str, *, now: datetime
+) -> None:
+    """A seizure of its product goes to the brand's signed webhook, in the same transaction."""
+    webhook = session.exec(select(BrandWebhook).where(BrandWebhook.brand_id == brand_id)).first()
+    if webhook is None:
+        return
+    assert row.id is not None
+    event = new_event(
+        SEIZURE_RECORDED,
+        {
+            "seizure_id": row.id, "brand_id": brand_id, "gtin": row.gtin, "serial": row.serial,
+            "quantity": row.quantity, "country": row.country, "scan_id": row.scan_id,
+            "seized_at": row.at.isoformat(), "report": f"/v1/seizures/{row.id}",
+            "evidence": f"/v1/seizures/{row.id}/evidence",
+        },
+        now=now,
+    )  # fmt: skip
+    session.add(
+        WebhookOutbox(
+            event_id=event.event_id, event_type=event.event_type, brand_id=brand_id,
+            created_at=now, payload=event.body().decode("utf-8"), next_attempt_at=now,
+        )
+    )  # fmt: skip
 
 
 def get_seizure(

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
 
 from authn.errors import SealtraceError
@@ -18,6 +17,8 @@ from keys.filestore import load_public_key
 from sealtrace.cli import officer_queue
 
 if TYPE_CHECKING:
+    import httpx
+
     from mobile_api.bundle import OfflineBundle
     from mobile_api.offline import OfflineVerdict
 
@@ -234,6 +235,8 @@ def sync(
         fail(str(exc))
     results: dict[str, dict[str, Any]] = {}
     problem = None
+    import httpx  # here, not for every `sealtrace` start
+
     with httpx.Client(base_url=url, timeout=60) as http:
         for start in range(0, len(pending), UPLOAD_BATCH):
             chunk = pending[start : start + UPLOAD_BATCH]

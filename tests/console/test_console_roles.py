@@ -16,7 +16,7 @@ MATRIX: dict[str, str] = {
     f"/console/codes/{ACME_GTIN}/COPY1": "303 200 200 200 404 403",
     f"/console/codes/{BRAVO_GTIN}/BRAVO1": "303 200 200 404 200 403",
     f"/console/codes/{ACME_GTIN}/NEVER-SEEN": "303 404 404 404 404 403",
-    f"/console/codes/{ACME_GTIN}/COPY1/report": "303 200 200 403 403 403",
+    f"/console/codes/{ACME_GTIN}/COPY1/report": "303 200 200 200 404 403",
     "/console/brand": "303 200 200 200 200 403",
     "/console/brand?brand=acme": "303 200 200 200 403 403",
     "/console/brand?brand=nobody": "303 404 404 403 403 403",

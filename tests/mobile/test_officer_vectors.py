@@ -68,14 +68,19 @@ RUN_IN_PAGE = """async (vectors) => {
 }"""
 
 
+def run_in_officer_page(chromium: Any, server: LiveServer, script: str, argument: object) -> Any:
+    """``script`` run with ``argument`` in a fresh officer-app page (its modules importable)."""
+    page = chromium.new_context().new_page()
+    page.goto(server.base_url + "/officer/help")
+    return page.evaluate(script, argument)
+
+
 @pytest.mark.browser
 def test_the_page_gives_every_vector_the_python_verdict(
     browser: Any,  # noqa: F811  (the fixture imported above)
     live_server: LiveServer,
 ) -> None:
-    page = browser.new_context().new_page()
-    page.goto(live_server.base_url + "/officer/help")
-    got = page.evaluate(RUN_IN_PAGE, VECTOR_DATA)
+    got = run_in_officer_page(browser, live_server, RUN_IN_PAGE, VECTOR_DATA)
     expected = [
         {"name": c["name"], "verdict": c["verdict"], "reasons": c["reasons"], "brand": c["brand"]}
         for c in CASES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -249,3 +250,40 @@ def test_every_delivery_checks_the_address_again(env: Env, receiver: Receiver) -
         [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "webhook.set")).all()
     assert event.after == receiver.url
     assert SECRET not in (event.comment or "") + (event.after or "")
+
+
+def test_a_seizure_reaches_the_brands_webhook_signed(env: Env, receiver: Receiver) -> None:
+    env.app.state.outbox_worker.stop()  # this test is the only worker
+    set_hook(env, receiver.url)
+    env.register(["SEIZE1"])
+    scan = env.verify(env.sign("SEIZE1"), "officer", country="NL").json()
+    made = env.client.post(
+        f"/v1/scans/{scan['scan_id']}/inspection",
+        json={"outcome": "seized", "quantity": 12},
+        headers=env.auth("officer"),
+    )
+    assert made.status_code == 201, made.text
+    released = env.verify(env.sign("SEIZE1"), "officer", country="NL").json()
+    env.client.post(
+        f"/v1/scans/{released['scan_id']}/inspection",
+        json={"outcome": "released"},
+        headers=env.auth("officer"),
+    )
+    [row] = [r for r in rows(env) if r.event_type == "seizure.recorded"]
+    engine = make_engine(env.settings.database_url)
+    try:
+        with httpx.Client(timeout=5) as client:
+            assert outbox.run_once(engine, client, clock=FrozenClock(env.clock())).delivered >= 1
+    finally:
+        engine.dispose()
+    seizures = [(h, b) for h, b in receiver.requests if b"seizure.recorded" in b]
+    assert len(seizures) == 1  # the release told nobody
+    headers, body = seizures[0]
+    event_id = verify_webhook(SECRET, {k.lower(): v for k, v in headers.items()}, body,
+                              now=env.clock())  # fmt: skip
+    event = json.loads(body)
+    assert event["id"] == event_id == row.event_id
+    assert event["data"]["quantity"] == 12
+    assert event["data"]["seizure_id"] == made.json()["id"]
+    assert event["data"]["evidence"].endswith("/evidence")
+    assert row.brand_id == "acme"

@@ -1,36 +1,44 @@
 // GS1 data as a scanner or camera hands it over, parsed in the page the way
-// authn.scan.parse_scan does on the server (same AI table, generated from
-// authn/ai_table.py): Digital Link URIs, bracketed and FNC1 element strings,
-// AIM symbology identifiers. Pure: strings in, a product code or a GS1Error out.
+// authn.scan.parse_scan does on the server, with the same AI table and
+// linters (generated from GS1's Barcode Syntax Dictionary by
+// tools/make_offline_vectors.py): Digital Link URIs, bracketed and FNC1
+// element strings, AIM symbology identifiers. Pure: strings in, a product
+// code or a GS1Error out. Every rule mirrors authn/ (ai.py, element_string.py,
+// digital_link.py, scan.py); the shared offline vectors check that they agree.
 
 import { AI_TABLE } from "./gs1-table.js";
+import { GS1Error, LINTERS, checkDigit, fail } from "./gs1-linters.js";
+
+export { GS1Error, checkDigit };
 
 export const GS = "\x1d";
 const MAX_SCAN_CHARS = 4096;
 const MAX_CODE_CHARS = 2048;
-const GS1_SYMBOLOGIES = ["]C1", "]e0", "]d2", "]Q3"];
-const TEXT_SYMBOLOGIES = ["]Q1", "]d1"];
+const MAX_AIS = 64;
+const GS1_SYMBOLOGIES = ["]C1", "]e0", "]d2", "]Q3", "]J1"];
+const GTIN_SYMBOLOGIES = { "]E0": ["EAN-13 / UPC-A / UPC-E", 13], "]E4": ["EAN-8", 8], "]I1": ["ITF-14", 14] };
+const TEXT_SYMBOLOGIES = ["]Q1", "]d1", "]J0"];
+const COMPOSITE = "|]e0";
 const SURROUNDING = " \t\r\n";
+// Keys whose DIGSIG (8030) must come with their optional serial component.
+const SERIALISED_BY_COMPONENT = ["253", "255", "8003"];
 
 const CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 const CSET39 = "#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const CSET64 = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 const CHARSETS = { N: "0123456789", X: CSET82, Y: CSET39, Z: CSET64 };
 const URI_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%";
+const BAD_HOST_CHARS = "_~?#@!$&'()*+,;=%";
 
-export class GS1Error extends Error {}
-
-const fail = (message) => new GS1Error(message);
 const isDigits = (text) => /^[0-9]+$/.test(text);
 
+// Own keys only: a segment such as "constructor" must not find Object's prototype.
 function spec(ai) {
-  const entry = AI_TABLE[ai];
-  if (!entry) return null;
-  const [components, predefined, dlAttribute, dlQualifiers, requires, excludes] = entry;
+  if (!Object.hasOwn(AI_TABLE, ai)) return null;
+  const [components, predefined, dlAttribute, dlQualifiers, requires, excludes] = AI_TABLE[ai];
   const max = components.reduce((sum, c) => sum + c[2], 0);
   const min = components.reduce((sum, c) => sum + (c[3] ? 0 : c[1]), 0);
-  return { ai, components, predefined, dlAttribute, dlQualifiers, requires, excludes, min, max,
-    fixed: min === max };
+  return { ai, components, predefined, dlAttribute, dlQualifiers, requires, excludes, min, max };
 }
 
 function specOrFail(ai) {
@@ -39,43 +47,9 @@ function specOrFail(ai) {
   return found;
 }
 
-export function checkDigit(digits) {
-  let total = 0;
-  for (let i = 0; i < digits.length; i++) {
-    total += Number(digits[digits.length - 1 - i]) * (i % 2 === 0 ? 3 : 1);
-  }
-  return String((10 - (total % 10)) % 10);
-}
-
-function checkYymmdd(part, zeroDay) {
-  const month = Number(part.slice(2, 4));
-  const day = Number(part.slice(4, 6));
-  if (month < 1 || month > 12) throw fail(`month ${part.slice(2, 4)} is not 01-12`);
-  if (day === 0) {
-    if (!zeroDay) throw fail("day 00 is not allowed here");
-    return;
-  }
-  const longest = month === 2 ? 29 : new Date(Date.UTC(2001, month, 0)).getUTCDate();
-  if (day > longest) throw fail(`day ${part.slice(4, 6)} does not exist in month ${part.slice(2, 4)}`);
-}
-
-const LINTERS = {
-  csum: (part) => {
-    if (part[part.length - 1] !== checkDigit(part.slice(0, -1))) throw fail("wrong check digit");
-  },
-  yymmdd: (part) => checkYymmdd(part, false),
-  yymmd0: (part) => checkYymmdd(part, true),
-  hhmi: (part) => {
-    if (!/^(?:[01]\d|2[0-3])[0-5]\d$/.test(part)) throw fail(`time ${part} is not HHMI`);
-  },
-  zero: (part) => { if (part !== "0") throw fail("digit must be 0"); },
-  pieceoftotal: (part) => {
-    const piece = Number(part.slice(0, 2)), total = Number(part.slice(2));
-    if (piece === 0 || total === 0 || piece > total) throw fail("not a valid piece number");
-  },
-  nozeroprefix: (part) => { if (part.length > 1 && part[0] === "0") throw fail("must not start with 0"); },
-  importeridx: (part) => { if (!CSET64.includes(part)) throw fail("bad importer index"); },
-};
+// AI length by its first two digits: GS1 allocates AIs so that all AIs with
+// the same first two digits have the same length (authn.ai_table.ai_at).
+const AI_LENGTH_BY_PREFIX = new Map(Object.keys(AI_TABLE).map((ai) => [ai.slice(0, 2), ai.length]));
 
 function checkCharset(charset, part) {
   let body = part;
@@ -89,66 +63,77 @@ function checkCharset(charset, part) {
   }
 }
 
+// authn.ai.validate_value: total length first, then each component takes up to
+// its maximum of what is left (an optional one may be absent at the end).
 export function validateValue(ai, value) {
   const s = specOrFail(ai);
   if (!value) throw fail(`(${ai}) value is empty`);
-  let pos = 0;
   try {
+    if (value.length < s.min) throw fail(`value is too short: ${value.length} characters, needs at least ${s.min}`);
+    if (value.length > s.max) throw fail(`value is too long: ${value.length} characters, at most ${s.max}`);
+    let pos = 0;
     for (const [charset, min, max, optional, linters] of s.components) {
-      if (pos === value.length && optional) break;
-      let part;
-      if (min === max) {
-        part = value.slice(pos, pos + max);
-        if (part.length < max) throw fail("value is too short");
-      } else {
-        part = value.slice(pos);
-        if (!part) throw fail("value is empty");
-        if (part.length > max) throw fail("value is too long");
-      }
+      const part = value.slice(pos, pos + max);
+      if (!part && optional) continue;
+      if (part.length < min) throw fail(`value has an incorrect length: ${value.length} characters`);
       checkCharset(charset, part);
-      for (const linter of linters) LINTERS[linter](part);
+      for (const linter of linters) {
+        if (!Object.hasOwn(LINTERS, linter)) throw fail(`linter ${linter} is not implemented`);
+        LINTERS[linter](part);
+      }
       pos += part.length;
     }
-    if (pos < value.length) throw fail("value is too long");
   } catch (error) {
     throw fail(`(${ai}) ${error.message}`);
   }
 }
 
 function matches(pattern, ai) {
-  return pattern.length === ai.length && [...pattern].every((c, i) => c === "n" ? /\d/.test(ai[i]) : c === ai[i]);
+  return pattern.length === ai.length && [...pattern].every((c, i) => c === "n" || c === ai[i]);
 }
 
+function present(pattern, ais, ignore) {
+  return ais.some((ai) => ai !== ignore && matches(pattern, ai));
+}
+
+// authn.ai.validate_associations.
 export function validateAssociations(pairs) {
+  if (pairs.length > MAX_AIS) throw fail(`too many AIs: ${pairs.length}, at most ${MAX_AIS}`);
   const values = new Map();
   for (const [ai, value] of pairs) {
     if (values.has(ai) && values.get(ai) !== value) throw fail(`(${ai}) is given twice with different values`);
     values.set(ai, value);
   }
-  const present = [...values.keys()].sort();
-  for (const ai of present) {
-    const s = specOrFail(ai);
-    for (const pattern of s.excludes) {
-      if (present.some((other) => other !== ai && matches(pattern, other))) {
-        throw fail(`(${ai}) may not appear together with (${pattern})`);
+  const ais = [...values.keys()].sort();
+  for (const ai of ais) {
+    for (const pattern of specOrFail(ai).excludes) {
+      if (present(pattern, ais, ai)) throw fail(`(${ai}) may not appear together with (${pattern})`);
+    }
+  }
+  for (const ai of ais) {
+    for (const alternatives of specOrFail(ai).requires) {
+      if (!alternatives.some((alt) => alt.every((p) => present(p, ais, ai)))) {
+        throw fail(`(${ai}) requires ${alternatives.map((alt) => alt.map((p) => `(${p})`).join("+")).join(" or ")}`);
       }
     }
-    for (const alternatives of s.requires) {
-      const ok = alternatives.some((alt) => alt.every((p) => present.some((other) => matches(p, other))));
-      if (!ok) throw fail(`(${ai}) requires another AI`);
+  }
+  if (values.has("8030")) {
+    for (const key of SERIALISED_BY_COMPONENT) {
+      if (values.has(key) && values.get(key).length === specOrFail(key).min) {
+        throw fail(`(${key}) a digital signature (8030) needs this key with its serial component`);
+      }
     }
   }
 }
 
 function aiAt(text, pos) {
-  for (const length of [2, 3, 4]) {
-    const found = spec(text.slice(pos, pos + length));
-    if (found) return found;
-  }
-  return null;
+  const length = AI_LENGTH_BY_PREFIX.get(text.slice(pos, pos + 2));
+  return length === undefined ? null : spec(text.slice(pos, pos + length));
 }
 
-export function parseElementString(text) {
+// authn.element_string.parse_element_string: only predefined-length AIs run
+// on into the next AI; every other value ends at a GS or at the end.
+export function parseElementString(text, checkAssociations = true) {
   let pos = text.startsWith(GS) ? 1 : 0;
   if (pos >= text.length) throw fail("element string is empty");
   const pairs = [];
@@ -156,96 +141,126 @@ export function parseElementString(text) {
     const s = aiAt(text, pos);
     if (!s) throw fail(`no known Application Identifier at '${text.slice(pos, pos + 4)}'`);
     const start = pos + s.ai.length;
+    const separator = text.indexOf(GS, start);
+    const stop = separator < 0 ? text.length : separator;
     let end;
-    if (s.fixed) {
+    if (s.predefined) {
       end = start + s.max;
-      const value = text.slice(start, end);
-      if (value.length < s.max || value.includes(GS)) throw fail(`(${s.ai}) value is too short`);
+      if (end > stop) throw fail(`(${s.ai}) value is too short: ${stop - start} characters, needs ${s.max}`);
     } else {
-      const separator = text.indexOf(GS, start);
-      end = separator < 0 ? text.length : separator;
+      if (stop - start > s.max) throw fail(`(${s.ai}) value is too long: more than ${s.max} characters (is a GS separator missing after it?)`);
+      end = stop;
     }
     const value = text.slice(start, end);
     validateValue(s.ai, value);
     pairs.push([s.ai, value]);
+    if (pairs.length > MAX_AIS) throw fail(`too many AIs: at most ${MAX_AIS}`);
     pos = text.startsWith(GS, end) ? end + 1 : end;
   }
-  validateAssociations(pairs);
+  if (checkAssociations) validateAssociations(pairs);
   return pairs;
 }
 
-const BRACKETED_AI = /\((\d{2,4})\)/y;
-
-function startsElement(text, pos) {
-  BRACKETED_AI.lastIndex = pos;
-  const match = BRACKETED_AI.exec(text);
-  return match !== null && match[1] in AI_TABLE;
+function bracketedAi(text, pos) {
+  if (text[pos] !== "(") throw fail("expected an AI in brackets such as (01)");
+  const close = text.indexOf(")", pos + 1);
+  if (close < 0) throw fail("'(' without ')': expected an AI such as (01)");
+  const ai = text.slice(pos + 1, close);
+  if (!spec(ai)) {
+    if (/^[0-9]{2,4}$/.test(ai)) throw fail(`unknown Application Identifier (${ai})`);
+    throw fail(`expected an AI such as (01), found (${ai}); write a '(' inside a value as '\\('`);
+  }
+  if (close + 1 === text.length) throw fail(`(${ai}) the AI has an empty value`);
+  return [ai, close + 1];
 }
 
+// authn.element_string.parse_bracketed: every '(' starts the next (AI) unless written '\('.
 export function parseBracketed(text) {
+  if (!text.startsWith("(")) throw fail("a bracketed element string starts with '(' and an AI");
   const pairs = [];
   let pos = 0;
   while (pos < text.length) {
-    BRACKETED_AI.lastIndex = pos;
-    const match = BRACKETED_AI.exec(text);
-    if (!match) throw fail("expected an AI in brackets such as (01)");
-    const ai = match[1];
-    specOrFail(ai);
-    pos += match[0].length;
-    let value = "";
-    while (pos < text.length && !startsElement(text, pos)) {
-      if (text.startsWith("\\(", pos)) { value += "("; pos += 2; } else { value += text[pos]; pos += 1; }
-    }
+    const [ai, start] = bracketedAi(text, pos);
+    pos = text.indexOf("(", start);
+    while (pos > 0 && text[pos - 1] === "\\") pos = text.indexOf("(", pos + 1);
+    if (pos < 0) pos = text.length;
+    const value = text.slice(start, pos).replaceAll("\\(", "(");
     validateValue(ai, value);
     pairs.push([ai, value]);
+    if (pairs.length > MAX_AIS) throw fail(`too many AIs: at most ${MAX_AIS}`);
   }
   validateAssociations(pairs);
   return pairs;
 }
 
-function percentDecode(raw, ai) {
-  let bytes;
-  try {
-    bytes = decodeURIComponent(raw);
-  } catch {
-    throw fail(`(${ai}) value is not valid percent-encoding`);
+// A GTIN-8/12/13/14 as its 14-digit form, check digit verified (authn.gs1.normalise_gtin).
+function normaliseGtin(text) {
+  if (!isDigits(text)) throw fail("(01) GTIN must be digits");
+  if (![8, 12, 13, 14].includes(text.length)) throw fail(`(01) GTIN must have 8, 12, 13 or 14 digits, got ${text.length}`);
+  if (text[text.length - 1] !== checkDigit(text.slice(0, -1))) throw fail(`(01) GTIN ${text} has a wrong check digit`);
+  return text.padStart(14, "0");
+}
+
+// Percent-decoding of a Digital Link value (authn.digital_link._decode): in
+// the query '+' is a space (HTML form encoding), in the path it stays '+'.
+function percentDecode(raw, ai, query) {
+  const text = query ? raw.replaceAll("+", " ") : raw;
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex) => {
+    const code = parseInt(hex, 16);
+    if (code === 0) throw fail(`(${ai}) value holds a NUL character (%00)`);
+    if (code > 0x7f) throw fail(`(${ai}) value holds non-ASCII characters`);
+    return String.fromCharCode(code);
+  });
+}
+
+function checkedValue(ai, raw, query, padGtin) {
+  if (!raw) throw fail(`(${ai}) the AI has an empty value`);
+  let value = percentDecode(raw, ai, query);
+  if (ai === "01" && [8, 12, 13].includes(value.length) && isDigits(value)) {
+    if (!padGtin) throw fail(`(01) a GTIN in a Digital Link path has 14 digits, not ${value.length} (zero-suppressed GTINs are refused)`);
+    value = normaliseGtin(value);
   }
-  if (!/^[\x00-\x7f]*$/.test(bytes)) throw fail(`(${ai}) value holds non-ASCII characters`);
-  return bytes;
+  validateValue(ai, value);
+  return value;
 }
 
-function normaliseGtin(value) {
-  return value.padStart(14, "0");
-}
-
-function checkQualifiers(key, qualifiers) {
-  if (qualifiers.some((q, i) => qualifiers.indexOf(q) !== i)) throw fail("AI is given twice in the path");
-  const sequences = key.dlQualifiers || [[]];
-  for (const sequence of sequences) {
-    if (qualifiers.every((q) => sequence.includes(q))) {
-      const order = qualifiers.map((q) => sequence.indexOf(q));
-      if (order.every((v, i) => i === 0 || order[i - 1] <= v)) return;
-      throw fail(`key qualifiers out of order after (${key.ai})`);
+// Whether key + qualifiers, in this order, is one the dictionary allows (an ordered subsequence).
+function validPathSequence(path) {
+  const key = spec(path[0]);
+  if (!key || key.dlQualifiers === null) return false;
+  return key.dlQualifiers.some((sequence) => {
+    let at = 0;
+    for (const q of path.slice(1)) {
+      const found = sequence.indexOf(q, at);
+      if (found < 0) return false;
+      at = found + 1;
     }
-  }
-  throw fail(`not a key qualifier of (${key.ai}) in a Digital Link path`);
+    return true;
+  });
 }
 
-export function parseDigitalLink(uri) {
-  for (const char of uri) {
-    if (!URI_CHARS.includes(char)) throw fail(`character '${char}' is not allowed in a URI`);
+function qualifierError(path) {
+  const [key, ...qualifiers] = path;
+  if (qualifiers.some((q, i) => qualifiers.indexOf(q) !== i)) return fail("AI is given twice in the path");
+  const sequences = spec(key).dlQualifiers.length ? spec(key).dlQualifiers : [[]];
+  const stray = qualifiers.find((q) => !sequences.some((s) => s.includes(q)));
+  if (stray !== undefined) return fail(`(${stray}) not a key qualifier of (${key}) in a Digital Link path`);
+  if (sequences.some((s) => qualifiers.every((q) => s.includes(q)))) return fail(`key qualifiers out of order after (${key})`);
+  return fail(`key qualifiers of different kinds are mixed after (${key})`);
+}
+
+// Whether ai, put anywhere after the key, would make a path the dictionary allows.
+function isPathQualifier(path, ai) {
+  for (let j = 1; j <= path.length; j++) {
+    if (validPathSequence([...path.slice(0, j), ai, ...path.slice(j)])) return true;
   }
-  if (/%(?![0-9A-Fa-f]{2})/.test(uri)) throw fail("'%' must be followed by two hex digits");
-  const match = /^([A-Za-z]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(uri);
-  if (!match || !["http", "https"].includes(match[1].toLowerCase())) throw fail("a Digital Link URI starts with https://");
-  if (!match[2]) throw fail("the URI has no host");
-  let path = match[3];
-  if (path.endsWith("/")) path = path.slice(0, -1);
+  return false;
+}
+
+function parsePath(path) {
   const segments = path.split("/");
   const triples = [];
-  let index = segments.length - 2;
-  let key = null;
-  while (index >= 1) {
+  for (let index = segments.length - 2; index >= 1; index -= 2) {
     const code = segments[index];
     const s = spec(code);
     if (!s) {
@@ -253,41 +268,51 @@ export function parseDigitalLink(uri) {
       break;
     }
     triples.unshift([code, segments[index + 1]]);
-    if (s.dlQualifiers !== null) { key = s; break; }
-    index -= 2;
+    if (s.dlQualifiers !== null) return triples;
   }
-  if (!key) throw fail("no GS1 primary key (such as /01/<GTIN>) at the end of the path");
+  throw fail("no GS1 primary key (such as /01/<GTIN>) at the end of the path");
+}
+
+// authn.digital_link.parse_digital_link (uncompressed form).
+export function parseDigitalLink(uri) {
+  const match = /^([A-Za-z]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(uri);
+  if (!match || !["http", "https"].includes(match[1].toLowerCase())) throw fail("a Digital Link URI starts with https:// or http://");
+  for (const char of uri) {
+    if (!URI_CHARS.includes(char)) throw fail(`character '${char}' is not allowed in a URI`);
+  }
+  if (/%(?![0-9A-Fa-f]{2})/.test(uri)) throw fail("'%' must be followed by two hex digits");
+  if (!match[2]) throw fail("the URI has no host");
+  for (const char of match[2]) {
+    if (BAD_HOST_CHARS.includes(char)) throw fail(`character '${char}' is not allowed in a host`);
+  }
+  const pathTriples = parsePath(match[3]);
+  const path = pathTriples.map(([ai]) => ai);
+  if (!validPathSequence(path)) throw qualifierError(path);
+  const queryTriples = [];
+  for (const param of (match[4] ?? "").split("&")) {
+    const eq = param.indexOf("=");
+    const key = eq < 0 ? param : param.slice(0, eq);
+    if (!isDigits(key)) continue; // a non-AI parameter such as linkType (also a percent-encoded key)
+    const s = spec(key);
+    if (!s) throw fail(`unknown Application Identifier (${key}) in the query`);
+    if (!s.dlAttribute) throw fail(`(${key}) is not allowed as a Digital Link query attribute`);
+    const raw = eq < 0 ? "" : param.slice(eq + 1);
+    if (!raw) throw fail(`(${key}) query attribute has no value`);
+    queryTriples.push([key, raw]);
+  }
   const ais = [];
   const seen = new Map();
-  const add = (ai, raw) => {
-    let value = percentDecode(raw, ai);
-    if (ai === "01" && [8, 12, 13].includes(value.length) && isDigits(value)) {
-      if (value[value.length - 1] !== checkDigit(value.slice(0, -1))) throw fail("(01) wrong check digit");
-      value = normaliseGtin(value);
+  [...pathTriples, ...queryTriples].forEach(([ai, raw], number) => {
+    const inQuery = number >= pathTriples.length;
+    const value = checkedValue(ai, raw, inQuery, inQuery);
+    if (seen.has(ai)) throw fail(`(${ai}) AI is given ${seen.get(ai) !== value ? "with another value" : "twice"}`);
+    if (inQuery && isPathQualifier(path, ai)) {
+      throw fail(`(${ai}) a key qualifier of (${path[0]}) belongs in the path, not in the query`);
     }
-    validateValue(ai, value);
-    if (seen.has(ai)) throw fail(`(${ai}) is given twice`);
     seen.set(ai, value);
     ais.push([ai, value]);
-  };
-  for (const [ai, raw] of triples) add(ai, raw);
-  checkQualifiers(key, triples.slice(1).map(([ai]) => ai));
-  if (match[4]) {
-    for (const param of match[4].split("&")) {
-      const eq = param.indexOf("=");
-      const keyRaw = eq < 0 ? param : param.slice(0, eq);
-      const raw = eq < 0 ? "" : param.slice(eq + 1);
-      let name;
-      try { name = decodeURIComponent(keyRaw); } catch { name = keyRaw; }
-      if (isDigits(name)) {
-        const s = spec(name);
-        if (!s) throw fail(`unknown Application Identifier (${name}) in the query`);
-        if (!s.dlAttribute) throw fail(`(${name}) is not allowed as a Digital Link query attribute`);
-        if (!raw) throw fail(`(${name}) query attribute has no value`);
-        add(name, raw);
-      }
-    }
-  }
+  });
+  if (ais.length > MAX_AIS) throw fail(`too many AIs: ${ais.length}, at most ${MAX_AIS}`);
   validateAssociations(ais);
   return ais;
 }
@@ -299,6 +324,20 @@ function detect(data) {
   throw fail("not GS1 data: expected a Digital Link URI (https://...), a bracketed element string ((01)...) or an element string");
 }
 
+// EAN/UPC, EAN-8 and ITF-14 carry a GTIN as digits, EAN/UPC perhaps with a composite component.
+function parseGtin(data, symbology) {
+  const [name, length] = GTIN_SYMBOLOGIES[symbology];
+  const digits = data.slice(0, length), composite = data.slice(length);
+  if (digits.length < length || !isDigits(digits)) throw fail(`${name} data is ${length} digits`);
+  if (composite && (symbology === "]I1" || !composite.startsWith(COMPOSITE))) throw fail(`${name} data is ${length} digits, then nothing`);
+  const gtin = normaliseGtin(digits);
+  // The composite's AIs are checked together with the GTIN, as authn.scan does.
+  const rest = composite ? parseElementString(composite.slice(COMPOSITE.length), false) : [];
+  const ais = [["01", gtin], ...rest];
+  validateAssociations(ais);
+  return ais;
+}
+
 function strip(text) {
   let start = 0, end = text.length;
   while (start < end && SURROUNDING.includes(text[start])) start++;
@@ -306,6 +345,7 @@ function strip(text) {
   return text.slice(start, end);
 }
 
+// authn.scan.parse_scan: the symbology identifier, if any, says what follows.
 export function parseScan(text) {
   if (text.length > MAX_SCAN_CHARS) throw fail(`a scan is at most ${MAX_SCAN_CHARS} characters`);
   let body = strip(text);
@@ -318,13 +358,15 @@ export function parseScan(text) {
   let symbology = null;
   if (body.startsWith("]")) {
     symbology = body.slice(0, 3);
-    if (!GS1_SYMBOLOGIES.includes(symbology) && !TEXT_SYMBOLOGIES.includes(symbology)) {
-      throw fail(`symbology identifier '${symbology}' does not carry GS1 data`);
-    }
+    const known = GS1_SYMBOLOGIES.includes(symbology) || Object.hasOwn(GTIN_SYMBOLOGIES, symbology)
+      || TEXT_SYMBOLOGIES.includes(symbology);
+    if (!known) throw fail(`symbology identifier '${symbology}' does not carry GS1 data`);
     body = body.slice(3);
     if (!body) throw fail(`no data after the symbology identifier ${symbology}`);
   }
-  return GS1_SYMBOLOGIES.includes(symbology) ? parseElementString(body) : detect(body);
+  if (GS1_SYMBOLOGIES.includes(symbology)) return parseElementString(body);
+  if (symbology !== null && Object.hasOwn(GTIN_SYMBOLOGIES, symbology)) return parseGtin(body, symbology);
+  return detect(body);
 }
 
 // The product code (authn.code.ProductCode): GTIN-14 + serial, optional lot,
