@@ -8,13 +8,14 @@ the unsafe defaults (see :meth:`Settings.refuse_unsafe_defaults`).
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Clock = Callable[[], datetime]
 
@@ -95,16 +96,18 @@ class Settings(BaseSettings):
     anonymous_verify_limit: int = Field(
         default=300,
         ge=0,
-        description="Anonymous verify requests per client IP per window; 0 turns the limit off.",
+        description="Requests to anonymous routes (label URLs, decode, /scan, /report, verify, "
+        "log) per client IP per window; 0 turns the limit off.",
     )
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
     rate_limit_key_prefix: str = Field(
         default="sealtrace:rl:", max_length=64, description="Prefix of the Redis keys."
     )
-    trust_forwarded_for: bool = Field(
-        default=False,
-        description="Take the client IP from the last X-Forwarded-For entry (only behind a "
-        "load balancer that sets it; otherwise callers could pick their own IP).",
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Addresses or networks (CIDR) of the load balancers in front: only when the "
+        "TCP peer is one of them is the client IP taken from X-Forwarded-For (the rightmost "
+        "entry that is not itself a trusted proxy). A JSON list or a comma-separated string.",
     )
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token that may read /metrics from anywhere."
@@ -148,7 +151,18 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="A new checkpoint is signed at most this often."
     )
 
-    @field_validator("webhook_allow_networks")
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        """``10.0.0.5,10.0.1.0/24`` as well as ``["10.0.0.5"]`` (the environment gives text)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allow_networks", "trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for network in value:

@@ -22,7 +22,6 @@ from fastapi.responses import Response
 
 from bench.clone_eval.service import SettableClock, settings_for
 from mobile_api.app import create_app
-from verifier.settings import Settings
 
 CLOCK_ROUTE = "/_bench/clock"
 # The driver sends each phone network's address as X-Forwarded-For from this peer.
@@ -31,11 +30,8 @@ PROXY = "127.0.0.1"
 
 def build(directory: Path, now: dt.datetime) -> Any:
     clock = SettableClock(now)
-    # The driver is the proxy: the service takes X-Forwarded-For from it, by whichever
-    # setting this version of the service has (a list of proxies, or the older switch).
-    extra: dict[str, Any] = {"trust_forwarded_for": True}
-    if "trusted_proxies" in Settings.model_fields:
-        extra["trusted_proxies"] = [PROXY]
+    # The driver is the proxy: the service takes X-Forwarded-For from it.
+    extra: dict[str, Any] = {"trusted_proxies": [PROXY]}
     database_url = os.environ.get("SEALTRACE_DATABASE_URL")
     if database_url:
         extra["database_url"] = database_url

@@ -36,7 +36,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from authn.errors import PermissionDenied
 from verifier.api.middleware import SecurityHeadersMiddleware
 from verifier.api.ratelimit import Counter as RateCounter
-from verifier.api.ratelimit import LocalCounter, RateLimitMiddleware, RedisCounter, client_ip
+from verifier.api.ratelimit import (
+    LocalCounter,
+    RateLimitMiddleware,
+    RedisCounter,
+    client_ip,
+    parse_networks,
+)
 from verifier.settings import Settings
 
 access_log = logging.getLogger("sealtrace.access")
@@ -61,9 +67,7 @@ RECORD_BATCH = Histogram(
     "Scans judged and committed together in one transaction (group commit).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
-RATE_LIMITED = Counter(
-    "sealtrace_rate_limited_total", "Anonymous verify requests refused with 429."
-)
+RATE_LIMITED = Counter("sealtrace_rate_limited_total", "Anonymous requests refused with 429.")
 
 UNMATCHED = "<unmatched>"
 
@@ -103,7 +107,7 @@ def may_read(settings: Settings, ip: str, authorization: str | None) -> bool:
 def metrics(request: Request) -> Response:
     settings = request.app.state.services.settings
     assert isinstance(settings, Settings)
-    ip = client_ip(request.scope, trust_forwarded_for=settings.trust_forwarded_for)
+    ip = client_ip(request.scope, trusted_proxies=parse_networks(settings.trusted_proxies))
     if not may_read(settings, ip, request.headers.get("authorization")):
         raise PermissionDenied("metrics are for the configured scraper only")
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
@@ -173,7 +177,7 @@ def install_operations(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             RateLimitMiddleware,
             counter=rate_counter(settings),
-            trust_forwarded_for=settings.trust_forwarded_for,
+            trusted_proxies=settings.trusted_proxies,
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(MetricsMiddleware, log_access=settings.log_format == "json")

@@ -1,24 +1,33 @@
-"""Rate limits for anonymous verification: a fixed-window counter per client IP.
+"""Rate limits for anonymous routes: one fixed-window counter per client IP.
+
+Every route a caller can use without an account (see :func:`is_limited`) draws on
+the same budget, so a client cannot spread a flood over label URLs, decode,
+``/scan``, reports and verify to multiply its allowance.
 
 Two counters share one interface. :class:`LocalCounter` lives in the worker
 process (one machine, one worker, or tests). :class:`RedisCounter` is shared by
 every worker and machine: one Lua script increments the window's key and sets
 its expiry atomically, so two workers can never both see the last free slot.
 
-Requests with an ``Authorization`` header are not limited here: officers,
-brands and admins are accountable by their token, and a bad token is refused
-with 401 before any verification work. A Redis outage lets requests through
-(logged): verification matters more than its limit.
+Only a request that carries a well-formed sealtrace bearer token skips the
+limit: officers, brands and admins are accountable by their token, and a
+well-formed but unknown token is refused with 401 before any verification
+work. Any other ``Authorization`` header (empty, another scheme, garbage) is
+counted as anonymous: a header alone must not buy a way round the limit.
+A Redis outage lets requests through (logged): verification matters more than
+its limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,7 +38,13 @@ from verifier.api.problems import PROBLEM_JSON, TYPE_BASE
 log = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
-LIMITED_PREFIXES = ("/v1/verify",)  # /v1/verify and /v1/verify-only
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LIMITED_PATHS = frozenset({"/v1/verify", "/v1/verify-only", "/v1/decode", "/scan", "/report"})
+# A Digital Link opens with an Application Identifier (the resolver's route); the location a
+# page shares later; the public transparency log.
+LIMITED_PATTERN = re.compile(r"/\d{2,4}/.*|/v1/scans/[^/]+/location|/v1/log/.*")
+# "Bearer st_" and 43 base64url characters (verifier.accounts.new_token).
+TOKEN_SHAPE = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] +st_[A-Za-z0-9_-]{43} *")
 
 # KEYS[1]: the window's counter; ARGV[1]: window seconds. Returns {count, ttl ms}.
 INCREMENT_SCRIPT = """
@@ -134,38 +149,71 @@ class RedisCounter:
         return Decision(False, max(1, math.ceil(ttl_ms / 1000)))
 
 
-def client_ip(scope: Scope, *, trust_forwarded_for: bool) -> str:
-    """The caller's IP: the socket peer, or the last X-Forwarded-For hop (set by our own
-    load balancer, so it cannot be chosen by the caller) when told to trust it."""
-    if trust_forwarded_for:
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                last: str = bytes(value).decode("latin-1").split(",")[-1].strip()
-                if last:
-                    return last
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """Addresses or CIDR networks (a bare address is a /32 or /128); ValueError if bad."""
+    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values)
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_ip(scope: Scope, *, trusted_proxies: tuple[Network, ...]) -> str:
+    """The caller's IP: the TCP peer, unless the peer is one of our trusted proxies.
+
+    Then it is the rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy:
+    each proxy appends the address it saw, so everything left of that entry was written
+    by the caller and could be anything. From any other peer the header is ignored."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    peer = str(client[0]) if client else "unknown"
+    if not trusted_proxies or not _within(peer, trusted_proxies):
+        return peer
+    hops: list[str] = []
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            hops.extend(bytes(value).decode("latin-1").split(","))
+    chosen = peer
+    for hop in reversed([hop.strip() for hop in hops if hop.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return chosen  # not an address: our proxy did not write it
+        chosen = hop
+        if not _within(hop, trusted_proxies):
+            return hop
+    return chosen  # every hop is one of ours: the leftmost is the closest to the caller
+
+
+def is_limited(path: str) -> bool:
+    """The anonymous routes: label URLs, decode, /scan, /report, location, verify, log."""
+    return path in LIMITED_PATHS or LIMITED_PATTERN.fullmatch(path) is not None
+
+
+def has_token(scope: Scope) -> bool:
+    """A well-formed bearer token (valid or not: get_caller answers 401 to a bad one)."""
+    values = [value for name, value in scope.get("headers", []) if name == b"authorization"]
+    return len(values) == 1 and TOKEN_SHAPE.fullmatch(bytes(values[0])) is not None
 
 
 class RateLimitMiddleware:
-    """Answers 429 (problem+json, Retry-After) to anonymous verify requests over the limit."""
+    """Answers 429 (problem+json, Retry-After) to anonymous requests over the limit, on every
+    anonymous route and method (HEAD and OPTIONS of a label URL too)."""
 
-    def __init__(self, app: ASGIApp, counter: Counter, *, trust_forwarded_for: bool) -> None:
+    def __init__(self, app: ASGIApp, counter: Counter, *, trusted_proxies: Iterable[str]) -> None:
         self.app = app
         self.counter = counter
-        self.trust_forwarded_for = trust_forwarded_for
+        self.trusted_proxies = parse_networks(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not scope["path"].startswith(LIMITED_PREFIXES)
-            or any(name == b"authorization" for name, _ in scope.get("headers", []))
-        ):
+        if scope["type"] != "http" or not is_limited(scope["path"]) or has_token(scope):
             await self.app(scope, receive, send)
             return
-        ip = client_ip(scope, trust_forwarded_for=self.trust_forwarded_for)
-        decision = await self.counter.hit(f"verify:{ip}")
+        ip = client_ip(scope, trusted_proxies=self.trusted_proxies)
+        decision = await self.counter.hit(f"anon:{ip}")
         if decision.allowed:
             await self.app(scope, receive, send)
             return
@@ -181,7 +229,7 @@ async def refuse(send: Send, retry_after: int, limit: int, window: int) -> None:
             "type": TYPE_BASE + "rate-limited",
             "title": "Too many requests",
             "status": 429,
-            "detail": f"over {limit} anonymous verifications per {window} s from this address; "
+            "detail": f"over {limit} anonymous requests per {window} s from this address; "
             f"retry in {retry_after} s",
         }
     ).encode()
