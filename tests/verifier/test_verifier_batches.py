@@ -106,7 +106,7 @@ def test_insert_skips_a_scan_id_another_transaction_took_first(env: Env) -> None
         "gtin": env.ACME_GTIN, "serial": "I2", "scanned_at": now, "recorded_at": now,
         "role": "anonymous", "account_id": None, "device_id": None, "country": None,
         "lat": None, "lon": None, "accuracy_m": None, "verdict": "authentic",
-        "reasons": "[]", "answer": "{}",
+        "reasons": "[]", "answer": "{}", "code": None,
     }  # fmt: skip
     fresh = str(uuid.uuid4())
     with env.session() as session:
