@@ -48,11 +48,10 @@ def _frontier_text(frontier: Frontier) -> str:
     return json.dumps([[lv, ix, h.hex()] for lv, ix, h in frontier.nodes], separators=(",", ":"))
 
 
-def _insert_head_if_missing(connection: Connection) -> Any:
-    values = {"id": 1, "size": 0, "frontier": "[]"}
-    if connection.dialect.name == "postgresql":
-        return pg_insert(_head).values(values).on_conflict_do_nothing()
-    return sqlite_insert(_head).values(values).on_conflict_do_nothing()
+def insert_unless_present(connection: Connection, table: Any, values: dict[str, Any]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect (both stores have it)."""
+    maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(maker(table).values(values).on_conflict_do_nothing())
 
 
 def read_head(connection: Connection) -> Frontier:
@@ -71,7 +70,7 @@ def append(connection: Connection, entries: Sequence[PendingEntry], *, now: date
     locked = select(_head.c.size, _head.c.frontier).where(_head.c.id == 1).with_for_update()
     row = connection.execute(locked).first()
     if row is None:  # an emptied database: the migration's head row is gone
-        connection.execute(_insert_head_if_missing(connection))
+        insert_unless_present(connection, _head, {"id": 1, "size": 0, "frontier": "[]"})
         row = connection.execute(locked).one()
     frontier = _frontier_from(int(row[0]), str(row[1]))
     entry_rows: list[dict[str, object]] = []

@@ -23,8 +23,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from authn.signing import Signer
 from keys.filestore import load_private_key
@@ -103,8 +101,7 @@ class LogService:
                 note = sign_checkpoint(point, self.key_name, self._signer)
                 signed = SignedCheckpoint(head.size, point.root, note, now)
                 values = {"size": signed.size, "root": signed.root, "note": note, "signed_at": now}
-                maker = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-                connection.execute(maker(_checkpoints).values(values).on_conflict_do_nothing())
+                store.insert_unless_present(connection, _checkpoints, values)
                 connection.commit()
             self._last = signed
             return signed
