@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.installed
 OFFICER := mobile_api/officer_app
 ZXING   := $(OFFICER)/static/vendor/zxing
 ZXING_STAMP := $(ZXING)/.built
+# axe-core, the accessibility checker the browser tests inject (pinned in its
+# package-lock.json); test-only, git-ignored, never served.
+AXE_TOOLS := tests/browser_tools
+AXE_STAMP := $(AXE_TOOLS)/node_modules/.installed
 
 .PHONY: run test lint typecheck layers vectors bench eval clean help
 
@@ -39,6 +43,13 @@ $(ZXING_STAMP): $(OFFICER)/package.json $(OFFICER)/package-lock.json
 	    echo "npm not found: the officer app reads codes with BarcodeDetector or typed input only"; \
 	fi
 
+$(AXE_STAMP): $(AXE_TOOLS)/package.json $(AXE_TOOLS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	    (cd $(AXE_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --silent) && touch $(AXE_STAMP); \
+	else \
+	    echo "npm not found: the accessibility checks in the browser tests will skip"; \
+	fi
+
 run: $(STAMP) $(ZXING_STAMP)
 	$(BIN)/python -m sealtrace.demo
 
@@ -52,7 +63,7 @@ vectors: $(STAMP)
 	$(BIN)/python -m tools.make_vectors --check
 	$(BIN)/python -m tools.make_offline_vectors --check
 
-test: lint vectors $(ZXING_STAMP)
+test: lint vectors $(ZXING_STAMP) $(AXE_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -62,4 +73,4 @@ eval: $(STAMP)
 	$(BIN)/python -m bench.clone_eval
 
 clean:
-	rm -rf $(VENV) $(OFFICER)/node_modules $(OFFICER)/static/vendor demo .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OFFICER)/node_modules $(AXE_TOOLS)/node_modules $(OFFICER)/static/vendor demo .mypy_cache .ruff_cache .pytest_cache .hypothesis

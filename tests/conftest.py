@@ -70,6 +70,14 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's source, to inject into a page under test (installed by `make test`)."""
+    path = REPO / "tests" / "browser_tools" / "node_modules" / "axe-core" / "axe.min.js"
+    require(path.is_file(), "axe-core (npm; `make test` installs it into tests/browser_tools)")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
 def softhsm_module() -> str:
     candidates = [
         "/usr/lib/softhsm/libsofthsm2.so",
