@@ -2,7 +2,8 @@
 
 Layout for a key called ``<name>`` in a directory::
 
-    <name>.key.pem   encrypted PKCS#8 PEM, mode 0600 from the moment it exists
+    <name>.key.pem   encrypted PKCS#8 PEM (PBES2 with scrypt, keys.pkcs8), mode 0600
+                     from the moment it exists
     <name>.pub.pem   SubjectPublicKeyInfo PEM, mode 0644
 
 Rules that keep a private key private:
@@ -32,9 +33,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
     Encoding,
-    PrivateFormat,
     PublicFormat,
     load_pem_private_key,
     load_pem_public_key,
@@ -42,6 +41,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from authn.errors import InvalidInput, KeyStoreError, PassphraseError
 from authn.signing import key_id
+from keys.pkcs8 import KdfInfo, encrypt_private_key, encrypted_key_kdf
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,39 @@ def generate_key_files(out_dir: Path, passphrase: bytes, name: str = "signing") 
 
 
 def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes) -> None:
-    """Write ``key`` as encrypted PKCS#8 PEM to a new file with mode 0600."""
+    """Write ``key`` as encrypted PKCS#8 PEM (scrypt) to a new file with mode 0600."""
     _require_passphrase(passphrase)
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase))
-    _write_new_file(path, pem, PRIVATE_MODE)
+    _write_new_file(path, encrypt_private_key(key, passphrase), PRIVATE_MODE)
+
+
+def private_key_kdf(path: Path) -> KdfInfo:
+    """Which key-derivation function protects the key file at ``path``."""
+    return encrypted_key_kdf(_read_private_file(path))
+
+
+def reencrypt_private_key(
+    path: Path, passphrase: bytes, new_passphrase: bytes | None = None
+) -> KdfInfo:
+    """Rewrite the key file at ``path`` under the current work factor.
+
+    Files written before scrypt (PBKDF2 at 2,048 iterations) keep loading; this
+    upgrades one in place, optionally to a new passphrase. The new file is
+    written beside the old one (0600, O_EXCL) and renamed over it, so a crash
+    leaves either the old file or the new one, never half of either.
+    """
+    key = load_private_key(path, passphrase)
+    target = new_passphrase if new_passphrase is not None else passphrase
+    _require_passphrase(target)
+    staging = path.with_name(f".{path.name}.new")
+    staging.unlink(missing_ok=True)
+    _write_new_file(staging, encrypt_private_key(key, target), PRIVATE_MODE)
+    try:
+        os.replace(staging, path)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise KeyStoreError(f"cannot replace {path}: {exc.strerror}") from None
+    log.info("re-encrypted private key %s in %s", key_id(key.public_key()), path.name)
+    return private_key_kdf(path)
 
 
 def write_public_key(path: Path, key: Ed25519PublicKey) -> None:

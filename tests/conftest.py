@@ -16,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+# The suite writes hundreds of key files; each would cost a quarter of a second
+# at the production scrypt work factor. 2^14 is the lowest the setting allows;
+# tests/keys/test_keys_kdf.py checks the production default without it.
+os.environ.setdefault("SEALTRACE_KEY_KDF_LOG2N", "14")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEALTRACE_SHARED_DIR") or REPO.parent / "shared")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -9,6 +9,7 @@ exit with status 2.
 from __future__ import annotations
 
 import getpass
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,10 +20,13 @@ from authn.errors import InvalidInput, KeyStoreError
 from authn.signing import key_id
 from keys.canonical import format_time
 from keys.filestore import (
+    PRIVATE_SUFFIX,
     generate_key_files,
     key_paths,
     load_public_key,
     passphrase_from_env,
+    private_key_kdf,
+    reencrypt_private_key,
     write_public_key,
 )
 from keys.home import DEFAULT_HOME, HOME_ENV, KeyHome, describe_certificate
@@ -245,6 +249,61 @@ def revoke(
         )
     since = format_time(revocation.compromised_since)
     typer.echo(f"revoked {revocation.key_id}, compromised since {since}")
+
+
+NEW_PASSPHRASE_ENV = "SEALTRACE_NEW_KEY_PASSPHRASE"  # noqa: S105 (a variable name)
+
+
+def _private_key_files(paths: list[Path]) -> list[Path]:
+    """The given key files, with a directory standing for every *.key.pem in it."""
+    found: list[Path] = []
+    for path in paths:
+        found.extend(sorted(path.glob(f"*{PRIVATE_SUFFIX}")) if path.is_dir() else [path])
+    if not found:
+        raise InvalidInput("no private key files (*.key.pem) found")
+    return found
+
+
+@app.command("kdf")
+def kdf(
+    paths: Annotated[list[Path], typer.Argument(help="Key files, or directories of them.")],
+) -> None:
+    """Say which key-derivation function protects each private key file.
+
+    Files written before scrypt (PBKDF2, 2,048 iterations) still load; `keys reencrypt`
+    upgrades them. Exits 1 when any file is not at the current work factor.
+    """
+    with reported():
+        files = _private_key_files(paths)
+        infos = [(path, private_key_kdf(path)) for path in files]
+    for path, info in infos:
+        state = "current" if info.current else "weak: run `sealtrace keys reencrypt`"
+        typer.echo(f"{path}: {info.describe()} ({state})")
+    if not all(info.current for _, info in infos):
+        raise typer.Exit(1)
+
+
+@app.command("reencrypt")
+def reencrypt(
+    paths: Annotated[list[Path], typer.Argument(help="Key files, or directories of them.")],
+) -> None:
+    """Rewrite private key files under the current work factor (scrypt N=2^17).
+
+    The passphrase comes from SEALTRACE_KEY_PASSPHRASE (or the terminal); set
+    SEALTRACE_NEW_KEY_PASSPHRASE to change it at the same time. Each file is replaced
+    atomically; files already current are left alone unless the passphrase changes.
+    """
+    with reported():
+        files = _private_key_files(paths)
+        passphrase = passphrase_from_env(prompt=True)
+        new_value = os.environ.get(NEW_PASSPHRASE_ENV)
+        new_passphrase = new_value.encode("utf-8") if new_value else None
+        for path in files:
+            if new_passphrase is None and private_key_kdf(path).current:
+                typer.echo(f"{path}: already current", err=True)
+                continue
+            info = reencrypt_private_key(path, passphrase, new_passphrase)
+            typer.echo(f"{path}: now {info.describe()}", err=True)
 
 
 @trustlist_app.command("build")
