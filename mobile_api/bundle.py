@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -43,6 +43,15 @@ SPEC_VERSION = 1
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 
 Lot = tuple[str, str]  # (GTIN-14, lot)
+Identity = tuple[str, str]  # (GTIN-14, serial)
+
+
+@dataclass(frozen=True)
+class FlaggedCode:
+    """A code the service flagged as cloned: since when, and the reason codes."""
+
+    since: str
+    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +64,7 @@ class OfflineBundle:
     trust_list: TrustList
     recalled_lots: frozenset[Lot]
     decommissioned: BloomFilter
+    flagged: Mapping[Identity, FlaggedCode] = field(default_factory=dict)
 
     def is_stale(self, now: datetime) -> bool:
         return now > self.expires_at
@@ -62,6 +72,13 @@ class OfflineBundle:
 
 def _lots_json(lots: Iterable[Lot]) -> list[JSONValue]:
     return [[gtin, lot] for gtin, lot in sorted(set(lots))]
+
+
+def _flagged_json(flagged: Mapping[Identity, FlaggedCode]) -> list[JSONValue]:
+    return [
+        {"gtin": gtin, "serial": serial, "since": f.since, "reasons": list(f.reasons)}
+        for (gtin, serial), f in sorted(flagged.items())
+    ]
 
 
 def build_full(
@@ -73,6 +90,7 @@ def build_full(
     trust_list: bytes,
     recalled_lots: Iterable[Lot],
     decommissioned: BloomFilter,
+    flagged: Mapping[Identity, FlaggedCode] | None = None,
 ) -> bytes:
     signed: dict[str, JSONValue] = {
         "type": BUNDLE_TYPE,
@@ -84,6 +102,7 @@ def build_full(
         "trust_list": trust_list.decode("utf-8"),
         "recalled_lots": _lots_json(recalled_lots),
         "decommissioned": dict(decommissioned.to_json()),
+        "flagged": _flagged_json(flagged or {}),
     }
     return canonical_json(sign_envelope(signed, BUNDLE_TAG, [signer]))
 
@@ -99,6 +118,8 @@ def build_delta(
     recalled_lots: Iterable[Lot],
     filter_id: str,
     added_keys: Sequence[bytes],
+    flagged_added: Mapping[Identity, FlaggedCode] | None = None,
+    flagged_removed: Iterable[Identity] = (),
 ) -> bytes:
     """A delta: the full (small) trust list and lot list, only the filter keys added."""
     signed: dict[str, JSONValue] = {
@@ -113,6 +134,10 @@ def build_delta(
         "recalled_lots": _lots_json(recalled_lots),
         "filter_id": filter_id,
         "added": base64.b64encode(b"".join(added_keys)).decode("ascii"),
+        "flagged_added": _flagged_json(flagged_added or {}),
+        "flagged_removed": [
+            {"gtin": gtin, "serial": serial} for gtin, serial in sorted(set(flagged_removed))
+        ],
     }
     return canonical_json(sign_envelope(signed, BUNDLE_TAG, [signer]))
 
@@ -145,6 +170,24 @@ def _lots(value: JSONValue) -> frozenset[Lot]:
     return frozenset(lots)
 
 
+def _flagged(value: JSONValue, what: str) -> dict[Identity, FlaggedCode]:
+    found: dict[Identity, FlaggedCode] = {}
+    for i, item in enumerate(expect_list(value if value is not None else [], what)):
+        entry = expect_object(item, f"{what}[{i}]")
+        identity = (
+            expect_str(entry.get("gtin"), "gtin"),
+            expect_str(entry.get("serial"), "serial"),
+        )
+        if "since" not in entry:  # flagged_removed: identities only
+            found[identity] = FlaggedCode("", ())
+            continue
+        reasons = tuple(
+            expect_str(r, "reason") for r in expect_list(entry.get("reasons"), "reasons")
+        )
+        found[identity] = FlaggedCode(expect_str(entry.get("since"), "since"), reasons)
+    return found
+
+
 def open_bundle(
     data: bytes, *, registry_key: Ed25519PublicKey, bundle_key: Ed25519PublicKey, now: datetime
 ) -> OfflineBundle:
@@ -159,6 +202,7 @@ def open_bundle(
         trust_list=trust_list,
         recalled_lots=_lots(signed.get("recalled_lots")),
         decommissioned=BloomFilter.from_json(expect_object(signed.get("decommissioned"), "filter")),
+        flagged=_flagged(signed.get("flagged"), "flagged"),
     )
 
 
@@ -190,6 +234,10 @@ def apply_delta(
         raise TrustError("the delta's added keys are malformed")
     filter_copy = BloomFilter.from_json(bundle.decommissioned.to_json())
     filter_copy.add_keys(added)
+    flagged = dict(bundle.flagged)
+    for identity in _flagged(signed.get("flagged_removed"), "flagged_removed"):
+        flagged.pop(identity, None)
+    flagged.update(_flagged(signed.get("flagged_added"), "flagged_added"))
     return replace(
         bundle,
         version=expect_str(signed.get("version"), "version"),
@@ -198,4 +246,5 @@ def apply_delta(
         trust_list=trust_list,
         recalled_lots=_lots(signed.get("recalled_lots")),
         decommissioned=filter_copy,
+        flagged=flagged,
     )

@@ -12,23 +12,26 @@ sent. Either answer brings the handheld to the current version.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func
+from sqlalchemy import func, tuple_
 from sqlmodel import Session, col, select
 
 from authn.signing import Signer, raw_public_key
+from keys.canonical import format_time
 from keys.filestore import load_private_key
 from keys.trust import TrustList
 from mobile_api.bloom import BloomFilter, filter_id_for, keys_of
-from mobile_api.bundle import build_delta, build_full
+from mobile_api.bundle import FlaggedCode, build_delta, build_full
 from mobile_api.settings import MobileSettings
 from verifier.db.models import AuditEvent, CodeRecord, LotStatus
 from verifier.statuses import CODE_STATUS
+from verifier.verification.flags import FLAG_RESOLVED, FLAGGED
 from verifier.verification.rules import ACTIVE, LOT_RECALLED_STATUS
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,27 @@ class BundleService:
         ).all()
         return [(gtin, lot) for gtin, lot in rows]
 
+    @staticmethod
+    def flagged_codes(
+        session: Session, only: set[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], FlaggedCode]:
+        """The codes flagged as cloned now (of ``only``, when given): few, so listed exactly."""
+        if only is not None and not only:
+            return {}
+        query = select(
+            CodeRecord.gtin, CodeRecord.serial, CodeRecord.flagged_at, CodeRecord.flag_reasons
+        ).where(col(CodeRecord.flagged_at).is_not(None))
+        if only is not None:
+            query = query.where(
+                tuple_(col(CodeRecord.gtin), col(CodeRecord.serial)).in_(sorted(only))
+            )
+        found: dict[tuple[str, str], FlaggedCode] = {}
+        for gtin, serial, flagged_at, reasons in session.exec(query):
+            assert flagged_at is not None
+            why = json.loads(reasons or "[]")
+            found[(gtin, serial)] = FlaggedCode(format_time(flagged_at), tuple(map(str, why)))
+        return found
+
     def answer(
         self,
         session: Session,
@@ -147,6 +171,7 @@ class BundleService:
                 self.signer, version=version, generated_at=now,
                 expires_at=self._expires_at(trust, now), trust_list=trust_bytes,
                 recalled_lots=self.recalled_lots(session), decommissioned=bloom,
+                flagged=self.flagged_codes(session),
             )  # fmt: skip
             self._cached = (version, now, data)
             return data
@@ -170,12 +195,19 @@ class BundleService:
             .where(
                 col(AuditEvent.id) > base[1],
                 col(AuditEvent.id) <= current[1],
-                col(AuditEvent.action).in_([CODE_STATUS, CODE_STATUS + ".undo"]),
+                col(AuditEvent.action).in_(
+                    [CODE_STATUS, CODE_STATUS + ".undo", FLAGGED, FLAG_RESOLVED]
+                ),
             )
             .order_by(col(AuditEvent.id))
         ).all()
         added: list[tuple[str, str]] = []
+        flag_changes: set[tuple[str, str]] = set()
         for action, gtin, serial, after in events:
+            if action in (FLAGGED, FLAG_RESOLVED):
+                if gtin is not None and serial is not None:
+                    flag_changes.add((gtin, serial))
+                continue
             if action != CODE_STATUS or after == ACTIVE:
                 return None  # a code back in circulation: the filter must be rebuilt
             if gtin is not None and serial is not None:
@@ -186,10 +218,12 @@ class BundleService:
         salt = self.salt_for(capacity)
         filter_id = filter_id_for(capacity, self.settings.filter_fp_per_million, salt)
         keys = keys_of(salt, added)
+        flagged = self.flagged_codes(session, only=flag_changes)
         data = build_delta(
             self.signer, version=version, base_version=since, generated_at=now,
             expires_at=self._expires_at(trust, now), trust_list=trust_bytes,
             recalled_lots=self.recalled_lots(session), filter_id=filter_id,
             added_keys=[keys[i : i + 16] for i in range(0, len(keys), 16)],
+            flagged_added=flagged, flagged_removed=flag_changes - set(flagged),
         )  # fmt: skip
         return BundleAnswer(data, version, "delta")

@@ -24,7 +24,9 @@ from datetime import date, datetime
 from authn.code import ProductCode
 from authn.errors import InvalidInput
 from detection import expiry_date
+from detection.flagging import CODE_FLAGGED
 from detection.reasons import SCANNED_AFTER_DECOMMISSION
+from keys.trust import TrustDecision
 from mobile_api.bundle import OfflineBundle
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import (
@@ -91,6 +93,26 @@ def _decommissioned(bundle: OfflineBundle, code: ProductCode) -> list[Finding]:
     ]
 
 
+def _flagged(bundle: OfflineBundle, code: ProductCode, decision: TrustDecision) -> list[Finding]:
+    """The service flagged this code as cloned: say since when, why and whom to tell."""
+    flag = bundle.flagged.get((code.gtin, code.serial))
+    if flag is None:
+        return []
+    whom = ""
+    if decision.brand is not None:
+        contact = ", ".join(str(v) for v in decision.brand.contact.to_json().values())
+        whom = f" Right holder: {decision.brand.name}{', ' + contact if contact else ''}."
+    why = ", ".join(flag.reasons) or "clone findings"
+    return [
+        Finding(
+            CODE_FLAGGED,
+            f"Reported cloned since {flag.since} ({why}): hold the goods and contact the "
+            f"right holder.{whom}",
+            score=100,
+        )
+    ]
+
+
 def verify_offline(bundle: OfflineBundle, text: str, *, now: datetime) -> OfflineVerdict:
     """Judge scanned ``text`` with ``bundle`` at ``now``; InvalidInput if it is not a code."""
     if now.tzinfo is None:
@@ -112,6 +134,7 @@ def verify_offline(bundle: OfflineBundle, text: str, *, now: datetime) -> Offlin
             recent=(),
         )
         findings = [
+            *_flagged(bundle, code, decision),
             *_decommissioned(bundle, code),
             *lot_recalled(rule_input),
             *code_expired(rule_input),

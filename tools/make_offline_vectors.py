@@ -43,7 +43,7 @@ from keys.model import Contact
 from keys.sample import gtin_with_prefix
 from keys.trust import build_trust_list
 from mobile_api.bloom import BloomFilter, keys_of
-from mobile_api.bundle import apply_delta, build_delta, build_full, open_bundle
+from mobile_api.bundle import FlaggedCode, apply_delta, build_delta, build_full, open_bundle
 from mobile_api.offline import verify_offline
 from tools.make_vectors import test_key
 
@@ -122,12 +122,22 @@ def build() -> dict[str, Any]:
         bundle_key, version="3.100.1024", generated_at=NOW - timedelta(hours=1),
         expires_at=expires, trust_list=trust.to_signed_json(),
         recalled_lots=[(GTIN, "LOT-RECALLED")], decommissioned=bloom,
+        flagged={
+            (GTIN, "FLAGGED0001"): FlaggedCode("2026-02-27T08:00:00Z", ("CONCURRENT_SCANS",)),
+            (GTIN, "FLAGGED0002"): FlaggedCode("2026-02-28T09:30:00Z", ("IMPOSSIBLE_TRAVEL",)),
+        },
     )  # fmt: skip
     delta = build_delta(
         bundle_key, version="3.120.1024", base_version="3.100.1024",
         generated_at=NOW, expires_at=expires + timedelta(hours=1),
         trust_list=trust.to_signed_json(), recalled_lots=[(GTIN, "LOT-RECALLED"), (GTIN, "LOT-7")],
         filter_id=bloom.filter_id, added_keys=[keys_of(SALT, delta_decommissioned)],
+        flagged_added={
+            (GTIN, "FLAGGED0003"): FlaggedCode(
+                "2026-03-01T07:00:00Z", ("IMPOSSIBLE_TRAVEL", "TOO_MANY_DEVICES")
+            )
+        },
+        flagged_removed=[(GTIN, "FLAGGED0002")],
     )  # fmt: skip
     keys = {"registry_key": registry.public_key(), "bundle_key": bundle_key.public_key()}
     held_full = open_bundle(full, now=NOW, **keys)
@@ -186,6 +196,11 @@ def build() -> dict[str, Any]:
     add("delta_new_recalled_lot", uri(code("LOT70001", lot="LOT-7")), bundle="delta")
     add("delta_extends_validity", uri(genuine), at=expires + timedelta(minutes=30), bundle="delta")
     add("delta_keeps_old_decommissioned", uri(code("SOLD0001")), bundle="delta")
+    add("flagged_clone", uri(code("FLAGGED0001")))
+    add("flagged_second_code", uri(code("FLAGGED0002")))
+    add("delta_flag_added", uri(code("FLAGGED0003")), bundle="delta")
+    add("delta_flag_removed", uri(code("FLAGGED0002")), bundle="delta")
+    add("delta_flag_kept", uri(code("FLAGGED0001")), bundle="delta")
     add("invalid_not_gs1", "hello world")
     add("invalid_empty", "   ")
     add("invalid_gtin_check_digit", uri(genuine).replace(GTIN, GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)))  # fmt: skip  # noqa: E501

@@ -138,6 +138,23 @@ def undo(
     show(answer, as_json, f"{gtin} {serial}: {answer['previous']} -> {answer['status']}")
 
 
+@app.command("resolve-flag")
+def resolve_flag(
+    gtin: GtinOption,
+    serial: SerialOption,
+    comment: Annotated[str, typer.Option(help="What was found and done (required).")],
+    url: UrlOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a code flagged as cloned (owning brand or officer), with a comment; audited."""
+    with client(url, config) as http:
+        answer = http.call(
+            "POST", f"/v1/codes/{gtin}/{serial}/flag/resolve", json={"comment": comment}
+        )
+    show(answer, as_json, f"{gtin} {serial}: flag of {answer['flagged_at']} resolved")
+
+
 @app.command("recall")
 def recall(
     gtin: GtinOption,

@@ -216,3 +216,71 @@ def test_an_unchanged_bundle_is_re_signed_before_it_grows_old(env: Env) -> None:
     later, later_headers = fetch(env)
     assert later_headers["etag"] == headers["etag"]  # same content version
     assert opened(env, later).expires_at > opened(env, first).expires_at
+
+
+def _flag_by_two_officers(env: Env, serial: str) -> None:
+    env.register([serial])
+    earlier = (env.clock() - timedelta(hours=2)).isoformat()
+    for place, country, at in (
+        ({"lat": 50.11, "lon": 8.68, "accuracy_m": 20}, "DE", earlier),
+        ({"lat": 31.23, "lon": 121.47, "accuracy_m": 20}, "CN", None),
+    ):
+        body = {"code": env.sign(serial), "location": place, "country": country}
+        if at is not None:
+            body["scanned_at"] = at
+        response = env.client.post("/v1/verify", json=body, headers=env.auth("officer"))
+        assert response.status_code == 200, response.text
+    assert response.json()["flagged"]["scan_id"] == response.json()["scan_id"]
+
+
+def test_flagged_codes_travel_in_the_bundle_and_its_deltas(env: Env, tmp_path: Path) -> None:
+    env.register(["OK1"])
+    base, headers = fetch(env)
+    bundle = opened(env, base)
+    assert bundle.flagged == {}
+    _flag_by_two_officers(env, "FL1")
+    delta = env.client.get(
+        f"/v1/offline-bundle?since={headers['x-bundle-version']}", headers=env.auth("officer")
+    )
+    assert delta.headers["x-bundle-kind"] == "delta"
+    keys = {"registry_key": env.world.registry.public_key(),
+            "bundle_key": env.world.bundle_key.public_key(), "now": env.clock()}  # fmt: skip
+    updated = apply_delta(bundle, delta.content, **keys)
+    assert set(updated.flagged) == {(ACME_GTIN, "FL1")}
+    assert "IMPOSSIBLE_TRAVEL" in updated.flagged[(ACME_GTIN, "FL1")].reasons
+    verdict = verify_offline(updated, env.sign("FL1"), now=env.clock())
+    assert verdict.verdict == "suspect"
+    assert verdict.reasons[0].code == "CODE_FLAGGED"
+    assert "Reported cloned since" in verdict.reasons[0].message
+    assert "Right holder: " in verdict.reasons[0].message
+    assert verify_offline(updated, env.sign("OK1"), now=env.clock()).verdict == "authentic"
+    # A full bundle carries it too, and `sealtrace officer verify` prints it.
+    full, _ = fetch(env)
+    assert set(opened(env, full).flagged) == {(ACME_GTIN, "FL1")}
+    path = tmp_path / "bundle.json"
+    path.write_bytes(full)
+    cli = CliRunner().invoke(
+        officer_app,
+        ["verify", "--bundle", str(path), "--registry-key", str(env.world.registry_key_path),
+         "--bundle-key", str(env.world.bundle_key_path), "--at", env.clock().isoformat(),
+         env.sign("FL1")],
+    )  # fmt: skip
+    assert cli.exit_code == 1
+    assert "verdict: suspect" in cli.output
+    assert "Reported cloned since" in cli.output
+    # Resolved: the next delta removes it.
+    resolved = env.client.post(
+        f"/v1/codes/{ACME_GTIN}/FL1/flag/resolve", json={"comment": "copy seized"},
+        headers=env.auth("acme"),
+    )  # fmt: skip
+    assert resolved.status_code == 200, resolved.text
+    removal = env.client.get(
+        f"/v1/offline-bundle?since={updated.version}", headers=env.auth("officer")
+    )
+    assert removal.headers["x-bundle-kind"] == "delta"
+    assert json.loads(removal.content)["signed"]["flagged_removed"] == [
+        {"gtin": ACME_GTIN, "serial": "FL1"}
+    ]
+    after = apply_delta(updated, removal.content, **keys)
+    assert after.flagged == {}
+    assert verify_offline(after, env.sign("FL1"), now=env.clock()).verdict == "authentic"

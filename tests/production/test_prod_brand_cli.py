@@ -267,3 +267,30 @@ def test_accounts_create_refuses_a_brand_not_in_the_trust_list(service: Service)
     assert "not in the trust list" in refused.stderr
     created = service.run(*args, "--name", "acme-2", "--brand", "acme")
     assert created.exit_code == 0, created.output
+
+
+def test_resolve_flag_of_a_code_two_officers_saw_in_two_places(
+    service: Service, world: World
+) -> None:
+    [serial] = serials(1, "FL")
+    service.register(world, [serial])
+    code = signed_uri(world, serial)
+    frankfurt = {"lat": 50.11, "lon": 8.68, "accuracy_m": 20}
+    shanghai = {"lat": 31.23, "lon": 121.47, "accuracy_m": 20}
+    for place, country in ((frankfurt, "DE"), (shanghai, "CN")):
+        seen = service.post(
+            "/v1/verify", {"code": code, "location": place, "country": country}, who="officer"
+        )
+        assert seen.status_code == 200, seen.text
+    assert seen.json()["flagged"]["scan_id"] == seen.json()["scan_id"]
+    other = service.run("brand", "resolve-flag", "--gtin", ACME_GTIN, "--serial", serial,
+                        "--comment", "not mine", who="other")  # fmt: skip
+    assert other.exit_code == 2
+    done = service.run("brand", "resolve-flag", "--gtin", ACME_GTIN, "--serial", serial,
+                       "--comment", "parallel import, checked")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert f"{ACME_GTIN} {serial}: flag of " in done.stdout
+    again = service.run("brand", "resolve-flag", "--gtin", ACME_GTIN, "--serial", serial,
+                        "--comment", "twice")  # fmt: skip
+    assert again.exit_code == 2
+    assert "not flagged" in again.output

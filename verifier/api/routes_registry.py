@@ -11,6 +11,8 @@ from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustL
 from verifier.api.schemas import (
     CodePublic,
     CodeStatusIn,
+    FlagResolutionOut,
+    FlagResolveIn,
     LotStatusIn,
     MarketsIn,
     MarketsOut,
@@ -18,6 +20,7 @@ from verifier.api.schemas import (
     RegistrationOut,
     StatusChangeOut,
 )
+from verifier.verification.flags import resolve_flag
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -87,6 +90,22 @@ def undo_code_status(
     return statuses.undo_code_status(
         session, caller, trust, gtin, serial, now=now, undo_window=services.undo_window
     )
+
+
+@router.post("/codes/{gtin}/{serial}/flag/resolve", response_model=FlagResolutionOut)
+def resolve_code_flag(
+    gtin: GtinPath,
+    serial: SerialPath,
+    body: FlagResolveIn,
+    caller: CallerDep,
+    session: SessionDep,
+    trust: TrustListDep,
+    now: NowDep,
+) -> FlagResolutionOut:
+    """Resolve a code's flag as cloned (owning brand, officer, admin), with a comment.
+
+    Audited. New clone evidence from accountable scans flags the code again."""
+    return resolve_flag(session, caller, trust, gtin, serial, body.comment, now=now)
 
 
 @router.post("/lots/{gtin}/{lot}/status", response_model=StatusChangeOut)

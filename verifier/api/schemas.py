@@ -163,10 +163,15 @@ class VerifyOut(BaseModel):
     right_holder: RightHolderOut | None = Field(
         default=None, description="Officers and the owning brand only."
     )
+    flagged: FlagOut | None = Field(
+        default=None,
+        description="Officers and the owning brand only: the code is flagged as cloned.",
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The answer without the sections this caller may not see (absent, not null)."""
-        hidden = {k for k in ("history", "risk", "right_holder") if getattr(self, k) is None}
+        sections = ("history", "risk", "right_holder", "flagged")
+        hidden = {k for k in sections if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=hidden)
 
 
@@ -205,6 +210,26 @@ class CodeStatusIn(Strict):
 class LotStatusIn(Strict):
     status: Literal["recalled", "active"]
     comment: Text | None = Field(default=None, max_length=500)
+
+
+class FlagResolveIn(Strict):
+    comment: Text = Field(min_length=1, max_length=500, description="Why the flag is resolved.")
+
+
+class FlagResolutionOut(BaseModel):
+    gtin: str
+    serial: str
+    flagged_at: datetime
+    resolved_at: datetime
+    comment: str
+
+
+class FlagOut(BaseModel):
+    """The code's own state: flagged as cloned, since when, why, by which scan."""
+
+    since: datetime | None = Field(default=None, description="None: flagged by this very scan.")
+    reasons: list[str]
+    scan_id: str | None = None
 
 
 class StatusChangeOut(BaseModel):

@@ -59,6 +59,12 @@ class CodeRecord(SQLModel, table=True):
     registered_by: int = Field(foreign_key="account.id")
     status: str = Field(default="active", max_length=16)
     status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Flagged as cloned (docs/detection.md, "A code's state"): set with the scan that showed
+    # it, cleared by a resolution, which sets flag_resolved_at.
+    flagged_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    flag_reasons: str | None = Field(default=None, sa_type=Text)  # JSON list of reason codes
+    flag_scan_id: str | None = Field(default=None, max_length=36)
+    flag_resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class IntendedMarket(SQLModel, table=True):

@@ -47,6 +47,9 @@ class CodeFacts:
     registered_at: datetime
     status: str
     status_changed_at: datetime | None
+    flagged_at: datetime | None = None  # flagged as cloned since then (None: not flagged)
+    flag_reasons: str | None = None  # JSON list of the reason codes that flagged it
+    flag_scan_id: str | None = None  # the scan that showed it
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from authn.element_string import format_bracketed
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
 from detection import DetectionSettings, Finding
+from detection.flagging import flag_evidence
 from epcis.identifiers import unit_uri
 from epcis.store import findings_for_scan
 from keys.trust import TrustDecision, TrustList
@@ -46,11 +47,13 @@ from verifier.registry import caller_owns
 from verifier.settings import Clock
 from verifier.trust import TrustStore
 from verifier.verification.detect import (
+    ROLES,
     Outcome,
     genuine_outcome,
     trust_finding,
     untrusted_outcome,
 )
+from verifier.verification.flags import flag_codes, flag_finding, flag_state
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import ScanFacts, effective_status_of
 from verifier.verification.state import (
@@ -105,6 +108,8 @@ class _Batch:
     judged: dict[Identity, list[ScanFacts]] = field(default_factory=dict)  # as stored, per code
     answered: dict[str, tuple[ScanJob, VerifyOut]] = field(default_factory=dict)  # by scan_id
     judged_outcomes: list[tuple[ScanJob, Outcome]] = field(default_factory=list)
+    # Codes this batch flags as cloned: (scan_id that showed it, reasons), per code.
+    flags: dict[Identity, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def _seen(states: dict[Identity, CodeState]) -> dict[Identity, frozenset[str]]:
@@ -201,6 +206,11 @@ class Verifier:
             stored = self._stored_scans(session, (jobs[i].scan.scan_id for i in taken))
             for i in taken:
                 results[i] = self._late_repeat(jobs[i], stored)
+        flag_codes(
+            session,
+            {identity: flag for identity, flag in batch.flags.items() if flag[0] in inserted},
+            now=now,
+        )
         raise_batch_alerts(
             session,
             [(subject, findings) for scan_id, subject, findings in batch.alerts
@@ -303,22 +313,41 @@ class Verifier:
         )
         if decision.outcome == "genuine":
             status = effective_status_of(state.record, state.lot_status, scan.scanned_at)
+            flag = flag_finding(state.record, batch.flags.get(code.identity()))
             outcome = genuine_outcome(
                 decision, code=code, state=state, scan=scan, status=status,
-                extra=self._trace_findings(session, state, scan), settings=self.detection,
-                now=now,
+                extra=[*flag, *self._trace_findings(session, state, scan)],
+                settings=self.detection, now=now,
             )  # fmt: skip
+            if job.records and state.record is not None and not flag:
+                self._maybe_flag(batch, job, outcome, recent)
         else:
             outcome = untrusted_outcome(decision)
         full = caller.is_privileged or caller_owns(caller, trust_list, code.gtin)
         answer = shape(
             code=code, decision=decision, outcome=outcome, scanned_at=scan.scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
+            flagged=flag_state(state.record, batch.flags.get(code.identity()), now=now),
         )  # fmt: skip
         batch.judged_outcomes.append((job, outcome))
         if job.records:
             self._add_to_batch(batch, job, decision, outcome, answer)
         return answer
+
+    @staticmethod
+    def _maybe_flag(
+        batch: _Batch, job: ScanJob, outcome: Outcome, recent: Sequence[ScanFacts]
+    ) -> None:
+        """Flag the code when this recorded scan's findings show two items (detection.flagging)."""
+        assert job.scan.scan_id is not None
+        evidence = flag_evidence(
+            outcome.findings,
+            scan_id=job.scan.scan_id,
+            scan_role=ROLES.get(job.scan.role, "consumer"),
+            history_roles={s.scan_id: ROLES.get(s.role, "consumer") for s in recent if s.scan_id},
+        )
+        if evidence is not None:
+            batch.flags[job.code.identity()] = (job.scan.scan_id, evidence.reasons)
 
     @staticmethod
     def _add_to_batch(

@@ -49,7 +49,8 @@ def code_facts(row: CodeRecord) -> CodeFacts:
     return CodeFacts(
         gtin=row.gtin, serial=row.serial, lot=row.lot, expiry=row.expiry, key_id=row.key_id,
         batch_id=row.batch_id, brand_id=row.brand_id, registered_at=row.registered_at,
-        status=row.status, status_changed_at=row.status_changed_at,
+        status=row.status, status_changed_at=row.status_changed_at, flagged_at=row.flagged_at,
+        flag_reasons=row.flag_reasons, flag_scan_id=row.flag_scan_id,
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from keys.trust import TrustDecision
 from verifier.api.schemas import (
     CoarseLocation,
     FindingOut,
+    FlagOut,
     HistoryEntry,
     ProductOut,
     ReasonOut,
@@ -94,6 +95,7 @@ def shape(
     scan_id: str | None,
     full: bool,
     history: Sequence[ScanFacts] | None,
+    flagged: FlagOut | None = None,
 ) -> VerifyOut:
     product = product_of(code, decision, scanned_at.date())
     status = cast(StatusName, outcome.status)
@@ -138,4 +140,5 @@ def shape(
             if brand is not None
             else None
         ),
+        flagged=flagged,
     )

@@ -336,17 +336,17 @@ export async function verifyOffline(bundle, text, now) {
   const decision = await evaluate(bundle.trust, code, now);
   const findings = [];
   if (decision.outcome === "genuine") {
+    const flag = bundle.flagged.get(flagKey(code.gtin, code.serial));
+    if (flag) {
+      // As mobile_api.offline._flagged: one finding, first, with the reasons and whom to tell.
+      const why = flag.reasons.length ? flag.reasons.join(", ") : "clone findings";
+      findings.push({ code: "CODE_FLAGGED", severity: "suspect",
+        message: `Reported cloned since ${flag.since} (${why}): hold the goods and contact the right holder.` });
+    }
     if (await mightContain(bundle.decommissioned, code.gtin, code.serial)) {
       const rate = bundle.decommissioned.fpPerMillion / 10000;
       findings.push({ code: "SCANNED_AFTER_DECOMMISSION", severity: "suspect",
         message: `The brand marked this unit as taken out of circulation (sold, destroyed, exported ...); offline filter, false alarms about ${rate} % of the time.` });
-    }
-    const flag = bundle.flagged.get(flagKey(code.gtin, code.serial));
-    if (flag) {
-      for (const reason of flag.reasons.length ? flag.reasons : ["FLAGGED_CLONE"]) {
-        findings.push({ code: reason, severity: "suspect",
-          message: `The service flagged this code as a likely clone (since ${flag.since}).` });
-      }
     }
     if (code.lot !== null && bundle.recalledLots.has(`${code.gtin}\x1d${code.lot}`)) {
       findings.push({ code: "LOT_RECALLED", severity: "info", message: `Lot ${code.lot} of this product has been recalled by the brand.` });
