@@ -32,7 +32,7 @@ CODE_STATUS = "code.status"
 LOT_STATUS = "lot.status"
 
 
-def _load_code(session: Session, gtin: str, serial: str) -> CodeRecord:
+def load_code_for_update(session: Session, gtin: str, serial: str) -> CodeRecord:
     record = session.exec(
         select(CodeRecord)
         .where(CodeRecord.gtin == gtin, CodeRecord.serial == serial)
@@ -59,7 +59,7 @@ def change_code_status(
     require_writer(caller, trust, gtin)
     requested = status  # "dispensed" has its own EPCIS event, though it is stored as sold
     status = "sold" if status == "dispensed" else status
-    record = _load_code(session, gtin, serial)
+    record = load_code_for_update(session, gtin, serial)
     if record.status == status:
         return StatusChangeOut(
             gtin=gtin, serial=serial, status=status, previous=status, changed=False
@@ -127,7 +127,7 @@ def undo_code_status(
 ) -> StatusChangeOut:
     gtin = gtin14(gtin)
     require_writer(caller, trust, gtin)
-    record = _load_code(session, gtin, serial)
+    record = load_code_for_update(session, gtin, serial)
     latest = _latest_change(
         session, CODE_STATUS, AuditEvent.gtin == gtin, AuditEvent.serial == serial
     )

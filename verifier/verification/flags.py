@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import Table, and_, bindparam, update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from authn.errors import Conflict, NotFound
+from authn.errors import Conflict
 from detection import Finding
 from detection.flagging import CODE_FLAGGED
 from keys.trust import TrustList
@@ -24,6 +24,7 @@ from verifier.accounts import Caller
 from verifier.api.schemas import FlagOut, FlagResolutionOut
 from verifier.db.models import AuditEvent, CodeRecord
 from verifier.registry import account_id_of, gtin14, require_reader
+from verifier.statuses import load_code_for_update
 from verifier.verification.rules import CodeFacts
 
 FLAGGED = "code.flagged"
@@ -126,13 +127,7 @@ def resolve_flag(
     """Clear a code's flag: the owning brand, an officer or an admin, with a comment, audited."""
     gtin = gtin14(gtin)
     require_reader(caller, trust, gtin)  # brand: own GTINs only (else 404); officers, admins
-    record = session.exec(
-        select(CodeRecord)
-        .where(CodeRecord.gtin == gtin, CodeRecord.serial == serial)
-        .with_for_update()
-    ).first()
-    if record is None:
-        raise NotFound("no such code")
+    record = load_code_for_update(session, gtin, serial)
     if record.flagged_at is None:
         raise Conflict("this code is not flagged")
     flagged_at, reasons = record.flagged_at, record.flag_reasons or "[]"
