@@ -128,6 +128,14 @@ def test_every_state_has_its_own_colour_icon_and_heading(
     assert seen["unverifiable"]["state"] == "unverifiable"
     assert "Ask a pharmacist or the seller" in page.locator("#result").inner_text()  # no brand
     check_layout(page, axe_script, shots, "scan-camera-unverifiable")
+    page.context.close()
+    # A label's page when the trust list has gone stale: "cannot confirm" there too.
+    env.clock.advance(days=95)
+    page = new_page(browser)
+    page.goto(label_url(live_server, "P-auth"))
+    assert banner(page) == seen["unverifiable"]
+    assert BANNERS["unverifiable"].next_step in page.locator("section.next").inner_text()
+    check_layout(page, axe_script, shots, "page-unverifiable")
     for key in ("heading", "colour", "icon"):
         values = [s[key] for s in seen.values()]
         assert len(set(values)) == len(values), f"two states share a {key}: {seen}"
