@@ -14,13 +14,14 @@ ZXING_STAMP := $(ZXING)/.built
 AXE_TOOLS := tests/browser_tools
 AXE_STAMP := $(AXE_TOOLS)/node_modules/.installed
 
-.PHONY: run test lint typecheck layers vectors bench eval clean help
+.PHONY: run test lint typecheck layers vectors messages bench eval clean help
 
 help:
 	@echo "make run     set up, create the demo brand, keys and labels, serve the verifier"
 	@echo "make test    set up, lint, type-check, check layers and vectors, run the tests"
 	@echo "make lint    ruff, mypy and the layer contracts"
 	@echo "make vectors regenerate tests/vectors and fail if they changed"
+	@echo "make messages extract the consumer pages' messages (Babel), update every catalogue"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
 	@echo "make eval    run the clone-detection evaluation on the supply-chain simulator"
 
@@ -58,6 +59,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The consumer pages' gettext catalogues: extract with Babel (babel.cfg) into
+# mobile_api/locale/messages.pot and update each language's messages.po (docs/i18n.md).
+messages: $(STAMP)
+	$(BIN)/python -m tools.messages
 
 vectors: $(STAMP)
 	$(BIN)/python -m tools.make_vectors --check

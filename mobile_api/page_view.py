@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from authn.digital_link import DigitalLink, format_digital_link
 from authn.errors import InvalidInput, Unavailable
-from mobile_api.pages import BrandContact, message_page, verdict_page
+from mobile_api.pages import BrandContact, Page, error_page, verdict_page
 from mobile_api.web import (
     device_id_of,
     html_response,
@@ -35,7 +35,7 @@ def brand_contact(services: Any, gtin: str) -> BrandContact | None:
 
 
 async def verify_page_view(
-    request: Request, link: DigitalLink, services: Any, caller: Caller, *, lang: str, html: bool
+    request: Request, link: DigitalLink, services: Any, caller: Caller, *, page: Page, html: bool
 ) -> Response:
     """Browsers (``html``) get the verdict page, API clients the verify JSON; both record
     the scan. A browser without the session cookie gets one, so it is one device."""
@@ -55,12 +55,11 @@ async def verify_page_view(
     except InvalidInput:
         if not html:
             raise
-        return html_response(message_page(lang, "error.title", "error.text"), status_code=400)
+        return html_response(error_page(page), status_code=400, lang=page.lang)
     if not html:
         return JSONResponse(answer.to_json(), headers={"Cache-Control": "no-store"})
-    page = verdict_page(lang, answer, brand_contact(services, answer.product.gtin))
-    response = html_response(page)
-    response.headers["Content-Language"] = lang
+    html_page = verdict_page(page, answer, brand_contact(services, answer.product.gtin))
+    response = html_response(html_page, lang=page.lang)
     if fresh_cookie and cookie is not None:
         set_session_cookie(response, request, cookie)
     return response

@@ -17,7 +17,6 @@ from starlette.convertors import Convertor, register_url_convertor
 from authn.code import AI_GTIN, AI_SERIAL
 from authn.digital_link import DigitalLink, parse_digital_link
 from authn.errors import GS1SyntaxError, Unavailable
-from mobile_api.i18n import pick_language
 from mobile_api.linkset import (
     LINKSET_JSON,
     LINKSET_REQUESTS,
@@ -29,8 +28,8 @@ from mobile_api.linkset import (
     resolver_description,
 )
 from mobile_api.page_view import verify_page_view
-from mobile_api.pages import message_page
-from mobile_api.web import html_response, wants_html
+from mobile_api.pages import error_page
+from mobile_api.web import html_response, page_of, wants_html
 from verifier.api.deps import CallerDep, Services, ServicesDep
 from verifier.api.problems import problem
 
@@ -103,11 +102,9 @@ def _wants_linkset(request: Request) -> bool:
 
 
 def _error(request: Request, status: int, detail: str) -> Response:
-    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
     if wants_html(request):
-        response: Response = html_response(
-            message_page(lang, "error.title", "error.text"), status_code=status
-        )
+        page = page_of(request)
+        response: Response = html_response(error_page(page), status_code=status, lang=page.lang)
     else:
         slug = "invalid-input" if status == 400 else "not-found"
         response = problem(status, slug, "Bad request" if status == 400 else "Not found", detail)
@@ -170,9 +167,8 @@ async def resolve(
         # A HEAD asks what a GET would answer; it is no verification and records nothing.
         media = "text/html; charset=utf-8" if wants_html(request) else "application/json"
         return Response(status_code=200, headers={**headers, **vary}, media_type=media)
-    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
     response = await verify_page_view(
-        request, link, services, caller, lang=lang, html=wants_html(request)
+        request, link, services, caller, page=page_of(request), html=wants_html(request)
     )
     response.headers.update(headers)
     return response

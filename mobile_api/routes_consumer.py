@@ -6,20 +6,21 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
 from authn.errors import NotFound
-from mobile_api.i18n import pick_language
 from mobile_api.page_view import brand_contact
-from mobile_api.pages import message_page
+from mobile_api.pages import error_page, report_sent_page
+from mobile_api.settings import MobileSettings
 from mobile_api.web import (
     MobileSettingsDep,
     device_id_of,
     html_response,
+    page_of,
     session_cookie,
 )
 from verifier.accounts import Role
@@ -90,25 +91,23 @@ def add_location(
     "/report",
     summary="A consumer's report of a suspected fake (HTML form post)",
     include_in_schema=True,
+    status_code=303,
 )
 async def report(
     request: Request, services: ServicesDep, session: SessionDep, mobile: MobileSettingsDep
 ) -> Response:
-    """Stored as an alert of kind CONSUMER_REPORT for the brand; one per scan."""
+    """Stored as an alert of kind CONSUMER_REPORT for the brand; one per scan. Answers a
+    redirect to the receipt (GET /report), so a reload does not post the form again."""
     raw = (await request.body()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(raw, max_num_fields=20).items()}
-    lang = pick_language(request.headers.get("accept-language"), form.get("lang"))
-    window = timedelta(minutes=mobile.location_window_minutes) * 48
     try:
         scan = _own_anonymous_scan(
-            session, request, form.get("scan_id", ""), window, services.clock()
+            session, request, form.get("scan_id", ""), _report_window(mobile), services.clock()
         )
     except NotFound:
-        return html_response(message_page(lang, "error.title", "error.text"), status_code=404)
-    already = session.exec(
-        select(Alert).where(Alert.kind == REPORT_KIND, Alert.scan_id == scan.scan_id)
-    ).first()
-    if already is None:
+        page = page_of(request, form.get("lang"))
+        return html_response(error_page(page), status_code=404, lang=page.lang)
+    if _report_of(session, scan) is None:
         contact = brand_contact(services, scan.gtin)
         brand_id = None
         if contact is not None:
@@ -127,4 +126,39 @@ async def report(
             )
         )  # fmt: skip
         session.commit()
-    return html_response(message_page(lang, "report", "report.thanks"))
+    lang = page_of(request, form.get("lang")).lang
+    receipt = "/report?" + urlencode({"scan_id": scan.scan_id, "lang": lang})
+    return RedirectResponse(receipt, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+@api_router.get(
+    "/report",
+    summary="The receipt of a consumer's report: next steps and the brand's contact",
+    include_in_schema=True,
+)
+def report_receipt(
+    request: Request, services: ServicesDep, session: SessionDep, mobile: MobileSettingsDep
+) -> Response:
+    """Only for the browser session that sent the report (no oracle of other scans)."""
+    page = page_of(request)
+    try:
+        scan = _own_anonymous_scan(
+            session, request, request.query_params.get("scan_id", ""), _report_window(mobile),
+            services.clock(),
+        )  # fmt: skip
+    except NotFound:
+        return html_response(error_page(page), status_code=404, lang=page.lang)
+    if _report_of(session, scan) is None:
+        return html_response(error_page(page), status_code=404, lang=page.lang)
+    contact = brand_contact(services, scan.gtin)
+    return html_response(report_sent_page(page, contact), lang=page.lang)
+
+
+def _report_window(mobile: MobileSettings) -> timedelta:
+    return timedelta(minutes=mobile.location_window_minutes) * 48
+
+
+def _report_of(session: Session, scan: Scan) -> Alert | None:
+    return session.exec(
+        select(Alert).where(Alert.kind == REPORT_KIND, Alert.scan_id == scan.scan_id)
+    ).first()

@@ -20,14 +20,15 @@ from mobile_api.decode import (
     check_header,
     decode_codes,
 )
-from mobile_api.i18n import pick_language
-from mobile_api.pages import scanner_page
+from mobile_api.page_view import brand_contact
+from mobile_api.pages import NO_CODE, NOT_A_PRODUCT_CODE, scan_result, scanner_page
 from mobile_api.settings import MobileSettings
 from mobile_api.web import (
     MobileSettingsDep,
     device_id_of,
     html_response,
     new_session_cookie,
+    page_of,
     session_cookie,
     set_session_cookie,
 )
@@ -39,7 +40,8 @@ from verifier.api.schemas import VerifyIn, VerifyOut
 router = APIRouter(tags=["scan"])
 
 
-async def _photo(request: Request, settings: MobileSettings) -> bytes:
+async def _upload(request: Request, settings: MobileSettings) -> bytes | str:
+    """The photo's bytes, or the text the camera read (the form field ``code``)."""
     body = await request.body()
     if len(body) > settings.decode_body_limit:
         raise PayloadTooLarge(f"a photo is at most {settings.decode_body_limit} bytes")
@@ -49,12 +51,22 @@ async def _photo(request: Request, settings: MobileSettings) -> bytes:
     # Starlette's form parser (python-multipart) reads the body already cached above.
     try:
         async with request.form(max_files=1, max_fields=10) as form:
+            code = form.get("code")
+            if isinstance(code, str) and code:
+                return code[:2048]
             upload = form.get("photo")
             if not isinstance(upload, StarletteUploadFile):
                 raise InvalidInput("no file named 'photo' in the upload")
             return await upload.read()
     except MultiPartException as exc:
         raise InvalidInput(f"the multipart upload is malformed: {exc.message}") from None
+
+
+async def _photo(request: Request, settings: MobileSettings) -> bytes:
+    upload = await _upload(request, settings)
+    if isinstance(upload, str):
+        raise InvalidInput("no file named 'photo' in the upload")
+    return upload
 
 
 async def _decode(request: Request, data: bytes, mobile: MobileSettings) -> list[Decoded]:
@@ -142,8 +154,8 @@ async def decode(
 
 @router.get("/scan", summary="The scanner page (camera or photo upload)", include_in_schema=True)
 def scan_page(request: Request) -> Response:
-    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-    return html_response(scanner_page(lang))
+    page = page_of(request)
+    return html_response(scanner_page(page), lang=page.lang)
 
 
 @router.post("/scan", summary="The scanner page's form without JavaScript", include_in_schema=False)
@@ -154,24 +166,33 @@ async def scan_form(
     caller: CallerDep,
     mobile: MobileSettingsDep,
 ) -> Response:
-    lang = pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    """A photo (``photo``) or the camera's text (``code``): the scanner page with the result,
+    which scan.js shows in place when JavaScript is on."""
+    page = page_of(request)
+    device_id, fresh = _device(request, caller)
+    from_camera = False
     try:
-        data = await _photo(request, mobile)
-        codes = await _decode(request, data, mobile)
-        device_id, fresh = _device(request, caller)
+        upload = await _upload(request, mobile)
+        if isinstance(upload, str):
+            from_camera = True
+            codes = [Decoded(text=upload, scan=upload, format="camera")]
+        else:
+            codes = await _decode(request, upload, mobile)
         _decoded, answer = await run_in_threadpool(
             _verify_decoded, services, session, caller, codes, device_id
         )
     except DecoderBusy:
-        busy = html_response(scanner_page(lang, error_key="scan.none"), status_code=503)
+        busy = html_response(scanner_page(page, error=NO_CODE), status_code=503, lang=page.lang)
         busy.headers["Retry-After"] = "5"
         return busy
     except InvalidInput as exc:
         status = 415 if isinstance(exc, UnsupportedImage) else 422
         if isinstance(exc, PayloadTooLarge):
             status = 413
-        return html_response(scanner_page(lang, error_key="scan.none"), status_code=status)
-    response = html_response(scanner_page(lang, answer))
+        error = NOT_A_PRODUCT_CODE if from_camera else NO_CODE
+        return html_response(scanner_page(page, error=error), status_code=status, lang=page.lang)
+    contact = brand_contact(services, answer.product.gtin)
+    response = html_response(scanner_page(page, scan_result(page, answer, contact)), lang=page.lang)
     if fresh is not None:
         set_session_cookie(response, request, fresh)
     return response

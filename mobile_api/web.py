@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mobile_api.pages import CONTENT_SECURITY_POLICY
+from mobile_api.i18n import pick_language
+from mobile_api.pages import CONTENT_SECURITY_POLICY, Page
 from mobile_api.settings import MobileSettings
 
 SESSION_COOKIE = "st_session"
@@ -102,5 +104,18 @@ def page_headers() -> dict[str, str]:
     }
 
 
-def html_response(body: str, *, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status_code, headers=page_headers())
+def html_response(body: str, *, status_code: int = 200, lang: str | None = None) -> HTMLResponse:
+    headers = page_headers() if lang is None else {**page_headers(), "Content-Language": lang}
+    return HTMLResponse(body, status_code=status_code, headers=headers)
+
+
+def page_of(request: Request, lang: str | None = None) -> Page:
+    """The page's language (``lang`` or the ``lang`` query parameter, else Accept-Language)
+    and its own address without ``lang``, which the language switcher links from."""
+    chosen = pick_language(
+        request.headers.get("accept-language"), lang or request.query_params.get("lang")
+    )
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return Page(chosen, path + ("?" + urlencode(kept, quote_via=quote) if kept else ""))

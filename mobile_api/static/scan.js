@@ -1,78 +1,45 @@
-// The scanner page: camera + BarcodeDetector where the browser has it, else photo upload.
+// The scanner page: the photo form's answer shown in place, and the camera where the
+// browser has BarcodeDetector. Both post to /scan, so the result (banner, facts, what to do
+// next, the brand's contact) is drawn by the server exactly as on a label's page.
 "use strict";
 (function () {
-  var messages = JSON.parse(document.getElementById("messages").textContent);
   var form = document.getElementById("photo-form");
   var result = document.getElementById("result");
-  var icons = { authentic: "\u2714", suspect: "!", counterfeit: "\u2716", unverifiable: "?" };
+  if (!window.fetch || !window.DOMParser) { return; }
 
-  function element(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
-
-  function showVerdict(answer) {
-    var verdict = answer.verdict;
-    var section = element("section", "verdict verdict-" + verdict);
-    section.id = "verdict";
-    section.setAttribute("role", "status");
-    section.dataset.verdict = verdict;
-    var icon = element("span", "icon", icons[verdict]);
-    icon.setAttribute("aria-hidden", "true");
-    section.appendChild(icon);
-    section.appendChild(element("h1", "", messages["verdict." + verdict]));
-    answer.reasons.forEach(function (reason) {
-      section.appendChild(element("p", "", messages["reason." + reason.code] || reason.message));
-    });
-    var facts = element("dl", "");
-    var product = answer.product;
-    [["fact.brand", product.brand], ["fact.gtin", product.gtin], ["fact.serial", product.serial],
-     ["fact.lot", product.lot], ["fact.expiry", product.expiry]].forEach(function (row) {
-      facts.appendChild(element("dt", "", messages[row[0]]));
-      facts.appendChild(element("dd", "", row[1] || "\u2013"));
-    });
-    var factsBox = element("section", "facts");
-    factsBox.appendChild(facts);
-    result.replaceChildren(section, factsBox);
-  }
-
-  function showError(text) {
-    var p = element("p", "error", text);
-    p.setAttribute("role", "alert");
+  function say(text, isError) {
+    var p = document.createElement("p");
+    p.textContent = text;
+    if (isError) { p.className = "error"; p.setAttribute("role", "alert"); }
     result.replaceChildren(p);
   }
 
-  function verifyText(text) {
-    return fetch("/v1/verify", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      credentials: "same-origin",
-      body: JSON.stringify({ code: text })
-    }).then(function (response) { return response.json(); }).then(showVerdict);
+  function check(data) {
+    say(form.dataset.working, false);
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var answer = new DOMParser().parseFromString(html, "text/html").getElementById("result");
+        if (!answer) { say(form.dataset.none, true); return; }
+        result.replaceChildren.apply(result, Array.prototype.slice.call(answer.childNodes));
+        var heading = result.querySelector("h2");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      }, function () { say(form.dataset.none, true); });
   }
 
   form.addEventListener("submit", function (event) {
     var input = document.getElementById("photo");
-    if (!window.fetch || !input.files || input.files.length === 0) { return; }
+    if (!input.files || input.files.length === 0) { return; }
     event.preventDefault();
-    result.replaceChildren(element("p", "", form.dataset.working));
     var data = new FormData();
     data.append("photo", input.files[0]);
-    fetch("/v1/decode", { method: "POST", body: data, credentials: "same-origin" })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (response.ok) { showVerdict(body.verify); } else {
-            showError(response.status === 422 ? messages["scan.none"] : (body.detail || body.title));
-          }
-        });
-      }, function () { showError(messages["scan.none"]); });
+    check(data);
   });
 
   if (!("BarcodeDetector" in window) || !navigator.mediaDevices) { return; }
   var camera = document.getElementById("camera");
   var video = document.getElementById("preview");
+  var status = document.getElementById("camera-status");
   camera.hidden = false;
   document.getElementById("start-camera").addEventListener("click", function () {
     var detector = new window.BarcodeDetector({ formats: ["qr_code", "data_matrix"] });
@@ -86,7 +53,9 @@
               if (codes.length > 0) {
                 stream.getTracks().forEach(function (track) { track.stop(); });
                 video.hidden = true;
-                verifyText(codes[0].rawValue);
+                var data = new FormData();
+                data.append("code", codes[0].rawValue);
+                check(data);
               } else {
                 window.requestAnimationFrame(tick);
               }
@@ -94,6 +63,6 @@
           }
           tick();
         });
-      }, function () { camera.hidden = true; });
+      }, function () { status.textContent = camera.dataset.failed; });
   });
 })();

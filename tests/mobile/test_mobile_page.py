@@ -33,7 +33,8 @@ def test_browser_gets_an_authentic_page_with_safe_headers(env: Env) -> None:
     page = response.text
     assert 'class="verdict verdict-authentic"' in page
     assert "Authentic product" in page
-    assert "✔" in page
+    assert 'data-banner="authentic"' in page
+    assert '<svg class="icon"' in page  # an icon shape per state, beside the words
     assert ACME_GTIN in page
     assert "Acme Pharma" in page
     assert "security@acme.example" in page  # contact of the right holder
@@ -91,7 +92,13 @@ def test_api_client_gets_the_verify_json(env: Env) -> None:
 def test_counterfeit_and_suspect_pages(env: Env) -> None:
     env.register(["DESTROYED1"])
     env.set_status("DESTROYED1", "destroyed")
-    suspect = env.client.get(path_of(env.sign("DESTROYED1")), headers=HTML).text
+    withheld = env.client.get(path_of(env.sign("DESTROYED1")), headers=HTML).text
+    # The brand's status is not told ("withheld"), but the page does not call it a pattern.
+    assert 'data-verdict="suspect" data-status="withheld"' in withheld
+    assert "verdict-withheld" in withheld
+    assert "On hold: ask the brand before use" in withheld
+    assert "destroyed" not in withheld
+    suspect = env.client.get(path_of(env.sign("NEVER1")), headers=HTML).text  # not registered
     assert "verdict-suspect" in suspect
     assert "Check advised" in suspect
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -113,7 +120,9 @@ def test_recalled_genuine_unit_is_never_shown_green(env: Env) -> None:
     assert "verdict-recalled" in page  # ...but the banner leads with the recall, in amber
     assert "verdict-authentic" not in page
     assert "Recalled: do not use" in page
+    assert "Check advised" not in page
     assert "Do not use the product." in page
+    assert "security@acme.example" in page  # the brand to ask, in the next steps
 
 
 def test_linkset(env: Env) -> None:
@@ -136,12 +145,19 @@ def test_languages(env: Env) -> None:
     path = path_of(env.sign("LANG1"))
     french = env.client.get(path, headers={**HTML, "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
     assert "Produit authentique" in french.text
-    assert '<html lang="fr">' in french.text
+    assert '<html lang="fr" dir="ltr">' in french.text
     spanish = env.client.get(path, headers={**HTML, "Accept-Language": "es"})
     assert "Producto auténtico" in spanish.text
-    unknown = env.client.get(path, headers={**HTML, "Accept-Language": "de-DE,ja;q=0.5"})
+    german = env.client.get(path, headers={**HTML, "Accept-Language": "de-DE,ja;q=0.5"})
+    assert "Echtes Produkt" in german.text
+    assert '<html lang="de" dir="ltr">' in german.text
+    assert german.headers["content-language"] == "de"
+    arabic = env.client.get(path, headers={**HTML, "Accept-Language": "ar-EG"})
+    assert '<html lang="ar" dir="rtl">' in arabic.text
+    assert "منتج أصلي" in arabic.text
+    unknown = env.client.get(path, headers={**HTML, "Accept-Language": "ja,ko;q=0.5"})
     assert "Authentic product" in unknown.text
-    assert '<html lang="en">' in unknown.text
+    assert '<html lang="en" dir="ltr">' in unknown.text
     override = env.client.get(path + "&lang=es", headers={**HTML, "Accept-Language": "fr"})
     assert "Producto auténtico" in override.text
 
@@ -180,9 +196,20 @@ def test_report_form_stores_one_alert_for_the_brand(env: Env) -> None:
     scan_id = re.search(r'name="scan_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     form = {"scan_id": scan_id, "where": "market stall", "what": "<odd> print", "lang": "fr"}
     for _ in range(2):
-        response = env.client.post("/report", data=form, headers=HTML)
+        sent = env.client.post("/report", data=form, headers=HTML, follow_redirects=False)
+        assert sent.status_code == 303  # to the receipt: a reload does not post again
+        assert sent.headers["location"] == f"/report?scan_id={scan_id}&lang=fr"
+        response = env.client.get(sent.headers["location"], headers=HTML)
         assert response.status_code == 200
-        assert "Merci" in response.text
+        receipt = response.text
+        assert "Merci. Votre signalement a été transmis à Acme Pharma." in receipt
+        assert "Que faire maintenant ?" in receipt  # not a dead end: next steps...
+        assert "security@acme.example" in receipt  # ...the brand's contact...
+        assert 'href="/scan?lang=fr"' in receipt  # ...and the way on
+    stranger = TestClient(
+        env.app, base_url="https://id.example.com", cookies={"st_session": "x" * 32}
+    )
+    assert stranger.get(f"/report?scan_id={scan_id}", headers=HTML).status_code == 404
     with env.session() as session:
         alerts = session.exec(select(Alert).where(Alert.kind == "CONSUMER_REPORT")).all()
     assert len(alerts) == 1

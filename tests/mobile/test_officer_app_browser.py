@@ -24,7 +24,6 @@ from mobile_api.bloom import BloomFilter
 from mobile_api.bundle import BUNDLE_TAG
 from tests.conftest import require
 from tests.mobile.conftest import ACME_GTIN, NOW, LiveServer, label_png
-from tests.mobile.test_mobile_browser import browser  # noqa: F401  (the shared fixture)
 from verifier import console_auth
 from verifier.db.models import Inspection, Scan
 
@@ -116,7 +115,7 @@ def _current_scan_ids(page: Any) -> list[str]:
 
 
 def test_offline_scans_and_an_inspection_sync_exactly_once(
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
     live_server: LiveServer,
     artifacts_dir: Path,
 ) -> None:
@@ -232,7 +231,7 @@ def test_offline_scans_and_an_inspection_sync_exactly_once(
 
 
 def test_the_bundle_is_refreshed_by_delta_when_the_network_returns(
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
     live_server: LiveServer,
 ) -> None:
     env = live_server.env
@@ -281,7 +280,7 @@ JUDGE_IN_PAGE = """async ([full, deltas, registry, bundleKey, text, at]) => {
 
 
 def test_flagged_clones_in_a_bundle_make_the_page_say_suspect(
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
     live_server: LiveServer,
 ) -> None:
     """The clone list travels in the bundle as docs/mobile.md describes; the page reads it."""
@@ -320,7 +319,7 @@ def _pinned(server: LiveServer) -> list[str]:
 
 
 def test_nothing_is_judged_with_a_bundle_not_signed_by_the_pinned_key(
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
     live_server: LiveServer,
 ) -> None:
     env = live_server.env
