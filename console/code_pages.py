@@ -11,6 +11,7 @@ from console.layout import csrf_field, layout
 from console.pages import code_href, when
 from console.svg import journey_svg
 from verifier.accounts import Caller, Role
+from verifier.db.models import Scan
 
 
 def _place(lat: float | None, lon: float | None, country: str | None) -> str:
@@ -34,27 +35,63 @@ def _facts(page: CodePage) -> str:
     return f'<dl class="facts" id="facts">{cells}</dl>'
 
 
-def _summary(journey: Journey) -> str:
-    """The one line an officer reads first."""
-    risk = round(journey.risk * 100)
-    if journey.first_offending is None:
-        return (
-            f'<p class="summary ok" id="summary"><span aria-hidden="true">✔</span> '
-            f"Nothing suspicious in this code's scans. Risk {risk}/100.</p>"
+def _summary(page: CodePage) -> str:
+    """The one line an officer reads first: what the service answered, never a replay.
+
+    It comes from the stored state only (the code's flag, each scan's stored verdict and
+    reasons, the seizures), so it cannot disagree with the answers callers were given.
+    """
+    record, scans = page.record, page.scans
+    seized = sum(i.quantity or 1 for i in page.inspections if i.outcome == "seized")
+    seizure = f" {seized} unit{'s' if seized != 1 else ''} seized." if seized else ""
+    if record is not None and record.flagged_at is not None:
+        why = ", ".join(_reasons(record.flag_reasons or "[]")) or "clone findings"
+        shown = next((s for s in scans if s.scan_id == record.flag_scan_id), None)
+        by = (
+            f" by the scan of {when(shown.scanned_at)} in "
+            f"{escape(_place(shown.lat, shown.lon, shown.country))}"
+            if shown
+            else ""
         )
-    copy = journey.first_offending
-    last = journey.last_legitimate
-    lastly = (
-        f" Last seen legitimately in {escape(_place(last.lat, last.lon, last.country))} "
-        f"on {when(last.effective_at)}."
-        if last
-        else ""
-    )
-    reasons = sorted({f.reason for f in journey.findings if f.scan_id == copy.scan_id})
+        return (
+            f'<p class="summary bad" id="summary"><span aria-hidden="true">✖</span> '
+            f"Flagged as cloned since {when(record.flagged_at)} ({escape(why)}){by}: every "
+            f"answer says so until the brand or an officer resolves it."
+            f"{_last_legitimate(scans, shown)}{seizure}</p>"
+        )
+    answered = [s for s in scans if s.verdict != "authentic"]
+    if not answered:
+        tone, mark = ("bad", "✖") if seized else ("ok", "✔")
+        return (
+            f'<p class="summary {tone}" id="summary"><span aria-hidden="true">{mark}</span> '
+            f"Every answer given for this code was authentic ({len(scans)} "
+            f"scan{'s' if len(scans) != 1 else ''}).{seizure}</p>"
+        )
+    first = answered[0]
+    reasons = _reasons(first.reasons)
+    shown_reasons = reasons[1:] if first.verdict == "suspect" and len(reasons) > 1 else reasons
     return (
         f'<p class="summary bad" id="summary"><span aria-hidden="true">✖</span> '
-        f"Suspect: {escape(', '.join(reasons))} from the scan of {when(copy.effective_at)} in "
-        f"{escape(_place(copy.lat, copy.lon, copy.country))}. Risk {risk}/100.{lastly}</p>"
+        f"Answered {escape(first.verdict)} ({escape(', '.join(shown_reasons))}) to the scan of "
+        f"{when(first.scanned_at)} in {escape(_place(first.lat, first.lon, first.country))}; "
+        f"{len(answered)} of {len(scans)} answers were not authentic."
+        f"{_last_legitimate(scans, first)}{seizure}</p>"
+    )
+
+
+def _last_legitimate(scans: list[Scan], before: Scan | None) -> str:
+    """Where the code was last seen and answered authentic before ``before``."""
+    if before is None:
+        return ""
+    earlier = scans[: scans.index(before)] if before in scans else scans
+    last = next(
+        (s for s in reversed(earlier) if s.verdict == "authentic" and s.lat is not None), None
+    )
+    if last is None:
+        return ""
+    return (
+        f" Last seen legitimately in {escape(_place(last.lat, last.lon, last.country))} "
+        f"on {when(last.scanned_at)}."
     )
 
 
@@ -167,7 +204,7 @@ def code_page_html(caller: Caller, csrf: str, page: CodePage, *, notice: str | N
     body = (
         (f'<p class="notice" id="notice" role="status">{escape(notice)}</p>' if notice else "")
         + f"<h1>Code {escape(page.gtin)} / {escape(page.serial)}</h1>"
-        + _summary(page.journey)
+        + _summary(page)
         + _facts(page)
         + "<h2>Findings</h2>"
         + _findings(page.journey)
@@ -206,7 +243,7 @@ def report_html(caller: Caller, csrf: str, page: CodePage, *, contact: str) -> s
         f"<h1>Seizure report: {escape(page.gtin)} / {escape(page.serial)}</h1>"
         f'<p class="print-hint">Print this page (Ctrl+P) for the file. '
         f'<a href="{code_href(page.gtin, page.serial)}">Back to the code</a></p>'
-        f"{_summary(page.journey)}{_facts(page)}"
+        f"{_summary(page)}{_facts(page)}"
         f"<h2>Right holder</h2><p>{escape(contact)}</p>"
         f"<h2>Seizures</h2>{seizures}<h2>Findings</h2>{_findings(page.journey)}"
         f"<h2>Journey</h2>"

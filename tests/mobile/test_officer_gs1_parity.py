@@ -12,7 +12,6 @@ from authn.errors import SealtraceError
 from authn.gs1 import check_digit
 from authn.scan import parse_scan
 from tests.mobile.conftest import LiveServer
-from tests.mobile.test_mobile_browser import browser  # noqa: F401  (the shared fixture)
 from tests.mobile.test_officer_vectors import run_in_officer_page
 
 
@@ -199,7 +198,7 @@ def test_the_inputs_hold_accepted_and_refused_cases() -> None:
 
 @pytest.mark.browser
 def test_the_page_parses_every_input_as_python_does(
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
     live_server: LiveServer,
 ) -> None:
     got = run_in_officer_page(browser, live_server, RUN_IN_PAGE, INPUTS)

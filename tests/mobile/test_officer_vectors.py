@@ -14,7 +14,6 @@ from keys.canonical import decode_public_key
 from mobile_api.bundle import OfflineBundle, apply_delta, open_bundle
 from mobile_api.offline import verify_offline
 from tests.mobile.conftest import LiveServer
-from tests.mobile.test_mobile_browser import browser  # noqa: F401  (the shared fixture)
 from tools.make_offline_vectors import VECTORS
 
 VECTOR_DATA: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
@@ -77,7 +76,7 @@ def run_in_officer_page(chromium: Any, server: LiveServer, script: str, argument
 
 @pytest.mark.browser
 def test_the_page_gives_every_vector_the_python_verdict(
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
     live_server: LiveServer,
 ) -> None:
     got = run_in_officer_page(browser, live_server, RUN_IN_PAGE, VECTOR_DATA)
