@@ -162,6 +162,13 @@ def check_status(t: Tenants) -> None:
     assert t.as_other("GET", f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}").json()["status"] == "active"
 
 
+def check_flag_resolve(t: Tenants) -> None:
+    # Another brand's code answers 404 whether or not it is flagged: nothing is told.
+    path = f"/v1/codes/{OTHER_GTIN}/{OTHER_SERIAL}/flag/resolve"
+    assert t.acme("POST", path, json={"comment": "not mine"}).status_code == 404
+    assert t.as_other("POST", path, json={"comment": "mine"}).status_code == 409  # not flagged
+
+
 def check_status_undo(t: Tenants) -> None:
     assert (
         t.as_other(
@@ -431,6 +438,7 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("GET", "/v1/codes/{gtin}/{serial}"): check_codes,
     ("POST", "/v1/codes/{gtin}/{serial}/status"): check_status,
     ("POST", "/v1/codes/{gtin}/{serial}/status/undo"): check_status_undo,
+    ("POST", "/v1/codes/{gtin}/{serial}/flag/resolve"): check_flag_resolve,
     ("POST", "/v1/lots/{gtin}/{lot}/status"): check_lot_status,
     ("POST", "/v1/lots/{gtin}/{lot}/status/undo"): check_lot_undo,
     ("PUT", "/v1/markets/{gtin}"): check_markets,
