@@ -169,8 +169,10 @@ def _location_block(lang: str, scan_id: str | None) -> str:
 def verdict_page(lang: str, answer: VerifyOut, contact: BrandContact | None) -> str:
     """The whole page a consumer sees after scanning a label."""
     t = _escaped(lang)
+    name = answer.product.label()
     body = (
         verdict_block(lang, answer)
+        + (f'<p class="product" id="product-name">{escape(name)}</p>' if name else "")
         + facts_block(lang, answer)
         + f'<section class="next"><h2>{t("next")}</h2><p>{t("next." + banner_of(answer))}</p>'
         + _location_block(lang, answer.scan_id)

@@ -41,7 +41,8 @@ from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alerts import AlertSubject, raise_batch_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
-from verifier.db.models import Scan
+from verifier.db.models import Product, Scan
+from verifier.products import products_for
 from verifier.registry import caller_owns
 from verifier.settings import Clock
 from verifier.trust import TrustStore
@@ -98,6 +99,7 @@ class _Batch:
 
     queries: list[StateQuery]
     stored: dict[str, Scan]  # the client-chosen scan_ids already stored
+    products: dict[str, Product]  # the brands' product data of the batch's GTINs
     seen: dict[Identity, frozenset[str]]  # the recent scan_ids read per code
     results: list[JobResult] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -221,7 +223,8 @@ class Verifier:
         history = timedelta(days=self.history_days)
         queries = [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs]
         states = load_states(session, queries, history_limit=self.history_limit)
-        batch = _Batch(queries=queries, stored=stored, seen=_seen(states))
+        products = products_for(session, (job.code.gtin for job in jobs))
+        batch = _Batch(queries=queries, stored=stored, products=products, seen=_seen(states))
         for job in jobs:
             try:
                 repeat = self._repeat(job, stored, batch)
@@ -314,6 +317,7 @@ class Verifier:
         answer = shape(
             code=code, decision=decision, outcome=outcome, scanned_at=scan.scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
+            product=batch.products.get(code.gtin),
         )  # fmt: skip
         batch.judged_outcomes.append((job, outcome))
         if job.records:
