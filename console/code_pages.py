@@ -24,6 +24,7 @@ def _place(lat: float | None, lon: float | None, country: str | None) -> str:
 def _facts(page: CodePage) -> str:
     record = page.record
     rows = [
+        ("Product", page.product_name or "no product data: GTIN only"),
         ("GTIN", page.gtin), ("Serial", page.serial), ("Brand", page.brand_name or "—"),
         ("Registered", when(record.registered_at) if record else "never: not registered"),
         ("Status", record.status if record else "unknown"),

@@ -21,6 +21,7 @@ from console.journey import Journey, build_journey
 from keys.trust import TrustList
 from verifier import inspections
 from verifier.accounts import Caller, Role
+from verifier.api.schemas import product_label
 from verifier.db.models import (
     Alert,
     AuditEvent,
@@ -32,6 +33,7 @@ from verifier.db.models import (
     Scan,
 )
 from verifier.inspections import InspectionIn, InspectionOut, InspectionOutcome
+from verifier.products import products_for
 from verifier.registry import require_reader
 from verifier.trust import TrustStore
 
@@ -123,6 +125,7 @@ class CodePage:
     alerts: list[Alert]
     inspections: list[Inspection]
     audit: list[AuditEvent]
+    product_name: str | None = None  # the brand's name, strength and pack size of the GTIN
 
 
 def code_page(
@@ -167,9 +170,12 @@ def code_page(
             .limit(50)
         ).all()
     )
+    product = products_for(session, [gtin]).get(gtin)
     return CodePage(
         gtin, serial, record, brand.name if brand else None, scans, journey, alerts,
         inspections, audit,
+        product_label(product.product_name, product.strength, product.net_content)
+        if product else None,
     )  # fmt: skip
 
 

@@ -207,8 +207,10 @@ def _location_block(page: Page, scan_id: str | None) -> str:
 
 def verdict_page(page: Page, answer: VerifyOut, contact: BrandContact | None) -> str:
     """The whole page a consumer sees after scanning a label."""
+    name = answer.product.label()
     body = (
         verdict_block(page, answer)
+        + (f'<p class="product" id="product-name">{escape(name)}</p>' if name else "")
         + facts_block(page, answer)
         + next_block(
             page,

@@ -66,7 +66,7 @@ class BulkItem:
     comment: str | None = None
 
 
-def _error_status(exc: SealtraceError) -> int:
+def error_status(exc: SealtraceError) -> int:
     # The same statuses verifier.api.problems gives these classes; kept to the four
     # a per-item check can raise so that the API layer stays the one full mapping.
     for cls, status in ((NotFound, 404), (Conflict, 409), (PermissionDenied, 403)):
@@ -178,7 +178,7 @@ def _failed(item: BulkItem, exc: SealtraceError) -> BulkItemOut:
     return BulkItemOut(
         gtin=item.gtin,
         serial=item.serial,
-        error=ItemError(status=_error_status(exc), detail=str(exc)),
+        error=ItemError(status=error_status(exc), detail=str(exc)),
     )
 
 

@@ -10,15 +10,22 @@ fast. Exit status: 0 done, 1 some items failed, 2 nothing done (one error line).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from authn.errors import InvalidInput
-from sealtrace.cli.reporting import reported
+from sealtrace.cli import products_cmd
+from sealtrace.cli.api_call import (
+    ConfigOption,
+    JsonOption,
+    UrlOption,
+    call,
+    client,
+    report_items,
+    show,
+)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -27,38 +34,17 @@ app = typer.Typer(
 )
 webhook_app = typer.Typer(no_args_is_help=True, help="The brand's alert webhook.")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(products_cmd.app, name="products")
 
-UrlOption = Annotated[
-    str | None, typer.Option("--url", help="Verifier URL (default: $SEALTRACE_URL, config).")
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="Client config TOML (default: $SEALTRACE_CONFIG or "
-                 "~/.config/sealtrace/client.toml)."),
-]  # fmt: skip
 GtinOption = Annotated[str, typer.Option("--gtin", help="GTIN (14 digits).")]
 SerialOption = Annotated[str, typer.Option("--serial", help="Serial.")]
 AlertArgument = Annotated[int, typer.Argument(help="Alert id.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the service's JSON answer.")]
 CodeStatus = Annotated[
     str,
     typer.Option(
         "--status", help="sold, dispensed, destroyed, stolen, exported, sample, locked, recalled."
     ),
 ]
-
-
-@contextmanager
-def client(url: str | None, config: Path | None) -> Iterator[Any]:
-    """A verifier client; any SealtraceError inside becomes one line and exit 2."""
-    from issuer.client import ClientConfig, VerifierClient
-
-    with reported(), VerifierClient(ClientConfig.resolve(url, config)) as http:
-        yield http
-
-
-def show(answer: Any, as_json: bool, line: str) -> None:
-    typer.echo(json.dumps(answer, indent=2) if as_json else line)
 
 
 @app.command("status")
@@ -89,19 +75,8 @@ def status(
     with client(url, config) as http:
         items = _items(status, gtin, serial, file, comment)
         results = http.bulk_status(items)
-    failed = [r for r in results if r.get("error")]
-    changed = sum(bool(r.get("changed")) for r in results)
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-    else:
-        for r in failed:
-            typer.echo(f"{r['gtin']} {r['serial']}: {r['error']['detail']}", err=True)
-        typer.echo(
-            f"{len(results):,} units: {changed:,} changed, "
-            f"{len(results) - changed - len(failed):,} unchanged, {len(failed):,} failed"
-        )
-    if failed:
-        raise typer.Exit(1)
+    report_items(results, noun="units", name=lambda r: f"{r['gtin']} {r['serial']}",
+                 as_json=as_json)  # fmt: skip
 
 
 def _items(
@@ -133,8 +108,7 @@ def undo(
     as_json: JsonOption = False,
 ) -> None:
     """Undo a unit's latest status change (same account, within the undo window)."""
-    with client(url, config) as http:
-        answer = http.call("POST", f"/v1/codes/{gtin}/{serial}/status/undo")
+    answer = call(url, config, "POST", f"/v1/codes/{gtin}/{serial}/status/undo")
     show(answer, as_json, f"{gtin} {serial}: {answer['previous']} -> {answer['status']}")
 
 
@@ -169,12 +143,11 @@ def recall(
     """Recall a lot (or --lift the recall, or --undo the latest change). Only a lot with
     registered codes can be recalled."""
     path = f"/v1/lots/{gtin}/{lot}/status"
-    with client(url, config) as http:
-        if undo:
-            answer = http.call("POST", path + "/undo")
-        else:
-            body = {"status": "active" if lift else "recalled", "comment": comment}
-            answer = http.call("POST", path, json=body)
+    if undo:
+        answer = call(url, config, "POST", path + "/undo")
+    else:
+        body = {"status": "active" if lift else "recalled", "comment": comment}
+        answer = call(url, config, "POST", path, json=body)
     what = "changed" if answer["changed"] else "unchanged"
     show(answer, as_json, f"lot {lot} of {gtin}: {answer['status']} ({what})")
 
@@ -190,10 +163,8 @@ def markets(
 ) -> None:
     """Set the intended markets of a GTIN (or of one batch of it)."""
     countries = [m.strip().upper() for m in markets.split(",") if m.strip()]
-    with client(url, config) as http:
-        answer = http.call(
-            "PUT", f"/v1/markets/{gtin}", json={"markets": countries, "batch_id": batch_id}
-        )
+    body = {"markets": countries, "batch_id": batch_id}
+    answer = call(url, config, "PUT", f"/v1/markets/{gtin}", json=body)
     show(answer, as_json, f"{gtin}: markets {', '.join(answer['markets']) or 'none'}")
 
 
@@ -206,8 +177,7 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """A registered code: its status, lot status and change history."""
-    with client(url, config) as http:
-        answer = http.call("GET", f"/v1/codes/{gtin}/{serial}")
+    answer = call(url, config, "GET", f"/v1/codes/{gtin}/{serial}")
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -236,8 +206,7 @@ def alerts(
     params: dict[str, Any] = {"limit": limit}
     if status:
         params["status"] = status
-    with client(url, config) as http:
-        answer = http.call("GET", "/v1/alerts", params=params)
+    answer = call(url, config, "GET", "/v1/alerts", params=params)
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -280,8 +249,7 @@ def _move_alert(
     config: Path | None,
     as_json: bool,
 ) -> None:
-    with client(url, config) as http:
-        answer = http.call("POST", f"/v1/alerts/{alert_id}/{action}", json={"comment": comment})
+    answer = call(url, config, "POST", f"/v1/alerts/{alert_id}/{action}", json={"comment": comment})
     show(answer, as_json, f"alert {alert_id}: {answer['status']}")
 
 
@@ -293,8 +261,7 @@ def seizures(
     as_json: JsonOption = False,
 ) -> None:
     """Seizures of the brand's products by customs, newest first."""
-    with client(url, config) as http:
-        answer = http.call("GET", "/v1/seizures", params={"limit": limit})
+    answer = call(url, config, "GET", "/v1/seizures", params={"limit": limit})
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -331,8 +298,7 @@ def webhook_show(
     as_json: JsonOption = False,
 ) -> None:
     """Where the brand's alerts are posted. The secret is never shown."""
-    with client(url, config) as http:
-        answer = http.call("GET", f"/v1/brands/{brand}/webhook")
+    answer = call(url, config, "GET", f"/v1/brands/{brand}/webhook")
     line = f"{brand}: {answer['url'] or 'no webhook set'}"
     if answer["url"]:
         line += f" (secret set, updated {answer['updated_at']})"
@@ -357,10 +323,8 @@ def webhook_set(
     if secret_env and not secret:
         typer.echo(f"error: ${secret_env} is empty", err=True)
         raise typer.Exit(2)
-    with client(url, config) as http:
-        answer = http.call(
-            "PUT", f"/v1/brands/{brand}/webhook", json={"url": endpoint, "secret": secret}
-        )
+    body = {"url": endpoint, "secret": secret}
+    answer = call(url, config, "PUT", f"/v1/brands/{brand}/webhook", json=body)
     typer.echo(f"{brand}: alerts go to {answer['url']}", err=True)
     if secret is None and answer.get("secret"):
         typer.echo(answer["secret"])

@@ -15,6 +15,7 @@ from authn.errors import SealtraceError
 from keys.canonical import format_time
 from keys.filestore import load_public_key
 from sealtrace.cli import officer_queue
+from sealtrace.cli.api_call import ConfigOption, UrlOption, call
 
 if TYPE_CHECKING:
     import httpx
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Customs officers: verify codes offline against a signed offline bundle, "
+    help="Customs officers: verify codes online, or offline against a signed offline bundle, "
     "record scans in a local queue and upload it.",
 )
 
@@ -72,7 +73,7 @@ Queue = Annotated[
 
 @app.callback()
 def officer() -> None:
-    """Customs officers: verify codes offline, record scans locally, upload them later."""
+    """Customs officers: verify codes online or offline, record scans locally, upload them."""
 
 
 def fail(message: str) -> NoReturn:
@@ -139,6 +140,50 @@ def verify(
     held, result = _judge(text, bundle, delta or [], registry_key, bundle_key, _moment(at))
     _print(held, result, as_json)
     raise typer.Exit(EXIT_AUTHENTIC if result.authentic else EXIT_NOT_AUTHENTIC)
+
+
+@app.command("check")
+def check(
+    text: Text,
+    country: Annotated[str | None, typer.Option(help="ISO 3166 country of the scan.")] = None,
+    url: UrlOption = None,
+    config: ConfigOption = None,
+    as_json: AsJson = False,
+) -> None:
+    """Verify one code online (POST /v1/verify with the officer's token, recorded as a scan):
+    every finding, the recent history and the right holder. Exit codes as for `verify`."""
+    body = {"code": text, "country": country.upper() if country else None}
+    answer = call(url, config, "POST", "/v1/verify", json=body)
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+    else:
+        _print_online(answer)
+    raise typer.Exit(EXIT_AUTHENTIC if answer["verdict"] == "authentic" else EXIT_NOT_AUTHENTIC)
+
+
+def _print_online(answer: dict[str, Any]) -> None:
+    product = answer["product"]
+    name = product.get("productName")
+    label = " · ".join(
+        p for p in (name, product.get("availableStrength"), product.get("netContent")) if p
+    )
+    typer.echo(f"verdict: {answer['verdict']} (status {answer['status']})")
+    typer.echo(f"product: {label or 'no product data'}: GTIN {product['gtin']} serial "
+               f"{product['serial']}" + (f" lot {product['lot']}" if product.get("lot") else "")
+               + (f" ({product['brand']})" if product.get("brand") else ""))  # fmt: skip
+    risk = answer.get("risk")
+    for finding in risk["findings"] if risk else answer["reasons"]:
+        typer.echo(f"  {finding['code']}: {finding['message']}")
+    if risk:
+        typer.echo(f"risk: {risk['score']}/100")
+    if answer.get("history") is not None:
+        typer.echo(f"history: {len(answer['history'])} recent scans")
+    holder = answer.get("right_holder")
+    if holder:
+        contact = ", ".join(f"{k} {v}" for k, v in holder["contact"].items())
+        typer.echo(f"right holder: {holder['name']}" + (f" ({contact})" if contact else ""))
+    if answer.get("scan_id"):
+        typer.echo(f"scan: {answer['scan_id']}")
 
 
 @app.command("record")

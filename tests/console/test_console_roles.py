@@ -80,3 +80,17 @@ def test_brand_owners_overview_is_its_own(console: Console) -> None:
     picker = browser_of(console, "officer").get("/console/brand").text
     assert 'href="/console/brand?brand=acme"' in picker
     assert 'href="/console/brand?brand=bravo"' in picker
+
+
+def test_the_code_page_names_the_brands_product_or_says_gtin_only(console: Console) -> None:
+    token = console.seeded.tokens["acme-owner"]
+    product = {"productName": "Acmedol <tablets>", "availableStrength": "500 mg"}
+    put = console.client.put(
+        f"/v1/products/{ACME_GTIN}", json=product, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert put.status_code == 200, put.text
+    officer = browser_of(console, "officer")
+    page = officer.get(f"/console/codes/{ACME_GTIN}/COPY1").text
+    assert "<dt>Product</dt><dd>Acmedol &lt;tablets&gt; · 500 mg</dd>" in page
+    bravo = officer.get(f"/console/codes/{BRAVO_GTIN}/BRAVO1").text
+    assert "<dt>Product</dt><dd>no product data: GTIN only</dd>" in bravo

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import select
 
-from tests.mobile.conftest import Env, LiveServer, label_png, photograph, signed_uri
+from tests.mobile.conftest import ACME_GTIN, Env, LiveServer, label_png, photograph, signed_uri
 from verifier.db.models import Scan
 
 pytestmark = pytest.mark.browser
@@ -86,6 +86,30 @@ def test_french_page_shares_location_with_consent(
     with env.session() as session:
         scan = session.exec(select(Scan).where(Scan.serial == "GEO1")).one()
     assert (scan.lat, scan.lon) == (48.9, 2.3)
+    assert_local(requests, live_server)
+
+
+def test_the_page_names_the_product_in_hand_and_a_forgery_gets_only_the_gtin(
+    browser: object, live_server: LiveServer, artifacts_dir: Path
+) -> None:
+    env = live_server.env
+    env.register(["NAME1"])
+    name = "Acmedol <b>500</b> & co"  # markup in the brand's data is shown as text
+    product = {"productName": name, "availableStrength": "500 mg", "netContent": "20 tablets"}
+    put = env.client.put(f"/v1/products/{ACME_GTIN}", json=product, headers=env.auth("acme"))
+    assert put.status_code == 200, put.text
+    page, requests = open_page(browser, viewport={"width": 390, "height": 844})
+    page.goto(label_url(live_server, "NAME1"))  # type: ignore[attr-defined]
+    assert verdict_of(page)[0] == "authentic"
+    shown = page.locator("#product-name")  # type: ignore[attr-defined]
+    assert shown.inner_text() == f"{name} · 500 mg · 20 tablets"
+    assert page.locator("#product-name b").count() == 0  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "mobile-page-product.png"), full_page=True)  # type: ignore[attr-defined]
+    # A code the trust list does not vouch for names no product: the GTIN, as before.
+    page.goto(label_url(live_server, "NAME2", Ed25519PrivateKey.generate()))  # type: ignore[attr-defined]
+    assert verdict_of(page)[0] == "counterfeit"
+    assert page.locator("#product-name").count() == 0  # type: ignore[attr-defined]
+    assert ACME_GTIN in page.locator(".facts").inner_text()  # type: ignore[attr-defined]
     assert_local(requests, live_server)
 
 

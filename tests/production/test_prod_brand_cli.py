@@ -7,6 +7,7 @@ producer would set them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from authn.code import ProductCode
+from authn.digital_link import format_digital_link
+from authn.signing import sign_code
 from keys.trust import build_trust_list
 from sealtrace.cli import app
 from tests.production.conftest import (
@@ -294,3 +298,102 @@ def test_resolve_flag_of_a_code_two_officers_saw_in_two_places(
                         "--comment", "twice")  # fmt: skip
     assert again.exit_code == 2
     assert "not flagged" in again.output
+
+
+# Product master data --------------------------------------------------------------------------
+
+PRODUCTS_CSV = (
+    "gtin,productName,brandName,availableStrength,netContent,image,targetMarket\n"
+    f"{ACME_GTIN},Acmedol tablets,Acmedol,500 mg,20 tablets,https://img.acme.example/a.png,"
+    "DE FR\n"
+    f"{OTHER_GTIN},Not ours,,,,,\n"
+    f"{ACME_GTIN[:-1]}0,Bad image,,,,http://img.acme.example/a.png,\n"
+)
+
+
+def officer_check(service: Service, code: str) -> Result:
+    return service.run("officer", "check", code, "--country", "DE", who="officer")
+
+
+def test_products_import_show_list_and_delete(service: Service, tmp_path: Path) -> None:
+    (tmp_path / "products.csv").write_text(PRODUCTS_CSV)
+    first = service.run("brand", "products", "import", str(tmp_path / "products.csv"))
+    assert first.exit_code == 1, first.output  # two lines failed, the good one is stored
+    assert "3 products: 1 changed, 0 unchanged, 2 failed" in first.stdout
+    assert f"{OTHER_GTIN}: " in first.stderr  # another brand's GTIN: not found, not stored
+    assert "image: Value error, must be an https:// URL" in first.stderr
+    again = service.run("brand", "products", "import", str(tmp_path / "products.csv"))
+    assert "3 products: 0 changed, 1 unchanged, 2 failed" in again.stdout
+    shown = service.run("brand", "products", "show", ACME_GTIN)
+    assert shown.exit_code == 0, shown.output
+    assert "name: Acmedol tablets\n" in shown.stdout
+    assert "strength: 500 mg\n" in shown.stdout
+    assert "markets: DE, FR\n" in shown.stdout
+    listed = service.run("brand", "products", "list")
+    assert listed.stdout.strip() == f"{ACME_GTIN}\tAcmedol tablets · 500 mg · 20 tablets\tacme"
+    as_json = json.dumps([{"gtin": ACME_GTIN, "productName": "Acmedol forte"}])
+    (tmp_path / "products.json").write_text(as_json)
+    replaced = service.run("brand", "products", "import", str(tmp_path / "products.json"))
+    assert replaced.exit_code == 0, replaced.output
+    assert "1 products: 1 changed" in replaced.stdout
+    assert "name: Acmedol forte\n" in service.run("brand", "products", "show", ACME_GTIN).stdout
+    deleted = service.run("brand", "products", "delete", ACME_GTIN)
+    assert deleted.exit_code == 0, deleted.output
+    gone = service.run("brand", "products", "show", ACME_GTIN)
+    assert gone.exit_code == 2
+    assert "no product data" in gone.stderr
+
+
+def test_another_brand_can_neither_read_nor_write_the_product(service: Service) -> None:
+    mine = service.run("brand", "products", "set", ACME_GTIN, "--name", "Acmedol tablets")
+    assert mine.exit_code == 0, mine.output
+    auth = {"Authorization": f"Bearer {service.tokens['other']}"}
+    path = f"{service.base}/v1/products/{ACME_GTIN}"
+    assert httpx.get(path, headers=auth).status_code == 404  # not told it exists
+    put = httpx.put(path, json={"productName": "Hijacked"}, headers=auth)
+    assert put.status_code == 404
+    assert httpx.delete(path, headers=auth).status_code == 404
+    imported = httpx.post(
+        f"{service.base}/v1/products:import", headers=auth,
+        json=[{"gtin": ACME_GTIN, "productName": "Hijacked"}],
+    )  # fmt: skip
+    assert imported.json()["results"][0]["error"]["status"] == 404
+    assert service.run("brand", "products", "list", who="other").stdout.strip() == "no products"
+    assert httpx.get(path).status_code == 401  # anonymous
+    shown = service.run("brand", "products", "show", ACME_GTIN, "--json")
+    assert json.loads(shown.stdout)["productName"] == "Acmedol tablets"
+    # Officers read every brand's products; admins write them too.
+    assert service.run("brand", "products", "show", ACME_GTIN, who="officer").exit_code == 0
+    by_admin = service.run("brand", "products", "set", ACME_GTIN, "--name", "Acmedol",
+                           who="admin")  # fmt: skip
+    assert by_admin.exit_code == 0, by_admin.output
+    officer_put = service.run("brand", "products", "set", ACME_GTIN, "--name", "X", who="officer")
+    assert officer_put.exit_code == 2
+
+
+def test_the_officer_sees_the_product_name_online_and_a_forgery_does_not_borrow_it(
+    service: Service, world: World
+) -> None:
+    [serial] = serials(1)
+    service.register(world, [serial])
+    code = signed_uri(world, serial)
+    unknown = officer_check(service, code)
+    assert unknown.exit_code == 0, unknown.output
+    assert f"product: no product data: GTIN {ACME_GTIN} serial {serial}" in unknown.stdout
+    service.run("brand", "products", "set", ACME_GTIN, "--name", "Acmedol tablets",
+                "--strength", "500 mg", "--pack-size", "20 tablets")  # fmt: skip
+    known = officer_check(service, code)
+    assert known.exit_code == 0, known.output
+    assert "verdict: authentic" in known.stdout
+    assert "product: Acmedol tablets · 500 mg · 20 tablets: GTIN" in known.stdout
+    assert "right holder: " in known.stdout
+    # The same GTIN signed by another brand's key is a forgery: the answer names no product.
+    forged = sign_code(ProductCode(gtin=ACME_GTIN, serial="FORGED1"), world.lines["other"])
+    answer = httpx.post(
+        f"{service.base}/v1/verify", json={"code": format_digital_link(forged.ais())}
+    ).json()
+    assert answer["verdict"] == "counterfeit"
+    assert "productName" not in answer["product"]
+    counterfeit = officer_check(service, format_digital_link(forged.ais()))
+    assert counterfeit.exit_code == 1
+    assert "product: no product data" in counterfeit.stdout

@@ -26,6 +26,8 @@ from verifier.api.routes_inspections import router as inspections_router
 from verifier.api.routes_log import router as log_router
 from verifier.api.routes_producer import BULK_STATUS_PATH
 from verifier.api.routes_producer import router as producer_router
+from verifier.api.routes_products import IMPORT_PATH as PRODUCT_IMPORT_PATH
+from verifier.api.routes_products import router as products_router
 from verifier.api.routes_registry import router as registry_router
 from verifier.api.routes_service import router as service_router
 from verifier.api.routes_verify import router as verify_router
@@ -128,14 +130,13 @@ def create_app(
     app.include_router(log_router)
     app.include_router(epcis_rest_router)
     app.include_router(producer_router)
+    app.include_router(products_router)
 
     def limit_for(path: str) -> int:
         if extra_body_limits and path in extra_body_limits:
             return extra_body_limits[path]
-        if (
-            path.startswith(("/v1/registrations", "/v1/epcis", "/epcis"))
-            or path == BULK_STATUS_PATH
-        ):
+        bulk = (BULK_STATUS_PATH, PRODUCT_IMPORT_PATH)
+        if path.startswith(("/v1/registrations", "/v1/epcis", "/epcis")) or path in bulk:
             return settings.registration_body_limit
         if path.startswith("/v1/trust-list"):
             return settings.trust_list_body_limit

@@ -102,12 +102,33 @@ class ReasonOut(BaseModel):
     message: str
 
 
+PRODUCT_DATA = ("productName", "brandName", "availableStrength", "netContent", "image")
+
+
+def product_label(name: str, strength: str | None, net_content: str | None) -> str:
+    """A product as one line: name, strength and pack size, as printed on the pack."""
+    return " · ".join(p for p in (name, strength, net_content) if p)
+
+
 class ProductOut(BaseModel):
     gtin: str
     serial: str
     lot: str | None = None
     expiry: date | None = None
     brand: str | None = Field(default=None, description="The right holder's name.")
+    # The brand's product data (PUT /v1/products/{gtin}), for codes the trust list vouches
+    # for; absent (null) when the brand gave none: then the GTIN is all there is to show.
+    productName: str | None = Field(default=None, description="gs1:productName.")
+    brandName: str | None = Field(default=None, description="gs1:brandName, as on the pack.")
+    availableStrength: str | None = None
+    netContent: str | None = Field(default=None, description="gs1:netContent: the pack size.")
+    image: str | None = Field(default=None, description="gs1:image: https URL.")
+
+    def label(self) -> str | None:
+        """What a person compares with the pack: name, strength, pack size (None: unknown)."""
+        if self.productName is None:
+            return None
+        return product_label(self.productName, self.availableStrength, self.netContent)
 
 
 class CoarseLocation(BaseModel):
@@ -170,8 +191,15 @@ class VerifyOut(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The answer without the sections this caller may not see (absent, not null)."""
-        sections = ("history", "risk", "right_holder", "flagged")
-        hidden = {k for k in sections if getattr(self, k) is None}
+        hidden: dict[str, Any] = {
+            k: True
+            for k in ("history", "risk", "right_holder", "flagged")
+            if getattr(self, k) is None
+        }
+        # Product data the brand did not give is absent too: the GTIN is then all there is.
+        unset = {k for k in PRODUCT_DATA if getattr(self.product, k) is None}
+        if unset:
+            hidden["product"] = unset
         return self.model_dump(mode="json", exclude=hidden)
 
 

@@ -288,3 +288,25 @@ class TrustListDoc(SQLModel, table=True):
     data: bytes = Field(sa_type=LargeBinary)
     installed_at: datetime = Field(sa_type=UTCDateTime)
     installed_by: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Product(SQLModel, table=True):
+    """A brand's master data for one GTIN, as the producer gives it (GS1 Web Vocabulary terms
+    in the API: productName, brandName, productDescription, netContent, image, targetMarket).
+
+    ``brand_id`` is the brand owning the GTIN's prefix when the row was written; reads check
+    ownership against the current trust list again.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, unique=True)
+    brand_id: str = Field(max_length=64, index=True)
+    product_name: str = Field(max_length=200)
+    brand_name: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=1000)
+    strength: str | None = Field(default=None, max_length=100)
+    net_content: str | None = Field(default=None, max_length=100)
+    image_url: str | None = Field(default=None, max_length=500)
+    target_market: str = Field(default="", max_length=1000)  # ISO 3166 alpha-2, comma-separated
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: int | None = Field(default=None, foreign_key="account.id")

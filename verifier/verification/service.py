@@ -42,7 +42,8 @@ from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alerts import AlertSubject, raise_batch_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
-from verifier.db.models import Scan
+from verifier.db.models import Product, Scan
+from verifier.products import products_for
 from verifier.registry import caller_owns
 from verifier.settings import Clock
 from verifier.trust import TrustStore
@@ -101,6 +102,7 @@ class _Batch:
 
     queries: list[StateQuery]
     stored: dict[str, Scan]  # the client-chosen scan_ids already stored
+    products: dict[str, Product]  # the brands' product data of the batch's GTINs
     seen: dict[Identity, frozenset[str]]  # the recent scan_ids read per code
     results: list[JobResult] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -231,7 +233,8 @@ class Verifier:
         history = timedelta(days=self.history_days)
         queries = [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs]
         states = load_states(session, queries, history_limit=self.history_limit)
-        batch = _Batch(queries=queries, stored=stored, seen=_seen(states))
+        products = products_for(session, (job.code.gtin for job in jobs))
+        batch = _Batch(queries=queries, stored=stored, products=products, seen=_seen(states))
         for job in jobs:
             try:
                 repeat = self._repeat(job, stored, batch)
@@ -328,6 +331,7 @@ class Verifier:
             code=code, decision=decision, outcome=outcome, scanned_at=scan.scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
             flagged=flag_state(state.record, batch.flags.get(code.identity()), now=now),
+            product=batch.products.get(code.gtin),
         )  # fmt: skip
         batch.judged_outcomes.append((job, outcome))
         if job.records:

@@ -31,6 +31,7 @@ from verifier.api.schemas import (
     VerdictName,
     VerifyOut,
 )
+from verifier.db.models import Product
 from verifier.verification.detect import Outcome
 from verifier.verification.rules import ScanFacts
 
@@ -65,15 +66,30 @@ def coarse(lat: float | None, lon: float | None) -> CoarseLocation | None:
     return CoarseLocation(lat=round(lat, COARSE_DEGREES), lon=round(lon, COARSE_DEGREES))
 
 
-def product_of(code: ProductCode, decision: TrustDecision | None, today: date) -> ProductOut:
+def product_of(
+    code: ProductCode, decision: TrustDecision | None, today: date, product: Product | None = None
+) -> ProductOut:
+    """The code's facts, with the brand's product data only when the trust list vouches for
+    the code: a forged code must not borrow a real product's name (nor let anyone read a
+    brand's product data by inventing codes)."""
     brand = decision.brand.name if decision is not None and decision.brand is not None else None
+    vouched = product is not None and decision is not None and decision.outcome == "genuine"
     return ProductOut(
         gtin=code.gtin,
         serial=code.serial,
         lot=code.lot,
         expiry=expiry_date(code.expiry, today) if code.expiry is not None else None,
         brand=brand,
-    )
+        **(
+            {
+                "productName": product.product_name, "brandName": product.brand_name,
+                "availableStrength": product.strength, "netContent": product.net_content,
+                "image": product.image_url,
+            }
+            if vouched and product is not None
+            else {}
+        ),
+    )  # fmt: skip
 
 
 def finding_out(finding: Finding) -> FindingOut:
@@ -96,15 +112,17 @@ def shape(
     full: bool,
     history: Sequence[ScanFacts] | None,
     flagged: FlagOut | None = None,
+    product: Product | None = None,
 ) -> VerifyOut:
-    product = product_of(code, decision, scanned_at.date())
+    """The answer ``full`` or public; ``product`` is the brand's data of the code's GTIN."""
+    product_out = product_of(code, decision, scanned_at.date(), product)
     status = cast(StatusName, outcome.status)
     if not full:
         return VerifyOut(
             verdict=cast(VerdictName, outcome.verdict),
             status=cast(StatusName, public_status(outcome.status)),
             reasons=[ReasonOut(code=outcome.consumer_code, message=outcome.consumer_message)],
-            product=product,
+            product=product_out,
             scan_id=scan_id,
             scanned_at=scanned_at,
         )
@@ -113,7 +131,7 @@ def shape(
         verdict=cast(VerdictName, outcome.verdict),
         status=status,
         reasons=[ReasonOut(code=f.reason, message=f.message) for f in outcome.reasons],
-        product=product,
+        product=product_out,
         scan_id=scan_id,
         scanned_at=scanned_at,
         history=[

@@ -169,6 +169,7 @@ function showCurrentSync(scan, inspection) {
   if (!scan) return;
   const line = scan.state === "synced"
     ? `Uploaded. Online verdict: ${scan.online.verdict}` + (scan.differs ? ` (offline it was ${scan.offline.verdict})` : "")
+      + `. Product: ${scan.online.product || `GTIN ${scan.gtin}`}.`
     : scan.state === "refused" ? `Refused by the service: ${scan.error}` : "Recorded on this device; it uploads when the network is back.";
   $("result-sync").textContent = line;
   $("result-sync").dataset.online = scan.online ? scan.online.verdict : "";

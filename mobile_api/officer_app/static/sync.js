@@ -40,7 +40,8 @@ async function syncScans(token, changes) {
       const scan = chunk[result.index];
       if (result.status === 200) {
         scan.state = "synced";
-        scan.online = { verdict: result.answer.verdict, reasons: result.answer.reasons, status: result.answer.status };
+        scan.online = { verdict: result.answer.verdict, reasons: result.answer.reasons, status: result.answer.status,
+          product: productLabel(result.answer.product) };
         scan.differs = scan.offline.verdict !== result.answer.verdict;
         scan.synced_at = new Date().toISOString();
         changes.push(scan);
@@ -95,4 +96,10 @@ export function syncAll(token) {
     })();
   }
   return running;
+}
+
+// The brand's product data as one line (name, strength, pack size); null when it gave none.
+function productLabel(product) {
+  if (!product || !product.productName) return null;
+  return [product.productName, product.availableStrength, product.netContent].filter(Boolean).join(" · ");
 }
