@@ -206,6 +206,21 @@ def check_markets(t: Tenants) -> None:
     )
 
 
+def check_products(t: Tenants) -> None:
+    # The other brand describes its own product; acme can neither read, change nor list it.
+    path = f"/v1/products/{OTHER_GTIN}"
+    mine = t.as_other("PUT", path, json={"productName": "Other's tablets"})
+    assert mine.status_code == 200, mine.text
+    assert t.acme("GET", path).status_code == 404
+    assert t.acme("PUT", path, json={"productName": "Stolen name"}).status_code == 404
+    assert t.acme("DELETE", path).status_code == 404
+    body = [{"gtin": OTHER_GTIN, "productName": "Stolen name"}]
+    imported = t.acme("POST", "/v1/products:import", json=body)
+    assert imported.status_code in (200, 207), imported.text
+    assert OTHER_GTIN not in [p.get("gtin") for p in t.acme("GET", "/v1/products").json()]
+    assert t.as_other("GET", path).json()["productName"] == "Other's tablets"
+
+
 def check_registrations(t: Tenants) -> None:
     body = registration(t.env.world, ["STEAL1"], brand="other")
     assert t.acme("POST", "/v1/registrations", json=body).status_code == 403
@@ -442,6 +457,11 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("POST", "/v1/lots/{gtin}/{lot}/status"): check_lot_status,
     ("POST", "/v1/lots/{gtin}/{lot}/status/undo"): check_lot_undo,
     ("PUT", "/v1/markets/{gtin}"): check_markets,
+    ("GET", "/v1/products"): check_products,
+    ("GET", "/v1/products/{gtin}"): check_products,
+    ("PUT", "/v1/products/{gtin}"): check_products,
+    ("DELETE", "/v1/products/{gtin}"): check_products,
+    ("POST", "/v1/products:import"): check_products,
     ("POST", "/v1/registrations"): check_registrations,
     ("GET", "/v1/alerts"): check_alerts,
     ("GET", "/v1/epcis/events"): check_epcis_events,
