@@ -15,6 +15,19 @@ from detection.model import INTERNAL_ROLES, SITE_ROLES, DetectionSettings, Scan
 EARTH_RADIUS_KM = 6371.0088
 
 
+# An anonymous page view is recorded as "net:<network>/<browser>": the network it came
+# from, then its browser session. Device rules count the network (docs/detection.md).
+NETWORK_DEVICE_PREFIX = "net:"
+NETWORK_SEPARATOR = "/"
+
+
+def device_key(device_id: str) -> str:
+    """What device-count rules count for a device id: a network id's network part."""
+    if device_id.startswith(NETWORK_DEVICE_PREFIX):
+        return device_id.split(NETWORK_SEPARATOR, 1)[0]
+    return device_id
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance between two points in degrees, in kilometres."""
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
@@ -117,8 +130,9 @@ def session_starts(scans: Sequence[Scan], settings: DetectionSettings, *, cap: i
                 starts.append(scan)
             continue
         if scan.device_id is not None:
-            if scan.device_id not in devices:
-                devices.add(scan.device_id)
+            key = device_key(scan.device_id)
+            if key not in devices:
+                devices.add(key)
                 starts.append(scan)
             continue
         joined = _join(clusters, scan, settings)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from authn.digital_link import DigitalLink, format_digital_link
 from authn.errors import InvalidInput, Unavailable
+from mobile_api.netplace import locate, network_device_id
 from mobile_api.pages import BrandContact, Page, error_page, verdict_page
 from mobile_api.web import (
     device_id_of,
@@ -20,6 +21,7 @@ from mobile_api.web import (
     set_session_cookie,
 )
 from verifier.accounts import Caller
+from verifier.api.ratelimit import client_ip, parse_networks
 from verifier.api.schemas import VerifyIn
 
 
@@ -47,10 +49,19 @@ async def verify_page_view(
     fresh_cookie = cookie is None
     if cookie is None and html:
         cookie = new_session_cookie()
+    # The same client address the rate limiter uses (trusted proxies resolved once, there).
+    ip = client_ip(request.scope, trusted_proxies=parse_networks(services.settings.trusted_proxies))
+    place = locate(ip)
+    # An anonymous view counts as its network, cookie or not: cookies cost a griefer
+    # nothing to clear or forge, so they cannot be what makes many devices. The browser
+    # part still ties a later shared location to its browser (docs/detection.md).
     device_id = device_id_of(cookie) if cookie is not None else None
+    if caller.account_id is None:
+        device_id = network_device_id(place, device_id)
     try:
         # The scan joins the worker's next group commit, like POST /v1/verify.
-        job = services.verifier.prepare(caller, VerifyIn(code=code_text, device_id=device_id))
+        body = VerifyIn(code=code_text, device_id=device_id, country=place.country)
+        job = services.verifier.prepare(caller, body)
         answer = await services.recorder.judge(job)
     except InvalidInput:
         if not html:

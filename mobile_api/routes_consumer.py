@@ -27,7 +27,7 @@ from verifier.accounts import Role
 from verifier.api.deps import ServicesDep, SessionDep
 from verifier.api.schemas import Location
 from verifier.db.models import Alert, Scan
-from verifier.statuses import set_scan_location
+from verifier.statuses import recorded_by, set_scan_location
 
 LINKSET_JSON = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"
@@ -48,7 +48,7 @@ def _own_anonymous_scan(
         cookie is None
         or scan is None
         or scan.role != Role.ANONYMOUS.value
-        or scan.device_id != device_id_of(cookie)
+        or not recorded_by(scan.device_id, device_id_of(cookie))
         or now - scan.recorded_at > settings_window
     ):
         raise NotFound("no such scan of this browser session")

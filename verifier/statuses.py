@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from authn.ai import validate_value
 from authn.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from detection.common import NETWORK_SEPARATOR
 from epcis.documents import status_event
 from epcis.store import record_own_events
 from epcis.vocabulary import STATUS_EVENTS
@@ -30,6 +31,14 @@ from verifier.verification.views import coarse_position
 
 CODE_STATUS = "code.status"
 LOT_STATUS = "lot.status"
+
+
+def recorded_by(recorded: str | None, browser: str) -> bool:
+    """Whether a scan recorded under ``recorded`` came from the browser ``browser``: the
+    same id, or a network id ("net:<network>/<browser>") that ends in it."""
+    if recorded is None:
+        return False
+    return recorded == browser or recorded.endswith(NETWORK_SEPARATOR + browser)
 
 
 def load_code_for_update(session: Session, gtin: str, serial: str) -> CodeRecord:
@@ -268,7 +277,7 @@ def set_scan_location(
         scan is None
         or scan.role != Role.ANONYMOUS.value
         or not device_id
-        or scan.device_id != device_id
+        or not recorded_by(scan.device_id, device_id)
         or now - scan.recorded_at > window
     ):
         raise NotFound("no such scan of this browser session")

@@ -64,7 +64,9 @@ def test_reload_from_the_same_browser_is_one_device(env: Env) -> None:
     devices = [s.device_id for s in scans(env)]
     assert len(devices) == 3
     assert devices[0] == devices[1] != devices[2]
-    assert all(d is not None and d.startswith("web:") for d in devices)
+    assert all(d is not None and d.startswith("net:") for d in devices)
+    # One network: however many browsers, device rules count it once.
+    assert len({d.split("/")[0] for d in devices if d}) == 1
 
 
 def test_prefetch_is_not_a_scan(env: Env) -> None:
