@@ -11,6 +11,7 @@ import random
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,7 +19,7 @@ from console.code_pages import journey_story
 from console.journey import build_journey
 from detection import CodeRecord, Scan
 from tests.console.conftest import LiveConsole
-from tests.console.console_world import ACME_GTIN, NOW, PASSWORD
+from tests.console.console_world import ACME_GTIN, BRAVO_GTIN, NOW, PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -168,3 +169,29 @@ def test_every_console_page_fits_and_passes_axe(
             page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
             assert_no_overflow(page)
             assert_accessible(page, axe_script)
+
+
+def test_code_search_takes_every_form_of_a_code_and_keeps_brands_apart(
+    browser: Any, live_console: LiveConsole, shots: Path
+) -> None:
+    serial = live_console.console.seeded.copied_serial
+    page = browser.new_context(viewport=WIDTHS["phone"]).new_page()
+    _sign_in(page, live_console, "acme-owner")
+    for typed in (
+        f"https://id.example.com/01/{ACME_GTIN}/21/{serial}",
+        f"(01){ACME_GTIN}(21){serial}",
+        f"01{ACME_GTIN}21{serial}",
+        f"{ACME_GTIN} {serial}",
+    ):
+        page.fill("#code-search", typed)
+        page.click("form.search button[type=submit]")
+        assert urlsplit(page.url).path == f"/console/codes/{ACME_GTIN}/{serial}", typed
+    page.screenshot(path=str(shots / "search-result-phone.png"), full_page=True)
+    page.fill("#code-search", f"(01){BRAVO_GTIN}(21){live_console.console.seeded.bravo_serial}")
+    with page.expect_navigation() as navigation:
+        page.click("form.search button[type=submit]")
+    assert navigation.value.status == 404  # another brand's code: not found, as if absent
+    page.fill("#code-search", "not a code")
+    with page.expect_navigation() as navigation:
+        page.click("form.search button[type=submit]")
+    assert navigation.value.status == 400
