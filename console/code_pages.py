@@ -9,7 +9,7 @@ from console.data import OUTCOMES, CodePage
 from console.journey import Journey, speed_words
 from console.layout import csrf_field, layout
 from console.pages import code_href, when
-from console.svg import journey_svg
+from console.svg import journey_svg, path_legs, timeline_svg
 from verifier.accounts import Caller, Role
 from verifier.db.models import Scan
 
@@ -21,6 +21,20 @@ def _place(lat: float | None, lon: float | None, country: str | None) -> str:
     return where.strip() or "—"
 
 
+def expiry_date(yymmdd: str | None) -> str:
+    """GS1's AI (17) YYMMDD as a date; day 00 means the end of the month (GS1 General Specs)."""
+    if not yymmdd:
+        return "—"
+    if len(yymmdd) != 6 or not yymmdd.isdigit():
+        return yymmdd
+    year, month, day = 2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
+    if not 1 <= month <= 12:
+        return yymmdd
+    if day == 0:
+        return f"end of {year:04d}-{month:02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
 def _facts(page: CodePage) -> str:
     record = page.record
     rows = [
@@ -29,7 +43,7 @@ def _facts(page: CodePage) -> str:
         ("Registered", when(record.registered_at) if record else "never: not registered"),
         ("Status", record.status if record else "unknown"),
         ("Lot", (record.lot or "—") if record else "—"),
-        ("Expiry", (record.expiry or "—") if record else "—"),
+        ("Expiry", expiry_date(record.expiry) if record else "—"),
         ("Batch", record.batch_id if record else "—"),
     ]  # fmt: skip
     cells = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
@@ -125,6 +139,42 @@ def _legs(journey: Journey) -> str:
     )
 
 
+def journey_story(journey: Journey) -> str:
+    """The map, its numbered explanations beside it, and the time line under it."""
+    if not journey.stops:
+        return '<p id="journey-none">No scan with a location.</p>'
+    why: dict[str, list[str]] = {}
+    for finding in journey.findings:
+        why.setdefault(finding.scan_id, []).append(f"{finding.reason}: {finding.message}")
+    for leg in path_legs(journey):
+        if leg.offending:
+            why.setdefault(leg.end.scan.scan_id, []).append(
+                f"leg {leg.start.number} → {leg.end.number}: {speed_words(leg)}"
+            )
+    last_ok = journey.last_legitimate.scan_id if journey.last_legitimate else None
+    items = []
+    for stop in journey.stops:
+        scan = stop.scan
+        notes = why.get(scan.scan_id, [])
+        if scan.scan_id == last_ok:
+            notes = ["last seen legitimately", *notes]
+        explained = "; ".join(notes) or "nothing found"
+        items.append(
+            f'<li value="{stop.number}" class="{"offending" if why.get(scan.scan_id) else "plain"}"'
+            f' data-scan-id="{escape(scan.scan_id)}"><strong>{stop.number}</strong> · '
+            f"{when(scan.effective_at)} · {escape(_place(scan.lat, scan.lon, scan.country))} · "
+            f'{escape(scan.role)} · <span class="finding">{escape(explained)}</span></li>'
+        )
+    return (
+        '<div class="story"><figure class="map">'
+        + journey_svg(journey)
+        + '</figure><ol id="journey-notes" class="journey-notes">'
+        + "".join(items)
+        + "</ol></div>"
+        + timeline_svg(journey)
+    )
+
+
 def _history(page: CodePage) -> str:
     numbers = {s.scan.scan_id: s.number for s in page.journey.stops}
     rows = "".join(
@@ -211,9 +261,9 @@ def code_page_html(caller: Caller, csrf: str, page: CodePage, *, notice: str | N
         + _findings(page.journey)
         + "<h2>Journey</h2>"
         + '<p class="legend"><span class="key-ok">── plausible leg</span> '
-        '<span class="key-bad">- - offending leg (red, dashed, labelled)</span> '
-        '<span class="key-last">◯ last seen legitimately</span></p>'
-        + (journey_svg(page.journey) if page.journey.stops else "<p>No scan with a location.</p>")
+        '<span class="key-bad">- - offending leg (red, dashed)</span> '
+        '<span class="key-last">◯ last seen legitimately</span> · numbers as in the list</p>'
+        + journey_story(page.journey)
         + _legs(page.journey)
         + "<h2>Scan history</h2>"
         + _history(page)
@@ -248,7 +298,7 @@ def report_html(caller: Caller, csrf: str, page: CodePage, *, contact: str) -> s
         f"<h2>Right holder</h2><p>{escape(contact)}</p>"
         f"<h2>Seizures</h2>{seizures}<h2>Findings</h2>{_findings(page.journey)}"
         f"<h2>Journey</h2>"
-        + (journey_svg(page.journey) if page.journey.stops else "")
+        + journey_story(page.journey)
         + _legs(page.journey)
         + f"<h2>Scan history</h2>{_history(page)}"
         f'<p class="signature">Officer: {escape(caller.name or "")} · '

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 import detection
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unavailable
+from authn.scan import parse_scan
 from console.journey import Journey, build_journey
 from keys.trust import TrustList
 from verifier import inspections
@@ -268,3 +269,17 @@ def audit_of_brand(session: Session, brand_id: str, limit: int = 20) -> list[Aud
             .limit(limit)
         ).all()
     )
+
+
+def code_from_text(text: str) -> tuple[str, str]:
+    """(GTIN, serial) from a Digital Link, an element string (raw or bracketed) or 'GTIN serial'.
+
+    Parsed by authn's scan parser, as the verifier parses a scan; InvalidInput otherwise.
+    """
+    words = text.split()
+    if len(words) == 2 and words[0].isdigit() and len(words[0]) in (8, 12, 13, 14):
+        return words[0].zfill(14), words[1]
+    found = dict(parse_scan(text, check_associations=False).ais)
+    if "01" not in found or "21" not in found:
+        raise InvalidInput("the code needs a GTIN (01) and a serial number (21)")
+    return found["01"], found["21"]

@@ -20,6 +20,11 @@ def _nav(caller: Caller, csrf: str) -> str:
     who += f", {caller.brand_id})" if caller.role is Role.BRAND and caller.brand_id else ")"
     return (
         f'<nav class="top"><span class="brand">sealtrace console</span>{"".join(links)}'
+        '<form method="get" action="/console/search" class="search" role="search">'
+        '<label for="code-search" class="visually-hidden">Find a code</label>'
+        '<input id="code-search" name="q" type="search" maxlength="2048" required '
+        'placeholder="Digital Link, (01)…(21)…, or GTIN serial">'
+        '<button type="submit">Find</button></form>'
         f'<span class="who" id="who">{escape(who)}</span>'
         f'<form method="post" action="/console/logout" class="logout">{csrf_field(csrf)}'
         '<button type="submit">Sign out</button></form></nav>'

@@ -77,16 +77,21 @@ def alerts_page(
     )
     rows = "".join(
         f'<tr class="alert severity-{escape(a.severity)}" data-alert-id="{a.id}">'
-        f'<td><a href="/console/alerts/{a.id}">#{a.id}</a></td><td>{when(a.created_at)}</td>'
-        f"<td>{escape(a.reason)}</td><td>{_severity(a.severity)}</td>"
-        f"<td>{escape(a.status)}</td><td>{escape(a.brand_id or '')}</td>"
-        f'<td><a href="{code_href(a.gtin, a.serial)}">'
+        f'<td data-label="Alert"><a href="/console/alerts/{a.id}">#{a.id}</a></td>'
+        f'<td data-label="Raised">{when(a.created_at)}</td>'
+        f'<td data-label="Reason">{escape(a.reason)}</td>'
+        f'<td data-label="Severity">{_severity(a.severity)}</td>'
+        f'<td data-label="Status">{escape(a.status)}</td>'
+        f'<td data-label="Brand">{escape(a.brand_id or "")}</td>'
+        f'<td data-label="Code"><a href="{code_href(a.gtin, a.serial)}">'
         f"{escape(a.gtin)} / {escape(a.serial)}</a></td>"
-        f"<td>{escape(a.country or '')}</td><td>{a.count}</td></tr>"
+        f'<td data-label="Country">{escape(a.country or "")}</td>'
+        f'<td data-label="Seen">{a.count}</td></tr>'
         for a in alerts
     )
     table = (
-        '<div class="scroll"><table id="alerts"><thead><tr><th>Alert</th><th>Raised</th>'
+        '<div class="scroll"><table id="alerts" class="cards"><thead><tr><th>Alert</th>'
+        "<th>Raised</th>"
         "<th>Reason</th><th>Severity</th><th>Status</th><th>Brand</th><th>Code</th>"
         f"<th>Country</th><th>Seen</th></tr></thead><tbody>{rows}</tbody></table></div>"
         if alerts

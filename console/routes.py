@@ -216,6 +216,17 @@ def _code(ctx: Ctx, gtin: str, serial: str) -> data.CodePage:
     return data.code_page(ctx.db, ctx.caller, trust, gtin, serial)
 
 
+@router.get("/search")
+def search(request: Request, q: Annotated[str, Query(max_length=2048)] = "") -> Response:
+    """A code as scanned or typed, to its page; the page itself checks who may see it."""
+
+    def find(ctx: Ctx) -> Response:
+        gtin, serial = data.code_from_text(q)
+        return redirect(code_href(gtin, serial))
+
+    return page(request, EVERYONE, find)
+
+
 @router.get("/codes/{gtin}/{serial}")
 def code(request: Request, gtin: str, serial: str, recorded: str | None = None) -> Response:
     def show(ctx: Ctx) -> Response:

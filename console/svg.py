@@ -2,7 +2,8 @@
 
 Every picture has a ``viewBox`` (it scales to a phone and to paper), a
 ``<title>`` and text labels (colour is never the only signal: offending legs
-are also dashed and labelled), and no external reference of any kind.
+are also dashed, and explained in the list beside the map under the same
+numbers), and no external reference of any kind.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from console.journey import Journey, Leg, position, speed_words
+from console.journey import Journey, Leg, Stop, position, speed_words
 from console.world import OUTLINES
 
 WIDTH = 800.0
 HEIGHT = 480.0
 ASPECT = WIDTH / HEIGHT
 BAR_WIDTH = 420.0
-MIN_LABELLED_PX = 160.0
 RED = "#b3261e"
 GREY = "#5f6368"
 GREEN = "#1b7f3b"
@@ -100,68 +100,164 @@ def _svg(title: str, body: str, *, ident: str, height: float = HEIGHT, width: fl
     )
 
 
+CLUSTER_GAP_PX = 6.0
+CHAR_PX = 7.0  # an 11px bold digit, a little generous, so that estimated boxes never undercount
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One drawn point: the stops that lie too close together to be told apart at this scale."""
+
+    x: float
+    y: float
+    stops: tuple[Stop, ...]
+
+    @property
+    def label(self) -> str:
+        return number_ranges([s.number for s in self.stops])
+
+    @property
+    def half_width(self) -> float:
+        return max(10.0, CHAR_PX * len(self.label) / 2 + 5)
+
+
+def number_ranges(numbers: Sequence[int]) -> str:
+    """[1, 2, 3, 7] -> '1–3, 7'; long lists keep their first and last run: '1–3…198–200'."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    words = [f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
+    return ", ".join(words) if len(words) <= 3 else f"{words[0]}…{words[-1]}"
+
+
+def _overlap(a: Marker, b: Marker) -> bool:
+    return (
+        abs(a.x - b.x) < a.half_width + b.half_width + CLUSTER_GAP_PX
+        and abs(a.y - b.y) < 20 + CLUSTER_GAP_PX
+    )
+
+
+def cluster(projection: Projection, stops: Sequence[Stop]) -> list[Marker]:
+    """Merge markers whose labels would touch until none do (their boxes are estimated)."""
+    markers = []
+    for stop in stops:
+        lat, lon = position(stop.scan)
+        x, y = projection.xy(lon, lat)
+        markers.append(Marker(x, y, (stop,)))
+    merged = True
+    while merged:
+        merged = False
+        for i, a in enumerate(markers):
+            for b in markers[i + 1 :]:
+                if _overlap(a, b):
+                    n = len(a.stops) + len(b.stops)
+                    x = round((a.x * len(a.stops) + b.x * len(b.stops)) / n, 1)
+                    y = round((a.y * len(a.stops) + b.y * len(b.stops)) / n, 1)
+                    markers.remove(a)
+                    markers.remove(b)
+                    markers.append(Marker(x, y, a.stops + b.stops))
+                    merged = True
+                    break
+            if merged:
+                break
+    # Keep a marker's box inside the picture.
+    return [
+        Marker(
+            min(max(m.x, m.half_width + 1), WIDTH - m.half_width - 1),
+            min(max(m.y, 12.0), HEIGHT - 12.0),
+            tuple(sorted(m.stops, key=lambda s: s.number)),
+        )
+        for m in markers
+    ]
+
+
+def path_legs(journey: Journey) -> list[Leg]:
+    """The one path through the stops in time order; other offending pairs are listed, not drawn."""
+    return [leg for leg in journey.legs if leg.end.number == leg.start.number + 1]
+
+
 def journey_svg(journey: Journey) -> str:
-    """The scans as numbered points, legs between them, offending legs red, dashed, labelled."""
+    """Numbered markers on one path in time order; offending legs red and dashed, without words.
+
+    The explanations are in the list beside the picture, keyed by the same numbers, so that
+    nothing written on the map can overlap or run off its edges.
+    """
     projection = Projection.around(
         (lon, lat) for lat, lon in map(position, (s.scan for s in journey.stops))
     )
+    markers = cluster(projection, journey.stops)
+    where = {s.scan.scan_id: (m.x, m.y) for m in markers for s in m.stops}
     parts = [base_map(projection)]
-    for leg in sorted(journey.legs, key=lambda leg: leg.offending):  # offending legs on top
-        parts.append(_leg_svg(projection, leg))
+    for leg in sorted(path_legs(journey), key=lambda leg: leg.offending):  # offending on top
+        parts.append(_leg_svg(where, leg))
     last_ok = journey.last_legitimate.scan_id if journey.last_legitimate else None
-    for stop in journey.stops:
-        scan = stop.scan
-        lat, lon = position(scan)
-        x, y = projection.xy(lon, lat)
-        classes = "stop"
-        if last_ok == scan.scan_id:
-            classes += " last-legitimate"
-            parts.append(
-                f'<circle cx="{x}" cy="{y}" r="15" fill="none" stroke="{GREEN}" stroke-width="3"/>'
-                f'<text x="{x - 16}" y="{y - 18}" text-anchor="end" class="note" fill="{GREEN}">'
-                "last seen legitimately</text>"
-            )
-        bad = (
-            journey.first_offending is not None and journey.first_offending.scan_id == scan.scan_id
+    bad_id = journey.first_offending.scan_id if journey.first_offending else None
+    for marker in markers:
+        ids = [s.scan.scan_id for s in marker.stops]
+        classes = "stop" + (" last-legitimate" if last_ok in ids else "")
+        classes += " cluster" if len(ids) > 1 else ""
+        fill = RED if bad_id in ids else "#1f3b57"
+        w, x, y = marker.half_width, marker.x, marker.y
+        ring = (
+            f'<rect x="{x - w - 4:.1f}" y="{y - 14}" width="{2 * w + 8:.1f}" height="28" rx="14" '
+            f'fill="none" stroke="{GREEN}" stroke-width="3"/>'
+            if last_ok in ids
+            else ""
         )
-        fill = RED if bad else "#1f3b57"
         parts.append(
-            f'<g class="{classes}" data-scan-id="{escape(scan.scan_id)}">'
-            f'<circle cx="{x}" cy="{y}" r="10" fill="{fill}" stroke="#fff" stroke-width="2"/>'
+            f'<g class="{classes}" data-scan-id="{escape(ids[0])}" '
+            f'data-scan-ids="{escape(" ".join(ids))}">{ring}'
+            f'<rect x="{x - w:.1f}" y="{y - 10}" width="{2 * w:.1f}" height="20" rx="10" '
+            f'fill="{fill}" stroke="#fff" stroke-width="2"/>'
             f'<text x="{x}" y="{y + 4}" text-anchor="middle" class="stop-number" fill="#fff">'
-            f"{stop.number}</text>"
-            f'<text x="{x + 13}" y="{y - 10}" class="stop-label">{escape(scan.country or "")}'
-            "</text></g>"
+            f"{escape(marker.label)}</text></g>"
         )
     return _svg("The code's journey: its scans in time order", "".join(parts), ident="journey")
 
 
-def _leg_svg(projection: Projection, leg: Leg) -> str:
+def _leg_svg(where: dict[str, tuple[float, float]], leg: Leg) -> str:
     a, b = leg.start.scan, leg.end.scan
-    (lat1, lon1), (lat2, lon2) = position(a), position(b)
-    x1, y1 = projection.xy(lon1, lat1)
-    x2, y2 = projection.xy(lon2, lat2)
-    mx, my = round((x1 + x2) / 2, 1), round((y1 + y2) / 2, 1)
+    (x1, y1), (x2, y2) = where[a.scan_id], where[b.scan_id]
     ids = f'data-from="{escape(a.scan_id)}" data-to="{escape(b.scan_id)}"'
     if leg.offending:
-        words = escape(" + ".join(leg.reasons) + ": " + speed_words(leg))
         return (
             f'<g class="leg offending" {ids}><line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
-            f'class="leg-line offending" stroke="{RED}" stroke-width="4" stroke-dasharray="12 7"/>'
-            f'<text x="{mx}" y="{my - 8}" text-anchor="middle" class="leg-label offending" '
-            f'fill="{RED}">{words}</text></g>'
+            f'class="leg-line offending" stroke="{RED}" stroke-width="4" stroke-dasharray="12 7">'
+            f"<title>{escape(' + '.join(leg.reasons) + ': ' + speed_words(leg))}</title>"
+            "</line></g>"
         )
-    # A short leg has no room for words on the map; the legs table under it has them.
-    label = (
-        f'<text x="{mx}" y="{my + 16}" text-anchor="middle" class="leg-label">'
-        f"{escape(speed_words(leg))}</text>"
-        if math.hypot(x2 - x1, y2 - y1) >= MIN_LABELLED_PX
-        else ""
-    )
     return (
         f'<g class="leg" {ids}><line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" class="leg-line" '
-        f'stroke="{GREY}" stroke-width="2"/>{label}</g>'
+        f'stroke="{GREY}" stroke-width="2"/></g>'
     )
+
+
+def timeline_svg(journey: Journey) -> str:
+    """A strip under the map: every located scan as a tick at its time, offending ones red."""
+    stops = journey.stops
+    first, last = stops[0].scan.effective_at, stops[-1].scan.effective_at
+    span = max((last - first).total_seconds(), 1.0)
+    bad = {leg.end.scan.scan_id for leg in journey.legs if leg.offending}
+    ticks = []
+    for stop in stops:
+        x = round(20 + (stop.scan.effective_at - first).total_seconds() / span * (WIDTH - 40), 1)
+        colour = RED if stop.scan.scan_id in bad else "#1f3b57"
+        ticks.append(
+            f'<line class="tick" x1="{x}" y1="12" x2="{x}" y2="36" stroke="{colour}" '
+            f'stroke-width="2"><title>{stop.number}: {stop.scan.effective_at:%Y-%m-%d %H:%M} '
+            "UTC</title></line>"
+        )
+    body = (
+        f'<line x1="20" y1="24" x2="{WIDTH - 20:.0f}" y2="24" stroke="{GREY}"/>'
+        + "".join(ticks)
+        + f'<text x="20" y="54" class="grid-label">{first:%Y-%m-%d %H:%M}</text>'
+        + f'<text x="{WIDTH - 20:.0f}" y="54" text-anchor="end" class="grid-label">'
+        f"{last:%Y-%m-%d %H:%M} UTC</text>"
+    )
+    return _svg("The scans on a time line", body, ident="timeline", height=62)
 
 
 def places_svg(places: Sequence[tuple[float, float, int]], *, title: str) -> str:
