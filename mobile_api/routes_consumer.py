@@ -3,7 +3,6 @@ of a suspected fake."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,7 +13,6 @@ from sqlmodel import Session, select
 
 from authn.errors import NotFound
 from mobile_api.i18n import pick_language
-from mobile_api.page_view import brand_contact
 from mobile_api.pages import message_page
 from mobile_api.web import (
     MobileSettingsDep,
@@ -23,14 +21,14 @@ from mobile_api.web import (
     session_cookie,
 )
 from verifier.accounts import Role
+from verifier.alert_raising import ConsumerReport, record_consumer_report
 from verifier.api.deps import ServicesDep, SessionDep
 from verifier.api.schemas import Location
-from verifier.db.models import Alert, Scan
+from verifier.db.models import Scan
 from verifier.statuses import set_scan_location
 
 LINKSET_JSON = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"
-REPORT_KIND = "CONSUMER_REPORT"
 MAX_REPORT_FIELD = 1000
 
 
@@ -94,7 +92,8 @@ def add_location(
 async def report(
     request: Request, services: ServicesDep, session: SessionDep, mobile: MobileSettingsDep
 ) -> Response:
-    """Stored as an alert of kind CONSUMER_REPORT for the brand; one per scan."""
+    """Stored as an alert of kind CONSUMER_REPORT for the brand, and sent to its webhook
+    (``report.received``); one per scan. The answer is the same whatever happened."""
     raw = (await request.body()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(raw, max_num_fields=20).items()}
     lang = pick_language(request.headers.get("accept-language"), form.get("lang"))
@@ -105,26 +104,14 @@ async def report(
         )
     except NotFound:
         return html_response(message_page(lang, "error.title", "error.text"), status_code=404)
-    already = session.exec(
-        select(Alert).where(Alert.kind == REPORT_KIND, Alert.scan_id == scan.scan_id)
-    ).first()
-    if already is None:
-        contact = brand_contact(services, scan.gtin)
-        brand_id = None
-        if contact is not None:
-            brand = services.trust.current().brand_owning(scan.gtin)
-            brand_id = brand.id if brand else None
-        detail = {
-            "where": form.get("where", "")[:200],
-            "what": form.get("what", "")[:MAX_REPORT_FIELD],
-            "verdict": scan.verdict,
-        }
-        session.add(
-            Alert(
-                created_at=services.clock(), kind=REPORT_KIND, brand_id=brand_id,
-                gtin=scan.gtin, serial=scan.serial, scan_id=scan.scan_id,
-                detail=json.dumps(detail)[:2000],
-            )
-        )  # fmt: skip
-        session.commit()
+    # The brand owning the GTIN hears of it even when it published no contact.
+    brand = services.trust.current().brand_owning(scan.gtin)
+    report = ConsumerReport(
+        scan_id=scan.scan_id, gtin=scan.gtin, serial=scan.serial, verdict=scan.verdict,
+        country=scan.country, where=form.get("where", "")[:200],
+        what=form.get("what", "")[:MAX_REPORT_FIELD],
+    )  # fmt: skip
+    record_consumer_report(
+        session, report, brand.id if brand is not None else None, now=services.clock()
+    )
     return html_response(message_page(lang, "report", "report.thanks"))
