@@ -11,6 +11,8 @@ from keys.trust import TrustList
 from verifier.db.models import Alert, Scan
 
 WEEKS = 12
+# The brand's own safety notices, not suspicion: they never rank a code or lot "suspicious".
+SAFETY_NOTICES = frozenset({"LOT_RECALLED", "UNIT_RECALLED"})
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,13 @@ def overview(
     lots: dict[tuple[str, str], str | None],
     now: datetime,
 ) -> Overview:
-    code_alerts = Counter((a.gtin, a.serial) for a in alerts)
+    suspicious = [a for a in alerts if a.kind not in SAFETY_NOTICES]
+    code_alerts = Counter((a.gtin, a.serial) for a in suspicious)
     lot_alerts: Counter[tuple[str, str]] = Counter()
-    for (gtin, serial), count in code_alerts.items():
-        lot = lots.get((gtin, serial))
+    for a in suspicious:
+        lot = a.lot or lots.get((a.gtin, a.serial))
         if lot:
-            lot_alerts[(gtin, lot)] += count
+            lot_alerts[(a.gtin, lot)] += 1
     places = Counter(
         (float(round(s.lat)), float(round(s.lon)))
         for s in scans

@@ -142,12 +142,23 @@ def alert_page(caller: Caller, csrf: str, alert: AlertView) -> str:
         f"Open the code {escape(alert.gtin)} / {escape(alert.serial)}</a></p>"
         f"<dl><dt>Brand</dt><dd>{escape(alert.brand_id or '—')}</dd><dt>Country</dt>"
         f"<dd>{escape(alert.country or '—')}</dd><dt>Key</dt>"
-        f"<dd>{escape(alert.key_id or '—')}</dd></dl>"
+        f"<dd>{escape(alert.key_id or '—')}</dd>{_aggregate(alert)}</dl>"
         f"{actions}"
         + (f'<h2>History</h2><ul id="alert-events">{events}</ul>' if events else "")
         + (f"<p>Closed: {escape(alert.close_comment)}</p>" if alert.close_comment else "")
     )
     return layout(f"Alert #{alert.id}", body, caller=caller, csrf=csrf)
+
+
+def _aggregate(alert: AlertView) -> str:
+    """An aggregated alert's lot, units and places (docs/api.md, "Alerts")."""
+    parts = f"<dt>Lot</dt><dd>{escape(alert.lot)}</dd>" if alert.lot else ""
+    if alert.units is not None:
+        parts += f'<dt>Units</dt><dd id="alert-units">{alert.units}</dd>'
+    if alert.places:
+        places = ", ".join(f"{escape(p.country)} ({p.count})" for p in alert.places)
+        parts += f'<dt>Places</dt><dd id="alert-places">{places}</dd>'
+    return parts
 
 
 def brand_picker(caller: Caller, csrf: str, trust: TrustList | None) -> str:

@@ -3,7 +3,6 @@ of a suspected fake."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -24,6 +23,7 @@ from mobile_api.web import (
     session_cookie,
 )
 from verifier.accounts import Role
+from verifier.alert_raising import REPORT_KIND, ConsumerReport, record_consumer_report
 from verifier.api.deps import ServicesDep, SessionDep
 from verifier.api.schemas import Location
 from verifier.db.models import Alert, Scan
@@ -31,7 +31,6 @@ from verifier.statuses import recorded_by, set_scan_location
 
 LINKSET_JSON = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"
-REPORT_KIND = "CONSUMER_REPORT"
 MAX_REPORT_FIELD = 1000
 
 
@@ -96,8 +95,9 @@ def add_location(
 async def report(
     request: Request, services: ServicesDep, session: SessionDep, mobile: MobileSettingsDep
 ) -> Response:
-    """Stored as an alert of kind CONSUMER_REPORT for the brand; one per scan. Answers a
-    redirect to the receipt (GET /report), so a reload does not post the form again."""
+    """Stored as an alert of kind CONSUMER_REPORT for the brand, and sent to its webhook
+    (``report.received``); one per scan. Answers a redirect to the receipt (GET /report),
+    so a reload does not post the form again."""
     raw = (await request.body()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(raw, max_num_fields=20).items()}
     try:
@@ -107,25 +107,17 @@ async def report(
     except NotFound:
         page = page_of(request, form.get("lang"))
         return html_response(error_page(page), status_code=404, lang=page.lang)
-    if _report_of(session, scan) is None:
-        contact = brand_contact(services, scan.gtin)
-        brand_id = None
-        if contact is not None:
-            brand = services.trust.current().brand_owning(scan.gtin)
-            brand_id = brand.id if brand else None
-        detail = {
-            "where": form.get("where", "")[:200],
-            "what": form.get("what", "")[:MAX_REPORT_FIELD],
-            "verdict": scan.verdict,
-        }
-        session.add(
-            Alert(
-                created_at=services.clock(), kind=REPORT_KIND, brand_id=brand_id,
-                gtin=scan.gtin, serial=scan.serial, scan_id=scan.scan_id,
-                detail=json.dumps(detail)[:2000],
-            )
-        )  # fmt: skip
-        session.commit()
+    # The brand owning the GTIN hears of it even when it published no contact; a repeat of
+    # the same scan's report changes nothing.
+    brand = services.trust.current().brand_owning(scan.gtin)
+    report = ConsumerReport(
+        scan_id=scan.scan_id, gtin=scan.gtin, serial=scan.serial, verdict=scan.verdict,
+        country=scan.country, where=form.get("where", "")[:200],
+        what=form.get("what", "")[:MAX_REPORT_FIELD],
+    )  # fmt: skip
+    record_consumer_report(
+        session, report, brand.id if brand is not None else None, now=services.clock()
+    )
     lang = page_of(request, form.get("lang")).lang
     receipt = "/report?" + urlencode({"scan_id": scan.scan_id, "lang": lang})
     return RedirectResponse(receipt, status_code=303, headers={"Cache-Control": "no-store"})

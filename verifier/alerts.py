@@ -6,11 +6,10 @@ up and ``closed`` (with a comment) when dealt with; every transition writes an
 works its own brand's alerts only (another brand's alert is "not found");
 officers and admins see all. Anonymous callers see none.
 
-Detection alerts are deduplicated per (code, reason) while not closed: a new
-finding of the same reason on the same code bumps ``count`` and
-``last_seen_at`` (one upsert in the verify transaction). A leaked signing key
-gives one alert per (brand, key). Each new alert also writes an outbox row
-for the brand's webhook, if the brand has one (see :mod:`verifier.outbox`).
+How alerts are raised and deduplicated, and when the brand's webhook hears
+of them, is :mod:`verifier.alert_raising`. Aggregated alerts (codes failing
+the signature, a recalled lot) are shown with their places and units
+(:mod:`verifier.alert_tally`).
 
 The functions here are the service API used by the HTTP routes and the web
 console: they take a session, the caller and ``now``, and commit their own
@@ -19,7 +18,6 @@ changes.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,26 +25,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Table, case, literal, update
-from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from authn.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from detection.model import Finding
-from storage.types import UTCDateTime
+from verifier import alert_tally
 from verifier.accounts import Caller, Role
-from verifier.api.metrics import ALERTS
-from verifier.db.models import Account, Alert, AlertEvent, BrandWebhook, WebhookOutbox
-from verifier.webhooks import new_event
+from verifier.db.models import Account, Alert, AlertEvent
 
 AlertStatus = Literal["open", "acknowledged", "closed"]
 ALERT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "closed")
-ALERTING_SEVERITIES = frozenset({"warning", "critical"})
-ALERT_CREATED = "alert.created"
 MAX_PAGE = 500
 MAX_COMMENT = 1000
-_OPEN_ONLY = sql_text("status <> 'closed'")
 
 
 # Shapes ---------------------------------------------------------------------------------------
@@ -61,8 +51,19 @@ class AlertEventOut(BaseModel):
     comment: str | None
 
 
+class PlaceOut(BaseModel):
+    country: str
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
 class AlertView(BaseModel):
-    """An alert as callers see it; ``kind`` is kept as the reason's older name."""
+    """An alert as callers see it; ``kind`` is kept as the reason's older name.
+
+    Aggregated alerts (codes failing the signature, a recalled lot) stand for ``count``
+    scans of ``units`` distinct serials in ``places``; ``serial`` is the first one seen.
+    """
 
     id: int
     reason: str
@@ -79,6 +80,10 @@ class AlertView(BaseModel):
     created_at: datetime
     last_seen_at: datetime
     detail: dict[str, Any]
+    first_seen_at: datetime
+    lot: str | None = None
+    units: int | None = None
+    places: list[PlaceOut] | None = None
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     close_comment: str | None = None
@@ -104,23 +109,22 @@ class AlertPage:
     next_before_id: int | None  # pass as ``before_id`` for the next page; None: no more
 
 
-@dataclass(frozen=True)
-class AlertSubject:
-    """Where a verification's alerts point: the code scanned, its brand, key and scan."""
-
-    brand_id: str | None
-    gtin: str
-    serial: str
-    key_id: str | None
-    scan_id: str | None
-    country: str | None
-
-
 # Reading --------------------------------------------------------------------------------------
 
 
-def _view(row: Alert, events: Sequence[AlertEventOut] | None = None) -> AlertView:
+def _view(
+    row: Alert,
+    events: Sequence[AlertEventOut] | None = None,
+    tallies: alert_tally.Tallies | None = None,
+) -> AlertView:
     assert row.id is not None
+    places = None
+    if tallies is not None:
+        places = [
+            PlaceOut(country=p.country, count=p.count, first_seen_at=p.first_seen_at,
+                     last_seen_at=p.last_seen_at)
+            for p in tallies.places
+        ]  # fmt: skip
     return AlertView(
         id=row.id, reason=row.kind, kind=row.kind, severity=row.severity, status=row.status,
         brand_id=row.brand_id, gtin=row.gtin, serial=row.serial, key_id=row.key_id,
@@ -128,6 +132,8 @@ def _view(row: Alert, events: Sequence[AlertEventOut] | None = None) -> AlertVie
         last_seen_at=row.last_seen_at or row.created_at, detail=json.loads(row.detail or "{}"),
         acknowledged_at=row.acknowledged_at, closed_at=row.closed_at,
         close_comment=row.close_comment, events=list(events) if events is not None else None,
+        first_seen_at=row.created_at, lot=row.lot,
+        units=tallies.units if tallies is not None else None, places=places,
     )  # fmt: skip
 
 
@@ -174,8 +180,10 @@ def list_alerts(
     rows = session.exec(query.order_by(col(Alert.id).desc()).limit(filters.limit + 1)).all()
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
+    tallies = alert_tally.read(session, (r.id for r in rows if r.id is not None))
     return AlertPage(
-        items=[_view(r) for r in rows], next_before_id=rows[-1].id if more and rows else None
+        items=[_view(r, tallies=tallies.get(r.id or 0)) for r in rows],
+        next_before_id=rows[-1].id if more and rows else None,
     )
 
 
@@ -191,7 +199,8 @@ def get_alert(session: Session, caller: Caller, alert_id: int, *, now: datetime)
     ).all()
     return _view(
         row,
-        [
+        tallies=alert_tally.read(session, [alert_id]).get(alert_id),
+        events=[
             AlertEventOut(
                 at=e.at, account=name, action=e.action, before=e.before, after=e.after,
                 comment=e.comment,
@@ -267,136 +276,4 @@ def close_alert(
     return _transition(
         session, caller, alert_id, allowed_from=("open", "acknowledged"), to="closed",
         comment=comment, now=now,
-    )  # fmt: skip
-
-
-# Raising (the verify transaction) -------------------------------------------------------------
-
-
-def dedup_key(subject: AlertSubject, finding: Finding) -> str:
-    if finding.key_alert and subject.key_id is not None:
-        return f"key:{subject.brand_id or '-'}:{subject.key_id}:{finding.reason}"
-    return f"code:{subject.gtin}:{subject.serial}:{finding.reason}"
-
-
-def raise_alerts(
-    session: Session, subject: AlertSubject, findings: Sequence[Finding], *, now: datetime
-) -> list[int]:
-    """:func:`raise_batch_alerts` for one scan's findings."""
-    return raise_batch_alerts(session, [(subject, findings)], now=now)
-
-
-def raise_batch_alerts(
-    session: Session,
-    scans: Sequence[tuple[AlertSubject, Sequence[Finding]]],
-    *,
-    now: datetime,
-) -> list[int]:
-    """Upsert one alert per warning or critical finding; returns the ids of new alerts.
-
-    Does not commit: it runs in the verify transaction. A batch of scans raising the same
-    alert (one code scanned again and again) bumps its count once, by the number of scans;
-    all the batch's alerts go in one round trip. A new alert also gets an outbox row when
-    its brand has a webhook (one INSERT ... SELECT, no read first).
-    """
-    rows: dict[str, dict[str, Any]] = {}
-    raised_by: dict[str, tuple[AlertSubject, Finding]] = {}
-    last_scan: dict[str, str | None] = {}
-    for subject, findings in scans:
-        for finding in findings:
-            if finding.severity not in ALERTING_SEVERITIES:
-                continue
-            key = dedup_key(subject, finding)
-            row = rows.get(key)
-            if row is None:
-                rows[key] = _alert_row(subject, finding, key, now=now)
-                raised_by[key] = (subject, finding)
-                last_scan[key] = subject.scan_id
-                continue
-            if last_scan[key] == subject.scan_id:
-                continue  # two findings of one scan with one key count once
-            last_scan[key] = subject.scan_id
-            row["count"] += 1
-            if finding.severity == "critical":
-                row["severity"] = "critical"
-    if not rows:
-        return []
-    statement = _upsert_statement(session.get_bind().dialect.name)
-    created: list[int] = []
-    for alert_id, count, key in session.execute(statement, list(rows.values())):
-        if count == rows[key]["count"]:  # nothing was there to add to: a new alert
-            created.append(alert_id)
-            subject, finding = raised_by[key]
-            ALERTS.labels(finding.reason).inc()  # counted before commit: a rollback over-counts
-            _enqueue(session, alert_id, subject, finding, now=now)
-    return created
-
-
-def _alert_row(
-    subject: AlertSubject, finding: Finding, key: str, *, now: datetime
-) -> dict[str, Any]:
-    detail = {
-        "message": finding.message[:800],
-        "related_scan_ids": list(finding.related_scan_ids[:20]),
-        "key_id": subject.key_id,
-        "country": subject.country,
-    }
-    return {
-        "created_at": now, "kind": finding.reason, "brand_id": subject.brand_id,
-        "gtin": subject.gtin, "serial": subject.serial, "scan_id": subject.scan_id,
-        "detail": json.dumps(detail)[:2000], "severity": finding.severity, "status": "open",
-        "dedup_key": key, "count": 1, "last_seen_at": now, "country": subject.country,
-        "key_id": subject.key_id,
-    }  # fmt: skip
-
-
-@functools.cache
-def _upsert_statement(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (open alert with that key) DO UPDATE, built once per dialect."""
-    table: Table = Alert.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=["dedup_key"],
-        index_where=_OPEN_ONLY,
-        set_={
-            "count": table.c.count + statement.excluded.count,
-            "last_seen_at": statement.excluded.last_seen_at,
-            "severity": case(
-                (statement.excluded.severity == "critical", "critical"),
-                else_=table.c.severity,
-            ),
-        },
-    ).returning(table.c.id, table.c.count, table.c.dedup_key)
-
-
-def _enqueue(
-    session: Session, alert_id: int, subject: AlertSubject, finding: Finding, *, now: datetime
-) -> None:
-    if subject.brand_id is None:
-        return
-    event = new_event(
-        ALERT_CREATED,
-        {
-            "alert_id": alert_id, "reason": finding.reason, "severity": finding.severity,
-            "message": finding.message, "brand_id": subject.brand_id, "gtin": subject.gtin,
-            "serial": subject.serial, "key_id": subject.key_id, "country": subject.country,
-            "scan_id": subject.scan_id, "related_scan_ids": list(finding.related_scan_ids),
-        },
-        now=now,
-    )  # fmt: skip
-    outbox: Table = WebhookOutbox.__table__  # type: ignore[attr-defined]
-    source = select(  # type: ignore[call-overload]
-        literal(event.event_id), literal(event.event_type), literal(subject.brand_id),
-        literal(alert_id), literal(now, UTCDateTime()), literal(event.body().decode("utf-8")),
-        literal("pending"), literal(0), literal(now, UTCDateTime()),
-    ).where(col(BrandWebhook.brand_id) == subject.brand_id)  # fmt: skip
-    session.execute(
-        outbox.insert().from_select(
-            [
-                "event_id", "event_type", "brand_id", "alert_id", "created_at", "payload",
-                "status", "attempts", "next_attempt_at",
-            ],
-            source,
-        )
     )  # fmt: skip

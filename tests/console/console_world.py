@@ -31,7 +31,7 @@ from keys.trust import build_trust_list
 from mobile_api.app import create_app
 from mobile_api.settings import MobileSettings
 from verifier import accounts, console_auth
-from verifier import alerts as alert_service
+from verifier import alert_raising as alert_service
 from verifier.db.migrate import upgrade
 from verifier.db.models import Alert
 from verifier.settings import Settings

@@ -6,11 +6,16 @@ import json
 import re
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from tests.conftest import Receiver
 from tests.mobile.conftest import ACME_GTIN, Env
-from verifier.db.models import Alert, Scan
+from verifier import outbox
+from verifier.accounts import Caller, Role
+from verifier.db.models import Alert, Scan, WebhookOutbox
+from verifier.webhooks import Destinations, verify_webhook
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -218,6 +223,36 @@ def test_report_form_stores_one_alert_for_the_brand(env: Env) -> None:
     assert alerts[0].brand_id == "acme"
     assert alerts[0].serial == "REPORT1"
     assert json.loads(alerts[0].detail)["where"] == "market stall"
+
+
+def test_a_consumer_report_reaches_the_brands_webhook_signed(env: Env, receiver: Receiver) -> None:
+    env.app.state.outbox_worker.stop()  # this test is the only worker
+    secret = "whsec_report_secret_0123456789"
+    with env.session() as session:
+        outbox.set_webhook(
+            session, Caller(Role.ADMIN, name="admin"), "acme", receiver.url, secret,
+            now=env.clock(), require_https=False, trust=env.services.trust.current(),
+            destinations=Destinations.allowing(["127.0.0.1/32"]),
+        )  # fmt: skip
+    env.register(["REPORT2"])
+    page = env.client.get(path_of(env.sign("REPORT2")), headers=HTML).text
+    scan_id = re.search(r'name="scan_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    form = {"scan_id": scan_id, "where": "market stall", "what": "blurred print"}
+    for _ in range(2):  # a repeat is one report and one event
+        assert env.client.post("/report", data=form, headers=HTML).status_code == 200
+    with env.session() as session:
+        [row] = session.exec(select(WebhookOutbox)).all()
+    assert (row.event_type, row.brand_id) == ("report.received", "acme")
+    with httpx.Client(timeout=5) as client:
+        stats = outbox.run_once(env.services.engine, client, clock=env.clock)
+    assert stats.delivered == 1
+    [(headers, body)] = receiver.requests
+    assert verify_webhook(secret, headers, body, now=env.clock()) == row.event_id
+    event = json.loads(body)
+    assert event["type"] == "report.received"
+    assert (event["data"]["gtin"], event["data"]["serial"]) == (ACME_GTIN, "REPORT2")
+    assert (event["data"]["scan_id"], event["data"]["where"]) == (scan_id, "market stall")
+    assert event["data"]["alert_id"] == row.alert_id
 
 
 def test_resolver_route_does_not_shadow_other_routes(env: Env) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import httpx
@@ -23,50 +19,10 @@ from verifier.db.models import AuditEvent, WebhookOutbox
 from verifier.webhooks import EVENT_ID_HEADER, Destinations, verify_webhook
 
 if TYPE_CHECKING:
+    from tests.conftest import Receiver
     from tests.verifier.conftest import Env
 
 SECRET = "whsec_test_secret_0123456789"
-
-
-@dataclass
-class Receiver:
-    """A brand's endpoint: answers the queued statuses in turn, then 200."""
-
-    url: str = ""
-    answers: list[int] = field(default_factory=list)
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def handle(self, headers: dict[str, str], body: bytes) -> int:
-        with self.lock:
-            self.requests.append((headers, body))
-            return self.answers.pop(0) if self.answers else 200
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = state.handle(dict(self.headers.items()), body)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/sealtrace"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def set_hook(env: Env, url: str) -> None:

@@ -148,9 +148,12 @@ class Alert(SQLModel, table=True):
     """Something a brand should look at, e.g. a signed code that was never registered.
 
     ``kind`` is the finding's reason code. Detection alerts carry a ``dedup_key``
-    (``code:<gtin>:<serial>:<reason>`` or ``key:<brand>:<key id>:<reason>``), unique
-    among alerts that are not closed: a repeat finding bumps ``count`` and
-    ``last_seen_at`` instead of adding a row. Other alerts (consumer reports) have none.
+    (``code:<gtin>:<serial>:<reason>``, ``key:<brand>:<key id>:<reason>``,
+    ``sig:<gtin>:<key id>:<reason>`` for codes failing the signature, or
+    ``lot:<gtin>:<lot>:<reason>`` for a recalled lot), unique among alerts that are not
+    closed: a repeat finding bumps ``count`` and ``last_seen_at`` instead of adding a row.
+    The ``sig`` and ``lot`` alerts also keep their places and units (:class:`AlertTally`).
+    Other alerts (consumer reports) have none.
     """
 
     __table_args__ = (
@@ -179,11 +182,28 @@ class Alert(SQLModel, table=True):
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     country: str | None = Field(default=None, max_length=2)
     key_id: str | None = Field(default=None, max_length=4)
+    lot: str | None = Field(default=None, max_length=20)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: int | None = Field(default=None)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by: int | None = Field(default=None)
     close_comment: str | None = Field(default=None, max_length=1000)
+
+
+class AlertTally(SQLModel, table=True):
+    """How often one value was seen by an aggregated alert: a country (its places) or a
+    serial (its units), with when it was first and last seen."""
+
+    __tablename__ = "alert_tally"
+    __table_args__ = (UniqueConstraint("alert_id", "dimension", "value", name="uq_alert_tally"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id")
+    dimension: str = Field(max_length=8)  # "country" or "serial"
+    value: str = Field(max_length=20)
+    count: int = Field(default=1)
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class AlertEvent(SQLModel, table=True):

@@ -40,7 +40,7 @@ from epcis.identifiers import unit_uri
 from epcis.store import findings_for_scan
 from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
-from verifier.alerts import AlertSubject, raise_batch_alerts
+from verifier.alert_raising import SIGNATURE_FAILURES, AlertSubject, raise_batch_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
 from verifier.db.models import Product, Scan
 from verifier.products import products_for
@@ -336,6 +336,7 @@ class Verifier:
         batch.judged_outcomes.append((job, outcome))
         if job.records:
             self._add_to_batch(batch, job, decision, outcome, answer)
+            self._add_alerts(batch, job, decision, outcome, state, trust_list)
         return answer
 
     @staticmethod
@@ -383,13 +384,35 @@ class Verifier:
                 "code": format_bracketed(code.ais(), check_associations=False),
             }
         )  # fmt: skip
-        if outcome.findings:
-            subject = AlertSubject(
-                brand_id=decision.brand.id if decision.brand else None, gtin=code.gtin,
-                serial=code.serial, key_id=decision.key_id, scan_id=scan.scan_id,
-                country=scan.country,
-            )  # fmt: skip
-            batch.alerts.append((scan.scan_id, subject, outcome.findings))
+
+    @staticmethod
+    def _add_alerts(
+        batch: _Batch,
+        job: ScanJob,
+        decision: TrustDecision,
+        outcome: Outcome,
+        state: CodeState,
+        trust_list: TrustList,
+    ) -> None:
+        """The alerts the scan raises: its findings, or its failed signature.
+
+        A code failing the signature alerts the brand owning the GTIN's prefix (the one
+        imitated), whoever's key it names; a code of no enrolled brand alerts nobody."""
+        code, scan = job.code, job.scan
+        assert scan.scan_id is not None
+        findings = outcome.findings
+        brand = decision.brand
+        if outcome.verdict == "counterfeit" and outcome.trust.reason in SIGNATURE_FAILURES:
+            brand = trust_list.brand_owning(code.gtin)
+            findings = (outcome.trust,) if brand is not None else ()
+        if not findings:
+            return
+        subject = AlertSubject(
+            brand_id=brand.id if brand else None, gtin=code.gtin, serial=code.serial,
+            key_id=decision.key_id, scan_id=scan.scan_id, country=scan.country,
+            lot=state.record.lot if state.record is not None else code.lot,
+        )  # fmt: skip
+        batch.alerts.append((scan.scan_id, subject, findings))
 
     @staticmethod
     def _stored_scans(session: Session, scan_ids: Iterable[str | None]) -> dict[str, Scan]:
