@@ -90,7 +90,7 @@ def run_scenario(
     seconds = time.perf_counter() - started
     run = ScenarioRun(
         name, params, evaluate(all_serials, sim.clones, sim.scans, verdicts), len(sim.events),
-        stats.requests, stats.skipped_after_detection, seconds, stats.status_errors,
+        stats.requests, seconds, stats.status_errors,
     )  # fmt: skip
     run.path_metrics = by_path(all_serials, sim.clones, sim.scans, verdicts, scan_paths)
     run.split = "tuning" if name in TUNING else "held-out"

@@ -9,8 +9,15 @@ Per cloned serial, walking its scans in the order the service received them:
 - detection: the first scan from the first copy scan on whose verdict is
   suspect or counterfeit.
 
+Every scan is sent, also after detection, so that a flagged state that sticks
+(or fails to) shows: after detection, the share of copy scans still flagged,
+and the share of the genuine unit's own scans flagged. The latter are reported
+apart and are not false alarms: the code is cloned, and the genuine holder is
+told the truth about the code, if not about the unit in hand.
+
 A never-cloned serial with any flagged scan is a false positive; each such
-scan is a false alarm.
+scan is a false alarm. Those that come after the serial's first false alarm
+(a wrong flag that stuck) are counted in the rate and also shown apart.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ class SerialResult:
     floor: int | None
     detected_at: int | None
     flagged_before_copy: bool
+    # After detection: (flagged, sent) scans of the copies, and of the genuine unit.
+    copies_after: tuple[int, int] = (0, 0)
+    genuine_after: tuple[int, int] = (0, 0)
 
     @property
     def detected(self) -> bool:
@@ -83,6 +93,8 @@ class Metrics:
     genuine_scans: int  # scans of never-cloned serials
     false_alarm_scans: int
     false_positive_serials: int
+    # False alarms on a never-cloned serial after its first one: a wrong flag that stuck.
+    false_alarms_after_first: int = 0
     false_alarm_reasons: Counter[str] = field(default_factory=Counter)
     detection_reasons: Counter[str] = field(default_factory=Counter)
 
@@ -124,6 +136,18 @@ class Metrics:
                 total += 1
                 hits += r.detected_at <= r.floor
         return Rate(hits, total)
+
+    @property
+    def copies_flagged_after_detection(self) -> Rate:
+        """Copy scans after detection that were flagged: how well the catch sticks."""
+        return Rate(sum(r.copies_after[0] for r in self.cloned),
+                    sum(r.copies_after[1] for r in self.cloned))  # fmt: skip
+
+    @property
+    def genuine_flagged_after_detection(self) -> Rate:
+        """The genuine unit's own scans after its serial was detected that were flagged."""
+        return Rate(sum(r.genuine_after[0] for r in self.cloned),
+                    sum(r.genuine_after[1] for r in self.cloned))  # fmt: skip
 
     def median_scans(self) -> tuple[float | None, float | None]:
         """Median scans to detection and median floor, over detected serials with a floor."""
@@ -167,13 +191,18 @@ def serial_result(
 ) -> SerialResult:
     """One cloned serial's result; ``scans`` in received order, ``flagged`` by scan id.
 
-    Scans missing from ``flagged`` were not sent (the driver stops sending a
-    serial once it is detected); they still count for the ground truth.
+    Scans missing from ``flagged`` were not sent (not answered); they still count
+    for the ground truth.
     """
     labels: set[int] = set()
     first_copy = floor = detected_at = None
     flagged_before_copy = False
+    after = {True: [0, 0], False: [0, 0]}  # is a copy -> [flagged, sent]
     for position, scan in enumerate(scans):
+        if detected_at is not None and scan.scan_id in flagged:
+            tally = after[scan.label > 0]
+            tally[0] += flagged[scan.scan_id]
+            tally[1] += 1
         labels.add(scan.label)
         if scan.label > 0 and first_copy is None:
             first_copy = position
@@ -188,6 +217,8 @@ def serial_result(
         serial=serial, info=info, scans=len(scans), copy_labels_scanned=len(labels - {0}),
         genuine_scanned=0 in labels, first_copy=first_copy, floor=floor,
         detected_at=detected_at, flagged_before_copy=flagged_before_copy,
+        copies_after=(after[True][0], after[True][1]),
+        genuine_after=(after[False][0], after[False][1]),
     )  # fmt: skip
 
 
@@ -208,7 +239,7 @@ def evaluate(
         for serial in all_serials
         if serial in clones
     ]
-    genuine_scans = false_alarms = 0
+    genuine_scans = false_alarms = after_first = 0
     reasons: Counter[str] = Counter()
     false_serials: set[str] = set()
     for serial in all_serials:
@@ -221,6 +252,7 @@ def evaluate(
             verdict, why = verdicts[scan.scan_id]
             if verdict in FLAGGED:
                 false_alarms += 1
+                after_first += serial in false_serials
                 false_serials.add(serial)
                 reasons.update(why or ("(none shown)",))
     detecting: Counter[str] = Counter()
@@ -229,14 +261,9 @@ def evaluate(
             scan_id = by_serial[result.serial][result.detected_at].scan_id
             detecting.update(verdicts[scan_id][1] or ("(none shown)",))
     return Metrics(
-        len(all_serials),
-        cloned,
-        genuine_scans,
-        false_alarms,
-        len(false_serials),
-        reasons,
-        detecting,
-    )
+        len(all_serials), cloned, genuine_scans, false_alarms, len(false_serials), after_first,
+        reasons, detecting,
+    )  # fmt: skip
 
 
 def combine(parts: Sequence[Metrics]) -> Metrics:
@@ -248,6 +275,7 @@ def combine(parts: Sequence[Metrics]) -> Metrics:
         combined.genuine_scans += m.genuine_scans
         combined.false_alarm_scans += m.false_alarm_scans
         combined.false_positive_serials += m.false_positive_serials
+        combined.false_alarms_after_first += m.false_alarms_after_first
         combined.false_alarm_reasons.update(m.false_alarm_reasons)
         combined.detection_reasons.update(m.detection_reasons)
     return combined

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -37,15 +38,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine, select
 
 from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
 from bench.clone_eval.service import (
     BRAND_ACCOUNT,
     EXPIRY,
-    FLAGGED,
     GTIN,
+    QUIET_REASONS,
     REGISTRATION_CHUNK,
     RunStats,
     Verdicts,
@@ -55,6 +56,7 @@ from bench.clone_eval.service import (
 )
 from issuer.render import render_png
 from verifier.db.migrate import upgrade
+from verifier.db.models import Scan as ScanRow
 
 Path_ = Literal["page", "scan page", "verify", "batch"]
 PATHS: tuple[Path_, ...] = ("page", "scan page", "verify", "batch")
@@ -169,9 +171,14 @@ def run(
                     progress(done, len(sim.events))
             driver.stats.seconds = time.perf_counter() - started
         reasons = stored_reasons(engine)
+        by_moment = _reasons_by_moment(engine)
         engine.dispose()
     outcomes = {
-        sim_id: (verdict, reasons.get(driver.server_ids.get(sim_id, sim_id), ()))
+        sim_id: (
+            verdict,
+            reasons.get(driver.server_ids.get(sim_id, sim_id))
+            or by_moment.get(driver.moments.get(sim_id, ("", START)), ()),
+        )
         for sim_id, verdict in driver.verdicts.items()
     }
     return outcomes, driver.paths, driver.stats
@@ -189,8 +196,7 @@ class _Driver:
         self.verdicts: dict[str, str] = {}
         self.paths: dict[str, Path_] = {}
         self.server_ids: dict[str, str] = {}  # simulated scan id -> the id the page gave
-        self.copy_seen: set[str] = set()
-        self.detected: set[str] = set()
+        self.moments: dict[str, tuple[str, dt.datetime]] = {}  # /scan: (serial, recorded)
         self.stats = RunStats()
         self.calls = self.stats.calls
 
@@ -211,9 +217,8 @@ class _Driver:
                 answer.raise_for_status()
 
     def send(self, event: ScanEvent | StatusEvent) -> None:
-        if event.serial in self.detected:
-            self.stats.skipped_after_detection += 1
-            return
+        # Every event is sent, also after its serial is detected: a flagged code's later
+        # answers to the copies and to the genuine unit are what sticky state is judged on.
         self.clock(event.received_at)
         self.stats.requests += 1
         if isinstance(event, StatusEvent):
@@ -225,10 +230,6 @@ class _Driver:
         verdict = send(event)
         self.verdicts[event.scan_id] = verdict
         self.paths[event.scan_id] = path
-        if event.label > 0:
-            self.copy_seen.add(event.serial)
-        if verdict in FLAGGED and event.serial in self.copy_seen:
-            self.detected.add(event.serial)
 
     def _phone(self, event: ScanEvent) -> str:
         """Hands the client the phone's cookies (kept by ``_keep``); the phone network's
@@ -257,6 +258,7 @@ class _Driver:
             data={"lang": "en"}, headers={"Accept": HTML_ACCEPT, "X-Forwarded-For": network},
         )  # fmt: skip
         self.calls[f"scan page {answer.status_code}"] += 1
+        self.moments[event.scan_id] = (event.serial, event.received_at)
         self._keep(event)
         verdict = VERDICT_MARK.search(answer.text)
         if answer.status_code != 200 or verdict is None:
@@ -328,6 +330,19 @@ class _Driver:
         answer = self.client.post(url, json=body, headers=headers)
         if answer.status_code != 200:
             self.stats.status_errors[f"{event.kind} {answer.status_code}"] += 1
+
+
+def _reasons_by_moment(engine: Any) -> dict[tuple[str, dt.datetime], tuple[str, ...]]:
+    """Reasons by (serial, moment recorded): the /scan page shows no scan id, and the
+    driver sets the service's clock to each event's own arrival time."""
+    with Session(engine) as session:
+        rows = session.exec(select(ScanRow.serial, ScanRow.recorded_at, ScanRow.reasons)).all()
+    return {
+        (serial, at.astimezone(dt.UTC)): tuple(
+            r for r in json.loads(reasons or "[]") if r not in QUIET_REASONS
+        )
+        for serial, at, reasons in rows
+    }
 
 
 def _path_and_query(uri: str) -> str:

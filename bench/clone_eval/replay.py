@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
-from bench.clone_eval.service import EXPIRY, FLAGGED, GTIN, Verdicts
+from bench.clone_eval.service import EXPIRY, GTIN, Verdicts
 from detection import (
     RULES,
     CodeRecord,
@@ -57,20 +57,17 @@ def stored_scan(event: ScanEvent) -> Scan:
 def replay(
     sim: Simulation, settings: DetectionSettings, *, rules: Sequence[Rule] = RULES
 ) -> Verdicts:
-    """Every scan's verdict from ``assess``; a serial is no longer judged once detected.
+    """Every scan's verdict from ``assess``, also after its serial is detected (the rules
+    alone keep no flagged state: each scan is judged on its history).
 
     ``rules`` leaves rules out, to measure what each one adds.
     """
     units = {serial: _Unit(lot) for lot, serials in sim.lots.items() for serial in serials}
     recalled: set[str] = set()
-    copy_seen: set[str] = set()
-    detected: set[str] = set()
     verdicts: Verdicts = {}
     for event in sim.events:
         if isinstance(event, StatusEvent):
             _apply(event, units, recalled)
-            continue
-        if event.serial in detected:
             continue
         unit = units[event.serial]
         scan = stored_scan(event)
@@ -89,10 +86,6 @@ def replay(
         result = assess(record, window, scan, settings, now=event.received_at, rules=rules)
         unit.history.append(scan)
         verdicts[event.scan_id] = (result.verdict, result.reasons)
-        if event.label > 0:
-            copy_seen.add(event.serial)
-        if result.verdict in FLAGGED and event.serial in copy_seen:
-            detected.add(event.serial)
     return verdicts
 
 

@@ -23,7 +23,6 @@ class ScenarioRun:
     metrics: Metrics
     events: int
     requests: int
-    skipped: int
     seconds: float
     status_errors: Counter[str]
     replay_metrics: Metrics | None = None
@@ -54,14 +53,13 @@ def parameter_table(runs: Sequence[ScenarioRun]) -> str:
         (
             run.name, f"{run.params.serials:,}", run.params.seed, _pct(run.params.pro_coverage),
             _pct(run.params.consumer_coverage), len(run.metrics.cloned), f"{run.events:,}",
-            f"{run.requests:,}", f"{run.skipped:,}", f"{run.seconds:,.0f} s",
+            f"{run.requests:,}", f"{run.seconds:,.0f} s",
         )
         for run in runs
     ]  # fmt: skip
     scenarios = _table(
         ("scenario", "serials", "seed", "professional scan coverage", "consumer scan coverage",
-         "cloned serials", "simulated events", "requests sent", "skipped after detection",
-         "time"),
+         "cloned serials", "simulated events", "requests sent", "time"),
         rows,
     )  # fmt: skip
     p = runs[0].params
@@ -129,7 +127,7 @@ def _false_alarms(m: Metrics) -> str:
         return "n/a (0 scans)"
     return (
         f"{m.false_alarms_per_million:,.0f} ({m.false_alarm_scans:,}/{m.genuine_scans:,}; "
-        f"95 % upper {bound:,.0f})"
+        f"95 % upper {bound:,.0f}; {m.false_alarms_after_first:,} after a first)"
     )
 
 
@@ -145,12 +143,15 @@ def path_table(runs: Sequence[ScenarioRun]) -> str:
                     run.name, run.split, path, m.recall_two_labels, _false_alarms(m),
                     m.at_floor, "n/a" if detection is None else f"{detection:g}",
                     "n/a" if worst is None else f"{worst:,}",
+                    m.copies_flagged_after_detection, m.genuine_flagged_after_detection,
                 )
             )  # fmt: skip
     return _table(
         ("scenario", "set", "path", "recall, 2+ labels scanned (detected on this path)",
-         "false alarms per million genuine scans (count; 95 % upper bound)",
-         "detected at the floor", "median scans to detection", "worst scans to detection"),
+         "false alarms per million genuine scans (count; 95 % upper bound; after a "
+         "serial's first)",
+         "detected at the floor", "median scans to detection", "worst scans to detection",
+         "copy scans flagged after detection", "genuine unit's scans flagged after detection"),
         rows,
     )  # fmt: skip
 
@@ -299,8 +300,14 @@ organisation, each with up to three handhelds), the factory uses the brand
 account, consumers send no token.
 
 - *Detected*: a scan of a cloned serial, at or after its first copy scan,
-  answered `suspect` or `counterfeit`. Once a serial is detected, the rest of
-  its events are not sent: nothing after that changes a metric.
+  answered `suspect` or `counterfeit`. Every event is sent, also after
+  detection, so that a flagged code state is measured: *copy scans flagged
+  after detection* is the share of the copies' later scans still answered
+  `suspect` or `counterfeit`; *genuine unit's scans flagged after detection*
+  is the share of the genuine unit's own later scans so answered. The latter
+  are not counted as false alarms (the code is cloned; telling its holder
+  "check advised" is true of the code), but are shown apart because the
+  holder of the genuine unit sees them.
 - *Labels*: the genuine unit and each copy. *2+ labels scanned*: at least two
   of them scanned. *2+ copies scanned*: at least two copies scanned.
 - *Recall end to end* counts every cloned serial, including those whose copies
@@ -308,7 +315,9 @@ account, consumers send no token.
 - *Precision*: detected cloned serials over all flagged serials. A
   never-cloned serial with any flagged scan is a false positive.
 - *False alarms*: flagged scans of never-cloned serials, per million of their
-  scans.
+  scans. Each flagged scan counts, also those after the serial's first false
+  alarm (a wrong flag that stuck); how many of them came after a first is
+  shown in the same cell.
 - *Floor*: the first scan at which two labels have been scanned, the earliest
   a history-based rule can know. Scans to detection and the floor are counted
   from the first copy scan (1 = the first copy scan itself)."""

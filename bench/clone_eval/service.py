@@ -50,7 +50,6 @@ PEPPER = "clone-eval-pepper-" + "x" * 32
 # with this number (about 0.3 ms per serial in the event): register case by case.
 REGISTRATION_CHUNK = 10
 BRAND_ACCOUNT = "brand"
-FLAGGED = frozenset({"suspect", "counterfeit"})
 # scan id -> (verdict, reason codes the service recorded)
 Verdicts = dict[str, tuple[str, tuple[str, ...]]]
 QUIET_REASONS = frozenset({"TRUST_OK"})  # the trust decision of every genuine code
@@ -60,7 +59,6 @@ QUIET_REASONS = frozenset({"TRUST_OK"})  # the trust decision of every genuine c
 class RunStats:
     requests: int = 0
     seconds: float = 0.0
-    skipped_after_detection: int = 0
     status_errors: Counter[str] = field(default_factory=Counter)
     # Requests by path and answer status ("page 200", "location 204", ...): real paths only.
     calls: Counter[str] = field(default_factory=Counter)
@@ -200,8 +198,6 @@ class _Driver:
         }
         self.uris = uris
         self.verdicts: dict[str, str] = {}
-        self.copy_seen: set[str] = set()
-        self.detected: set[str] = set()
         self.stats = RunStats()
 
     async def register(self, sim: Simulation, key_id: str, at: dt.datetime) -> None:
@@ -223,10 +219,6 @@ class _Driver:
                     )
 
     async def send(self, event: ScanEvent | StatusEvent) -> None:
-        if event.serial in self.detected:
-            # Nothing later about a detected clone changes a metric: save the time.
-            self.stats.skipped_after_detection += 1
-            return
         self.clock.now = event.received_at
         self.stats.requests += 1
         if isinstance(event, StatusEvent):
@@ -247,10 +239,6 @@ class _Driver:
             raise RuntimeError(f"verify answered {answer.status_code}: {answer.text[:300]}")
         verdict = answer.json()["verdict"]
         self.verdicts[event.scan_id] = verdict
-        if event.label > 0:
-            self.copy_seen.add(event.serial)
-        if verdict in FLAGGED and event.serial in self.copy_seen:
-            self.detected.add(event.serial)
 
     async def _status(self, event: StatusEvent) -> None:
         headers = self.headers[BRAND_ACCOUNT]

@@ -111,7 +111,7 @@ def test_combined_scenarios_add_up() -> None:
 
 
 def test_render_shows_rules_left_out_and_the_larger_population() -> None:
-    run = ScenarioRun("tiny", Params(serials=10), metrics(), 20, 18, 2, 1.0, Counter())
+    run = ScenarioRun("tiny", Params(serials=10), metrics(), 20, 18, 1.0, Counter())
     run.replay_metrics = metrics()
     run.ablations = {"out_of_sequence": metrics()}
     run.large_metrics, run.large_params = metrics(), Params(serials=100, seed=94)
@@ -131,7 +131,7 @@ def test_no_cloned_serial_gives_no_rate() -> None:
 
 
 def test_render_and_write_into_the_evaluation_section(tmp_path: Path) -> None:
-    run = ScenarioRun("tiny", Params(serials=10), metrics(), 20, 18, 2, 1.0, Counter())
+    run = ScenarioRun("tiny", Params(serials=10), metrics(), 20, 18, 1.0, Counter())
     text = render([run], "python -m bench.clone_eval --quick")
     assert "`python -m bench.clone_eval --quick`" in text
     assert "66.7 % (2/3)" in text  # precision
@@ -156,3 +156,28 @@ def test_a_doc_without_the_heading_is_refused(tmp_path: Path) -> None:
     doc.write_text("# Other\n")
     with pytest.raises(InvalidInput):
         write_into_doc(doc, "tables")
+
+
+def test_scans_after_detection_and_after_a_first_false_alarm_are_counted_apart() -> None:
+    # P is cloned and caught at its second scan; its later scans were all sent.
+    # Q is never cloned: two false alarms, the second after the first.
+    history = {
+        "P": [(0, OK), (1, FLAG), (1, FLAG), (0, FLAG), (1, OK), (0, OK)],
+        "Q": [(0, FLAG), (0, FLAG), (0, OK)],
+    }
+    scans: list[ScanEvent] = []
+    verdicts: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for n, (serial, label, verdict) in enumerate(
+        (s, label, v) for s, case in history.items() for label, v in case
+    ):
+        scans.append(scan(serial, label, n))
+        verdicts[scans[-1].scan_id] = (verdict, ("X",))
+    m = evaluate(["P", "Q"], {"P": INFO}, scans, verdicts)
+    (p,) = m.cloned
+    assert p.detected_at == 1
+    assert (p.copies_after, p.genuine_after) == ((1, 2), (1, 2))
+    assert str(m.copies_flagged_after_detection) == "50.0 % (1/2)"
+    assert str(m.genuine_flagged_after_detection) == "50.0 % (1/2)"
+    # The genuine unit's flagged scans of a cloned serial are not false alarms.
+    assert (m.false_alarm_scans, m.genuine_scans, m.false_alarms_after_first) == (2, 3, 1)
+    assert combine([m, m]).false_alarms_after_first == 2

@@ -94,7 +94,12 @@ def test_every_path_is_driven_against_a_real_server() -> None:
     )  # fmt: skip
     verdicts, where, stats = paths.run(sim)
     assert set(where.values()) == set(paths.PATHS)
-    assert set(where) == set(verdicts)
+    # Every scan was sent and answered, also those after its serial was detected.
+    assert set(where) == set(verdicts) == {s.scan_id for s in sim.scans}
+    serials = [s for lot in sim.lots.values() for s in lot]
+    metrics = evaluate(serials, sim.clones, sim.scans, verdicts)
+    after = [r for r in metrics.cloned if r.copies_after[1] + r.genuine_after[1] > 0]
+    assert after, "scans of detected serials were sent and scored"
     assert {v for v, _ in verdicts.values()} <= {"authentic", "suspect", "counterfeit"}
     assert "counterfeit" not in {v for v, _ in verdicts.values()}  # every code is genuine
     by_event = {s.scan_id: s for s in sim.scans}
