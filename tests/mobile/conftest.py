@@ -333,24 +333,6 @@ def http(base_url: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, timeout=30)
 
 
-# A browser ------------------------------------------------------------------------------------
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    """Debian's headless chromium driven by Playwright, one per test module."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 # Label photos ---------------------------------------------------------------------------------
 
 
