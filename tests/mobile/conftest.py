@@ -245,12 +245,12 @@ class Env:
         assert response.status_code == 200, response.text
 
 
-def make_app(database_url: str, world: World, clock: Clock) -> FastAPI:
+def make_app(database_url: str, world: World, clock: Clock, **overrides: Any) -> FastAPI:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test", database_url=database_url, token_pepper=SecretStr(PEPPER),
         registry_public_key=world.registry_key_path, trust_list=world.trust_list_path,
-        trust_refresh_seconds=0,
+        trust_refresh_seconds=0, **overrides,
     )  # fmt: skip
     mobile = MobileSettings(_env_file=None, filter_min_capacity=1024)  # type: ignore[call-arg]
     return create_app(settings, mobile_settings=mobile, bundle_signer=world.bundle_key, clock=clock)
@@ -272,8 +272,9 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
-def _env(database_url: str, world: World, clock: Clock) -> Iterator[Env]:
-    app = make_app(database_url, world, clock)
+def env_with(database_url: str, world: World, clock: Clock, **overrides: Any) -> Iterator[Env]:
+    """The app with its accounts; ``overrides`` are service settings (a test's own limits)."""
+    app = make_app(database_url, world, clock, **overrides)
     with TestClient(app, base_url="https://id.example.com") as client:
         tokens = create_accounts(app.state.services.engine, clock())
         yield Env(client, app, clock, world, tokens)
@@ -282,13 +283,13 @@ def _env(database_url: str, world: World, clock: Clock) -> Iterator[Env]:
 @pytest.fixture
 def env(sqlite_database: str, world: World, clock: Clock) -> Iterator[Env]:
     """The app on SQLite (most tests)."""
-    yield from _env(sqlite_database, world, clock)
+    yield from env_with(sqlite_database, world, clock)
 
 
 @pytest.fixture
 def any_env(database_url: str, world: World, clock: Clock) -> Iterator[Env]:
     """The app on SQLite and on PostgreSQL."""
-    yield from _env(database_url, world, clock)
+    yield from env_with(database_url, world, clock)
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from detection.model import DetectionSettings
-from tests.mobile.conftest import Env
+from tests.mobile.conftest import Clock, Env, World, env_with
 from tests.mobile.test_mobile_page import HTML, path_of
 
 # Ten times the device threshold, as the griefing test asks.
@@ -53,3 +53,22 @@ def test_many_networks_still_count_as_many_devices(env: Env) -> None:
     verdicts = [verdict_of(phone(env, ip).get(path, headers=HTML).text) for ip in FAR_NETWORKS]
     assert verdicts[0] == "authentic"
     assert verdicts[-1] == "advised"
+
+
+def test_with_the_limiter_on_a_flood_from_one_address_is_refused_and_changes_nothing(
+    sqlite_database: str, world: World, clock: Clock
+) -> None:
+    # The limiter as an operator would set it tighter: the flood mostly gets 429, and what
+    # got through is still one network, so the next consumer elsewhere sees it genuine.
+    limit = 2 * DetectionSettings().max_distinct_devices
+    for env in env_with(sqlite_database, world, clock, anonymous_verify_limit=limit):
+        env.register(["GRIEF2"])
+        path = path_of(env.sign("GRIEF2"))
+        codes = [
+            phone(env, "81.2.69.160", 40000 + i).get(path, headers=HTML).status_code
+            for i in range(10 * limit)
+        ]
+        assert codes.count(200) == limit
+        assert codes.count(429) == 9 * limit
+        consumer = phone(env, FAR_NETWORKS[0])
+        assert verdict_of(consumer.get(path, headers=HTML).text) == "authentic"
