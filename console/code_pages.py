@@ -239,8 +239,35 @@ def _inspection_form(page: CodePage, csrf: str) -> str:
     )
 
 
+def _status_form(page: CodePage, csrf: str) -> str:
+    """The brand's actions on its unit: lock, mark destroyed, or undo its latest change."""
+    if page.record is None:
+        return ""
+    base = code_href(page.gtin, page.serial) + "/status"
+    comment = (
+        '<label>Comment <input name="comment" maxlength="500" '
+        'placeholder="why, for the audit trail"></label>'
+    )
+    change = (
+        f'<form method="post" action="{base}" id="status-form" class="status-actions">'
+        f"{csrf_field(csrf)}{comment}"
+        '<button type="submit" name="action" value="lock">Lock</button> '
+        '<button type="submit" name="action" value="destroyed">Mark destroyed</button></form>'
+        if page.record.status == "active"
+        else ""
+    )
+    undo = (
+        f'<form method="post" action="{base}/undo" id="undo-form">{csrf_field(csrf)}'
+        '<button type="submit">Undo the latest change (unlock)</button></form>'
+        if page.record.status != "active"
+        else ""
+    )
+    return f"<h2>Status</h2><p>Now: <strong>{escape(page.record.status)}</strong></p>{change}{undo}"
+
+
 def code_page_html(caller: Caller, csrf: str, page: CodePage, *, notice: str | None = None) -> str:
     staff = caller.role in (Role.OFFICER, Role.ADMIN)
+    writer = caller.role in (Role.BRAND, Role.ADMIN)
     report = (
         f'<p><a id="report-link" href="{code_href(page.gtin, page.serial)}/report">'
         "Seizure report (print view)</a></p>"
@@ -271,6 +298,7 @@ def code_page_html(caller: Caller, csrf: str, page: CodePage, *, notice: str | N
         + "<h2>Inspections</h2>"
         + _inspections(page)
         + (_inspection_form(page, csrf) if staff else "")
+        + (_status_form(page, csrf) if writer else "")
         + report
     )
     return layout(f"Code {page.gtin} / {page.serial}", body, caller=caller, csrf=csrf)

@@ -12,7 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from authn.errors import InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
+from authn.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from console import data, overview
 from console.code_pages import code_page_html, report_html
 from console.html import html_response
@@ -30,6 +37,7 @@ from console.web import (
     LOGIN_COOKIE,
     PATH,
     STAFF,
+    WRITERS,
     Ctx,
     action,
     clear_session_cookie,
@@ -38,8 +46,10 @@ from console.web import (
     secure,
     set_session_cookie,
 )
+from keys.trust import TrustList
 from verifier import alerts as alert_service
 from verifier import console_auth as auth
+from verifier import statuses
 from verifier.accounts import Role
 from verifier.api.deps import get_services
 from verifier.inspections import InspectionIn
@@ -228,9 +238,17 @@ def search(request: Request, q: Annotated[str, Query(max_length=2048)] = "") -> 
 
 
 @router.get("/codes/{gtin}/{serial}")
-def code(request: Request, gtin: str, serial: str, recorded: str | None = None) -> Response:
+def code(
+    request: Request,
+    gtin: str,
+    serial: str,
+    recorded: str | None = None,
+    changed: str | None = None,
+) -> Response:
     def show(ctx: Ctx) -> Response:
         notice = f"Outcome recorded: {recorded}." if recorded in data.OUTCOMES else None
+        if changed in ("locked", "destroyed", "active"):
+            notice = f"Status now: {changed}."
         return html_response(
             code_page_html(ctx.caller, ctx.csrf, _code(ctx, gtin, serial), notice=notice)
         )
@@ -263,6 +281,54 @@ async def inspect(request: Request, gtin: str, serial: str) -> Response:
         return redirect(f"{code_href(gtin, serial)}?recorded={row.outcome}")
 
     return await run_in_threadpool(action, request, STAFF, form, done)
+
+
+# What a brand does to one of its units from its page: lock it (a hold while it looks into
+# a suspect code), mark it destroyed, and undo its own latest change (which unlocks).
+BRAND_ACTIONS = {"lock": "locked", "destroyed": "destroyed"}
+
+
+def _writable_trust(ctx: Ctx) -> TrustList:
+    trust = data.held_trust_list(ctx.services.trust, ctx.db)
+    if trust is None:
+        raise Unavailable("the verifier holds no trust list yet")
+    return trust
+
+
+@router.post("/codes/{gtin}/{serial}/status")
+async def change_status(request: Request, gtin: str, serial: str) -> Response:
+    form = await _form(request)
+
+    def done(ctx: Ctx) -> Response:
+        status = BRAND_ACTIONS.get(form.get("action", ""))
+        if status is None:
+            raise InvalidInput("choose lock or destroyed")
+        trust = _writable_trust(ctx)
+        _code(ctx, gtin, serial)  # the page's own access check: another brand's code is 404
+        statuses.change_code_status(
+            ctx.db, ctx.caller, trust, gtin, serial, status,
+            form.get("comment", "").strip() or None,
+            now=ctx.now, undo_window=ctx.services.undo_window,
+        )  # fmt: skip
+        return redirect(f"{code_href(gtin, serial)}?changed={status}")
+
+    return await run_in_threadpool(action, request, WRITERS, form, done)
+
+
+@router.post("/codes/{gtin}/{serial}/status/undo")
+async def undo_status(request: Request, gtin: str, serial: str) -> Response:
+    form = await _form(request)
+
+    def done(ctx: Ctx) -> Response:
+        trust = _writable_trust(ctx)
+        _code(ctx, gtin, serial)
+        answer = statuses.undo_code_status(
+            ctx.db, ctx.caller, trust, gtin, serial, now=ctx.now,
+            undo_window=ctx.services.undo_window,
+        )  # fmt: skip
+        return redirect(f"{code_href(gtin, serial)}?changed={answer.status}")
+
+    return await run_in_threadpool(action, request, WRITERS, form, done)
 
 
 @router.get("/codes/{gtin}/{serial}/report")

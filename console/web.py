@@ -41,6 +41,7 @@ PATH = "/console"
 
 STAFF = frozenset({Role.OFFICER, Role.ADMIN})
 EVERYONE = frozenset({Role.OFFICER, Role.ADMIN, Role.BRAND})
+WRITERS = frozenset({Role.BRAND, Role.ADMIN})  # who changes a code's status
 
 STATUS_OF: tuple[tuple[type[SealtraceError], int, str], ...] = (
     (InvalidInput, 400, "That did not work"),
