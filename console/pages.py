@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote, urlencode
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 
 from console.layout import csrf_field, layout
 from console.overview import KeyEvent, Overview
@@ -16,9 +20,32 @@ from verifier.accounts import Caller, Role
 from verifier.alerts import AlertView
 from verifier.db.models import AuditEvent
 
+# The reader's locale for dates, set per console request from Accept-Language (web._run);
+# None keeps the ISO form. Times stay in UTC, said as such: scans come from every zone.
+READER_LOCALE: ContextVar[Locale | None] = ContextVar("console_reader_locale", default=None)
+
+
+def reader_locale(accept_language: str | None) -> Locale | None:
+    """The first language of an Accept-Language header that Babel knows, or None."""
+    for part in (accept_language or "")[:256].split(","):
+        tag = part.split(";", 1)[0].strip().replace("-", "_")
+        if not tag or tag == "*":
+            continue
+        try:
+            return Locale.parse(tag)
+        except (ValueError, UnknownLocaleError):
+            continue
+    return None
+
 
 def when(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+    if moment is None:
+        return ""
+    locale = READER_LOCALE.get()
+    if locale is None:
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+    at = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return f"{format_datetime(at, format='medium', tzinfo=UTC, locale=locale)} UTC"
 
 
 def code_href(gtin: str, serial: str) -> str:

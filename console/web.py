@@ -31,6 +31,7 @@ from authn.errors import (
 )
 from console.html import html_response
 from console.layout import layout
+from console.pages import READER_LOCALE, reader_locale
 from verifier import console_auth as auth
 from verifier.accounts import Caller, Role
 from verifier.api.deps import Services, get_services
@@ -134,11 +135,14 @@ def _run(
                 403, "Not for your role", "This page is not open to your account's role.",
                 ctx.caller, ctx.csrf,
             )  # fmt: skip
+        locale = READER_LOCALE.set(reader_locale(request.headers.get("accept-language")))
         try:
             return handler(ctx)
         except SealtraceError as error:
             db.rollback()
             return _error_response(error, ctx)
+        finally:
+            READER_LOCALE.reset(locale)
 
 
 def page(request: Request, roles: Collection[Role], handler: Handler) -> Response:
