@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 
 from console.data import OUTCOMES, CodePage
@@ -12,6 +11,7 @@ from console.pages import code_href, when
 from console.svg import journey_svg, path_legs, timeline_svg
 from verifier.accounts import Caller, Role
 from verifier.db.models import Scan
+from verifier.verification.rules import stored_reasons
 
 
 def _place(lat: float | None, lon: float | None, country: str | None) -> str:
@@ -60,7 +60,7 @@ def _summary(page: CodePage) -> str:
     seized = sum(i.quantity or 1 for i in page.inspections if i.outcome == "seized")
     seizure = f" {seized} unit{'s' if seized != 1 else ''} seized." if seized else ""
     if record is not None and record.flagged_at is not None:
-        why = ", ".join(_reasons(record.flag_reasons or "[]")) or "clone findings"
+        why = ", ".join(stored_reasons(record.flag_reasons)) or "clone findings"
         shown = next((s for s in scans if s.scan_id == record.flag_scan_id), None)
         by = (
             f" by the scan of {when(shown.scanned_at)} in "
@@ -83,7 +83,7 @@ def _summary(page: CodePage) -> str:
             f"scan{'s' if len(scans) != 1 else ''}).{seizure}</p>"
         )
     first = answered[0]
-    reasons = _reasons(first.reasons)
+    reasons = stored_reasons(first.reasons)
     shown_reasons = reasons[1:] if first.verdict == "suspect" and len(reasons) > 1 else reasons
     return (
         f'<p class="summary bad" id="summary"><span aria-hidden="true">✖</span> '
@@ -181,7 +181,7 @@ def _history(page: CodePage) -> str:
         f'<tr data-scan-id="{escape(s.scan_id)}"><td>{numbers.get(s.scan_id, "")}</td>'
         f"<td>{when(s.scanned_at)}</td><td>{escape(_place(s.lat, s.lon, s.country))}</td>"
         f"<td>{escape(s.role)}</td><td>{escape(s.device_id or '—')}</td>"
-        f"<td>{escape(s.verdict)}</td><td>{escape(', '.join(_reasons(s.reasons)))}</td></tr>"
+        f"<td>{escape(s.verdict)}</td><td>{escape(', '.join(stored_reasons(s.reasons)))}</td></tr>"
         for s in page.scans
     )
     return (
@@ -189,14 +189,6 @@ def _history(page: CodePage) -> str:
         "<th>Where</th><th>Who</th><th>Device</th><th>Verdict</th><th>Reasons</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"
     )
-
-
-def _reasons(stored: str) -> list[str]:
-    try:
-        value = json.loads(stored)
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _inspections(page: CodePage) -> str:

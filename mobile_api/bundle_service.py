@@ -12,7 +12,6 @@ sent. Either answer brings the handheld to the current version.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from mobile_api.settings import MobileSettings
 from verifier.db.models import AuditEvent, CodeRecord, LotStatus
 from verifier.statuses import CODE_STATUS
 from verifier.verification.flags import FLAG_RESOLVED, FLAGGED
-from verifier.verification.rules import ACTIVE, LOT_RECALLED_STATUS
+from verifier.verification.rules import ACTIVE, LOT_RECALLED_STATUS, stored_reasons
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +120,8 @@ class BundleService:
         found: dict[tuple[str, str], FlaggedCode] = {}
         for gtin, serial, flagged_at, reasons in session.exec(query):
             assert flagged_at is not None
-            why = json.loads(reasons or "[]")
-            found[(gtin, serial)] = FlaggedCode(format_time(flagged_at), tuple(map(str, why)))
+            why = tuple(stored_reasons(reasons))
+            found[(gtin, serial)] = FlaggedCode(format_time(flagged_at), why)
         return found
 
     def answer(

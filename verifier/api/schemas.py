@@ -255,7 +255,9 @@ class FlagResolutionOut(BaseModel):
 class FlagOut(BaseModel):
     """The code's own state: flagged as cloned, since when, why, by which scan."""
 
-    since: datetime | None = Field(default=None, description="None: flagged by this very scan.")
+    since: datetime | None = Field(
+        default=None, description="When the code was flagged (this scan's time if it did)."
+    )
     reasons: list[str]
     scan_id: str | None = None
 

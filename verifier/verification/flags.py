@@ -25,7 +25,7 @@ from verifier.api.schemas import FlagOut, FlagResolutionOut
 from verifier.db.models import AuditEvent, CodeRecord
 from verifier.registry import account_id_of, gtin14, require_reader
 from verifier.statuses import load_code_for_update
-from verifier.verification.rules import CodeFacts
+from verifier.verification.rules import CodeFacts, stored_reasons
 
 FLAGGED = "code.flagged"
 FLAG_RESOLVED = "code.flag_resolved"
@@ -33,14 +33,6 @@ FLAG_WEIGHT = 1.0
 _CODE: Table = CodeRecord.__table__  # type: ignore[attr-defined]
 
 Identity = tuple[str, str]
-
-
-def flag_reasons(record: CodeFacts) -> list[str]:
-    try:
-        value = json.loads(record.flag_reasons or "[]")
-    except ValueError:
-        return []
-    return [str(r) for r in value] if isinstance(value, list) else []
 
 
 def flag_finding(
@@ -51,7 +43,7 @@ def flag_finding(
         return []
     if record.flagged_at is not None:
         since = record.flagged_at.strftime("%Y-%m-%d %H:%M UTC")
-        why, scan_id = flag_reasons(record), record.flag_scan_id
+        why, scan_id = stored_reasons(record.flag_reasons), record.flag_scan_id
     elif flagged_in_batch is not None:
         since, (scan_id, reasons) = "a moment ago", flagged_in_batch
         why = list(reasons)
@@ -75,7 +67,9 @@ def flag_state(
     """The code's flag as the full view shows it (when, why, which scan), or None."""
     if record is not None and record.flagged_at is not None:
         return FlagOut(
-            since=record.flagged_at, reasons=flag_reasons(record), scan_id=record.flag_scan_id
+            since=record.flagged_at,
+            reasons=stored_reasons(record.flag_reasons),
+            scan_id=record.flag_scan_id,
         )
     if record is not None and flagged_in_batch is not None:
         scan_id, reasons = flagged_in_batch

@@ -9,6 +9,7 @@ offline verifier runs on its bundle. All pure: plain values in, findings out.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,16 @@ class CodeFacts:
     flagged_at: datetime | None = None  # flagged as cloned since then (None: not flagged)
     flag_reasons: str | None = None  # JSON list of the reason codes that flagged it
     flag_scan_id: str | None = None  # the scan that showed it
+
+
+def stored_reasons(stored: str | None) -> list[str]:
+    """A stored JSON list of reason codes (a scan's ``reasons``, a code's ``flag_reasons``);
+    anything else, as an old or damaged row might hold, reads as none."""
+    try:
+        value = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
