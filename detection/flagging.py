@@ -54,6 +54,11 @@ class FlagEvidence:
     scan_ids: tuple[str, ...]  # the accountable scans, the judged one first
 
 
+def is_clone_finding(finding: Finding) -> bool:
+    """A critical finding that says two physical items carry the code."""
+    return finding.severity == "critical" and finding.reason in CLONE_REASONS
+
+
 def flag_evidence(
     findings: Sequence[Finding],
     *,
@@ -69,7 +74,7 @@ def flag_evidence(
     chosen: list[str] = []
     accountable: list[str] = []
     for finding in findings:
-        if finding.severity != "critical" or finding.reason not in CLONE_REASONS:
+        if not is_clone_finding(finding):
             continue
         parties = [scan_id] if scan_role in TRUSTED_ROLES else []
         parties += [

@@ -35,7 +35,7 @@ from authn.element_string import format_bracketed
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
 from detection import DetectionSettings, Finding
-from detection.flagging import flag_evidence
+from detection.flagging import flag_evidence, is_clone_finding
 from epcis.identifiers import unit_uri
 from epcis.store import findings_for_scan
 from keys.trust import TrustDecision, TrustList
@@ -345,6 +345,8 @@ class Verifier:
     ) -> None:
         """Flag the code when this recorded scan's findings show two items (detection.flagging)."""
         assert job.scan.scan_id is not None
+        if not any(is_clone_finding(f) for f in outcome.findings):
+            return  # the common case: no roles map to build for every scan
         evidence = flag_evidence(
             outcome.findings,
             scan_id=job.scan.scan_id,
