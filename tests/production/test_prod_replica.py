@@ -20,7 +20,14 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from tests.console.console_world import csrf_of
-from tests.production.conftest import ACME_GTIN, START, Env, EnvFactory, create_accounts
+from tests.production.conftest import (
+    ACME_GTIN,
+    START,
+    Env,
+    EnvFactory,
+    create_accounts,
+    free_port,
+)
 from tests.production.standby import Pair
 from verifier import console_auth
 from verifier.api.deps import Services, get_read_session
@@ -102,6 +109,22 @@ def test_a_replica_needs_postgresql_on_both_sides(tmp_path: Any) -> None:
             database_url="postgresql+psycopg://primary/sealtrace",
             database_replica_url=f"sqlite:///{tmp_path}/b.db",
         )
+
+
+def test_a_replica_that_is_down_fails_only_the_routed_reads(
+    pg_url: str, make_env: EnvFactory
+) -> None:
+    """Nothing listens on the replica's port: its reads answer 503, verify is unaffected."""
+    env = make_env(
+        pg_url, database_replica_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"
+    )
+    assert env.register(["DOWN1"]).status_code == 200
+    listing = env.client.get("/v1/alerts", headers=env.auth("acme"))
+    assert listing.status_code == 503
+    assert listing.headers["content-type"].startswith("application/problem+json")
+    assert listing.headers["retry-after"]
+    assert _verify(env, "DOWN1")["verdict"] == "authentic"
+    assert env.client.get("/readyz").status_code == 200  # readiness is the primary's
 
 
 # On a real primary and hot standby -------------------------------------------------------------
