@@ -76,8 +76,9 @@ def get_read_session(services: ServicesDep) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 """A session on the read replica when ``SEALTRACE_DATABASE_REPLICA_URL`` is set (else the
 primary), for routes that only read and may answer from a copy a moment behind the
-primary: listings, EPCIS queries and exports, the offline bundle. Its transactions are
-read-only; a write through it fails. See docs/deploy.md, "Read replicas"."""
+primary: listings, EPCIS queries and exports, the offline bundle. With a replica its
+transactions are read-only, so a write through it fails. See docs/deploy.md, "Read
+replicas"."""
 
 
 def get_now(services: ServicesDep) -> datetime:
