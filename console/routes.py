@@ -174,7 +174,7 @@ def alerts(
             status=filters.get("status"),  # type: ignore[arg-type]
             before_id=before, limit=100,
         )  # fmt: skip
-        found = alert_service.list_alerts(ctx.db, ctx.caller, chosen, now=ctx.now)
+        found = alert_service.list_alerts(ctx.read, ctx.caller, chosen, now=ctx.now)
         html = alerts_page(
             ctx.caller, ctx.csrf, found.items, filters, next_before_id=found.next_before_id
         )
@@ -186,7 +186,7 @@ def alerts(
 @router.get("/alerts/{alert_id}")
 def alert(request: Request, alert_id: int) -> Response:
     def show(ctx: Ctx) -> Response:
-        view = alert_service.get_alert(ctx.db, ctx.caller, alert_id, now=ctx.now)
+        view = alert_service.get_alert(ctx.read, ctx.caller, alert_id, now=ctx.now)
         return html_response(alert_page(ctx.caller, ctx.csrf, view))
 
     return page(request, EVERYONE, show)
@@ -223,7 +223,7 @@ def _code(ctx: Ctx, gtin: str, serial: str) -> data.CodePage:
     if not (gtin.isdigit() and len(gtin) == 14) or not 1 <= len(serial) <= 20:
         raise NotFound("no such code: a GTIN is 14 digits, a serial 1-20 characters")
     trust = data.held_trust_list(ctx.services.trust, ctx.db)
-    return data.code_page(ctx.db, ctx.caller, trust, gtin, serial)
+    return data.code_page(ctx.read, ctx.caller, trust, gtin, serial)
 
 
 @router.get("/search")
@@ -367,14 +367,14 @@ def brand(request: Request, brand: Annotated[str | None, Query(max_length=64)] =
         if known is None and ctx.caller.role is not Role.BRAND:
             raise NotFound("no such brand in the trust list")
         since = overview.week_start(ctx.now) - timedelta(weeks=overview.WEEKS - 1)
-        scans = data.scans_of_brand(ctx.db, trust, brand_id, since)
-        raised = data.alerts_of_brand(ctx.db, brand_id, since)
-        lots = data.lots_of(ctx.db, sorted({(a.gtin, a.serial) for a in raised}))
+        scans = data.scans_of_brand(ctx.read, trust, brand_id, since)
+        raised = data.alerts_of_brand(ctx.read, brand_id, since)
+        lots = data.lots_of(ctx.read, sorted({(a.gtin, a.serial) for a in raised}))
         html = brand_page(
             ctx.caller, ctx.csrf, brand_id=brand_id, brand_name=known.name if known else brand_id,
             figures=overview.overview(scans, raised, lots, ctx.now),
             key_events=overview.key_events(trust, brand_id),
-            audit=data.audit_of_brand(ctx.db, brand_id),
+            audit=data.audit_of_brand(ctx.read, brand_id),
         )  # fmt: skip
         return html_response(html)
 

@@ -9,7 +9,8 @@ are too (the JSON problem answers stay with the API).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -38,6 +39,11 @@ from verifier.api.deps import Services, get_services
 
 COOKIE = "st_console"
 LOGIN_COOKIE = "st_console_login"  # double-submit token of the sign-in form (no session yet)
+# Set after a console action when a read replica is configured: for this long the pages
+# read from the primary, so the page an action redirects to shows the change it just made
+# (a standby replays the primary's WAL a moment later; docs/deploy.md, "Read replicas").
+FRESH_COOKIE = "st_console_fresh"
+FRESH_SECONDS = 10
 PATH = "/console"
 
 STAFF = frozenset({Role.OFFICER, Role.ADMIN})
@@ -57,7 +63,13 @@ STATUS_OF: tuple[tuple[type[SealtraceError], int, str], ...] = (
 
 @dataclass
 class Ctx:
-    """One console request: who, with which CSRF token, the database session and the time."""
+    """One console request: who, with which CSRF token, the database sessions and the time.
+
+    ``db`` is on the primary (the sign-in check resets the session's idle clock there, and
+    actions write through it); ``read`` is what pages read from: the read replica when one
+    is configured, else the same session as ``db``. In an action, and on pages shortly
+    after one (:data:`FRESH_COOKIE`), ``read`` is ``db``.
+    """
 
     request: Request
     services: Services
@@ -65,6 +77,7 @@ class Ctx:
     now: datetime
     caller: Caller
     csrf: str
+    read: Session
 
 
 Handler = Callable[[Ctx], Response]
@@ -121,11 +134,12 @@ def _run(
     services = get_services(request)
     now = services.clock()
     cookie = request.cookies.get(COOKIE)
-    with Session(services.engine) as db:
+    fresh = form is not None or FRESH_COOKIE in request.cookies
+    with Session(services.engine) as db, _reader(services, db, fresh=fresh) as read:
         signed = auth.resume(db, cookie, now=now) if cookie else None
         if signed is None:
             return _to_login(request, cookie is not None)
-        ctx = Ctx(request, services, db, now, signed.caller, signed.csrf_token)
+        ctx = Ctx(request, services, db, now, signed.caller, signed.csrf_token, read)
         if form is not None and not auth.csrf_matches(signed.csrf_token, form.get("csrf")):
             return error_page(
                 403, "Form expired", "Reload the page and try again.", ctx.caller, ctx.csrf
@@ -137,12 +151,28 @@ def _run(
             )  # fmt: skip
         locale = READER_LOCALE.set(reader_locale(request.headers.get("accept-language")))
         try:
-            return handler(ctx)
+            response = handler(ctx)
         except SealtraceError as error:
             db.rollback()
             return _error_response(error, ctx)
         finally:
             READER_LOCALE.reset(locale)
+        if form is not None and services.read_engine is not None:
+            response.set_cookie(
+                FRESH_COOKIE, "1", max_age=FRESH_SECONDS, httponly=True, secure=secure(request),
+                samesite="strict", path=PATH,
+            )  # fmt: skip
+        return response
+
+
+@contextmanager
+def _reader(services: Services, db: Session, *, fresh: bool) -> Iterator[Session]:
+    """The session pages read from: the replica's, unless there is none or ``fresh``."""
+    if fresh or services.read_engine is None:
+        yield db
+        return
+    with Session(services.read_engine) as read:
+        yield read
 
 
 def page(request: Request, roles: Collection[Role], handler: Handler) -> Response:

@@ -15,7 +15,14 @@ from keys.filestore import export_public_key
 from mobile_api.bundle_service import BundleService
 from mobile_api.web import MobileSettingsDep
 from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, NowDep, Services, ServicesDep, SessionDep, TrustListDep
+from verifier.api.deps import (
+    CallerDep,
+    NowDep,
+    ReadSessionDep,
+    Services,
+    ServicesDep,
+    TrustListDep,
+)
 from verifier.api.problems import TYPE_BASE, status_of
 from verifier.api.schemas import VerifyIn
 from verifier.verification.recorder import judge_batch
@@ -65,7 +72,7 @@ def offline_bundle(
     request: Request,
     officer: OfficerDep,
     services: ServicesDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     trust: TrustListDep,
     now: NowDep,
     bundles: BundleServiceDep,

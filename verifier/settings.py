@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SEALTRACE_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="A read-only PostgreSQL hot standby (postgresql+psycopg://...). When set, "
+        "the console's pages, EPCIS queries and exports, alert and seizure listings and the "
+        "offline bundle read from it; everything that writes or judges a scan stays on "
+        "SEALTRACE_DATABASE_URL. Reads there may lag the primary (docs/deploy.md).",
+    )
     allow_sqlite_in_production: bool = Field(
         default=False,
         description="Single-machine deployments (a border post) may run SQLite in production.",
@@ -168,6 +175,19 @@ class Settings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # ValueError: refused at start
         return value
+
+    @model_validator(mode="after")
+    def replica_needs_postgresql(self) -> Settings:
+        # A SQLite file has no replica; a replica of anything but the primary's PostgreSQL
+        # would answer reads from another database.
+        if self.database_replica_url is None:
+            return self
+        if self.is_sqlite or not self.database_replica_url.startswith("postgresql"):
+            raise ValueError(
+                "SEALTRACE_DATABASE_REPLICA_URL needs PostgreSQL on both "
+                "SEALTRACE_DATABASE_URL and the replica (postgresql+psycopg://...)"
+            )
+        return self
 
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Settings:

@@ -42,6 +42,8 @@ from keys.model import Brand, Contact, LineCertificate
 from keys.sample import gtin_with_prefix
 from keys.trust import build_trust_list
 from mobile_api.app import create_app
+from tests.conftest import require
+from tests.production import standby
 from verifier import accounts
 from verifier.db.engine import make_engine
 from verifier.db.migrate import upgrade
@@ -465,3 +467,20 @@ def pg_proxy(pg_url: str) -> Iterator[tuple[TcpProxy, str]]:
         yield proxy, parsed.set(port=proxy.port).render_as_string(hide_password=False)
     finally:
         proxy.close()
+
+
+# A primary and its hot standby -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def standby_pair() -> Iterator[standby.Pair]:
+    """A migrated primary and its hot standby on free ports, stopped and removed at the end."""
+    reason = standby.missing()
+    require(reason is None, reason or "")
+    pair = standby.start_pair(free_port(), free_port())
+    try:
+        upgrade(pair.primary.url())
+        pair.caught_up()
+        yield pair
+    finally:
+        pair.stop()

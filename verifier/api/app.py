@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import TypedDict
 
 from fastapi import FastAPI
 from sqlmodel import Session
@@ -69,6 +70,16 @@ def create_app(
         pool_timeout=settings.db_pool_timeout,
         **timeouts,
     )
+    read_engine = None
+    if settings.database_replica_url is not None:
+        read_engine = make_engine(
+            settings.database_replica_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            read_only=True,
+            **timeouts,
+        )
     trust = TrustStore(trust_parser, refresh_seconds=settings.trust_refresh_seconds, clock=clock)
     verifier = Verifier(
         trust,
@@ -88,6 +99,7 @@ def create_app(
             origin=settings.log_origin,
             interval_seconds=settings.log_checkpoint_seconds,
         ),
+        read_engine=read_engine,
     )
 
     @asynccontextmanager
@@ -109,6 +121,8 @@ def create_app(
         services.recorder.close()
         outbox_worker.stop()
         engine.dispose()
+        if read_engine is not None:
+            read_engine.dispose()
 
     app = FastAPI(
         title="sealtrace verifier",
@@ -149,7 +163,13 @@ def create_app(
     return app
 
 
-def timeouts_of(settings: Settings) -> dict[str, int]:
+class Timeouts(TypedDict):
+    lock_timeout_ms: int
+    statement_timeout_ms: int
+    busy_timeout_ms: int
+
+
+def timeouts_of(settings: Settings) -> Timeouts:
     """The engine's database timeouts from the settings (0 means none)."""
     return {
         "lock_timeout_ms": settings.db_lock_timeout_ms,

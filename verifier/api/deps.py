@@ -36,6 +36,13 @@ class Services:
     verifier: Verifier
     recorder: ScanRecorder
     log: LogService
+    # The read replica's engine; None: reads go to ``engine`` like everything else.
+    read_engine: Engine | None = None
+
+    @property
+    def reader(self) -> Engine:
+        """Where routed reads go: the replica when one is configured, else the primary."""
+        return self.read_engine if self.read_engine is not None else self.engine
 
     @property
     def undo_window(self) -> timedelta:
@@ -57,6 +64,21 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+"""A session on the primary: every route that writes, judges a scan, or must see its own
+caller's write at once."""
+
+
+def get_read_session(services: ServicesDep) -> Iterator[Session]:
+    with Session(services.reader) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+"""A session on the read replica when ``SEALTRACE_DATABASE_REPLICA_URL`` is set (else the
+primary), for routes that only read and may answer from a copy a moment behind the
+primary: listings, EPCIS queries and exports, the offline bundle. With a replica its
+transactions are read-only, so a write through it fails. See docs/deploy.md, "Read
+replicas"."""
 
 
 def get_now(services: ServicesDep) -> datetime:

@@ -9,7 +9,14 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from verifier import alerts, outbox, registry
 from verifier.alerts import AlertFilter, AlertStatus, AlertView
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
+from verifier.api.deps import (
+    CallerDep,
+    NowDep,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    TrustListDep,
+)
 from verifier.api.schemas import ThresholdsIn, ThresholdsOut
 from verifier.outbox import WebhookConfigOut
 from verifier.text import Line, Text
@@ -40,7 +47,7 @@ class WebhookIn(BaseModel):
 def list_alerts(
     response: Response,
     caller: CallerDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     brand: Annotated[Line | None, Query(max_length=64)] = None,
     reason: Annotated[Line | None, Query(max_length=64)] = None,
@@ -63,7 +70,9 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertView)
-def get_alert(alert_id: AlertId, caller: CallerDep, session: SessionDep, now: NowDep) -> AlertView:
+def get_alert(
+    alert_id: AlertId, caller: CallerDep, session: ReadSessionDep, now: NowDep
+) -> AlertView:
     """One alert with its transitions (who, when, comment)."""
     return alerts.get_alert(session, caller, alert_id, now=now)
 

@@ -33,7 +33,7 @@ from epcis.store import (
     export_document,
 )
 from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
+from verifier.api.deps import CallerDep, NowDep, ReadSessionDep, SessionDep, TrustListDep
 from verifier.api.problems import epcis_problem_for, problem
 
 # The parameters of this dialect; any other name is refused, never ignored (the
@@ -191,7 +191,7 @@ Containers = Annotated[
 )
 def get_events(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     caller: CallerDep,
     now: NowDep,
     code: Code = None,
@@ -214,7 +214,7 @@ def get_events(
 )
 def export(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     caller: CallerDep,
     now: NowDep,
     code: Code = None,

@@ -47,7 +47,14 @@ from epcis.query import (
 from epcis.search import event_types_present, search
 from epcis.validation import MAX_EVENTS, event_list, read_document_shape
 from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
+from verifier.api.deps import (
+    CallerDep,
+    NowDep,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    TrustListDep,
+)
 from verifier.api.problems import epcis_problem_for
 from verifier.api.routes_epcis import EPCIS_MEDIA, VERSION_HEADERS, reading_brand
 
@@ -165,7 +172,7 @@ def _scope_name(brand_id: str | None) -> str:
 
 def _events_answer(
     request: Request,
-    session: SessionDep,
+    session: Session,
     services: ServicesDep,
     caller: Caller,
     now: Any,
@@ -209,7 +216,7 @@ def top_level(request: Request, caller: CallerDep) -> JSONResponse:
 
 @router.get("/events", summary="Events by the EPCIS 2.0 simple event query")
 def events(
-    request: Request, session: SessionDep, services: ServicesDep, caller: CallerDep, now: NowDep
+    request: Request, session: ReadSessionDep, services: ServicesDep, caller: CallerDep, now: NowDep
 ) -> JSONResponse:
     return _events_answer(request, session, services, caller, now)
 
@@ -219,7 +226,7 @@ def events(
 )
 def event_by_id(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     services: ServicesDep,
     caller: CallerDep,
     now: NowDep,
@@ -233,7 +240,7 @@ def event_by_id(
 
 
 @router.get("/eventTypes", summary="The event types of the events the caller may read")
-def event_types(request: Request, session: SessionDep, caller: CallerDep) -> JSONResponse:
+def event_types(request: Request, session: ReadSessionDep, caller: CallerDep) -> JSONResponse:
     brand_id = reading_brand(caller)
     _no_parameters(request, ("perPage",))
     body = {
@@ -265,7 +272,7 @@ def event_type(
 @router.get("/eventTypes/{eventType}/events", summary="Events of one type, by the event query")
 def events_of_type(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     services: ServicesDep,
     caller: CallerDep,
     now: NowDep,
@@ -278,7 +285,7 @@ def events_of_type(
 @router.get("/epcs/{epc:path}/events", summary="Events naming an EPC in any role")
 def events_of_epc(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     services: ServicesDep,
     caller: CallerDep,
     now: NowDep,

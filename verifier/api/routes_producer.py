@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from verifier import producer
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
+from verifier.api.deps import (
+    CallerDep,
+    NowDep,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    TrustListDep,
+)
 from verifier.api.schemas import CodeStatusName, Strict
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -59,7 +66,7 @@ def show_webhook(
 @router.get("/seizures", response_model=list[producer.SeizureLine])
 def list_seizures(
     caller: CallerDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[producer.SeizureLine]:
     """Seizures, newest first: officers and admins all, a brand account its own products'."""

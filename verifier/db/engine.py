@@ -24,6 +24,7 @@ def make_engine(
     lock_timeout_ms: int | None = None,
     statement_timeout_ms: int | None = None,
     busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    read_only: bool = False,
 ) -> Engine:
     """An engine for ``url``; for SQLite, the data directory is created and WAL turned on.
 
@@ -35,6 +36,9 @@ def make_engine(
     statement may wait for a lock or run; the service sets them from its settings so a
     locked table gives a quick 503, not a hung request. Migrations and the command line
     leave them off (None). ``busy_timeout_ms`` is SQLite's wait for the write lock.
+
+    ``read_only`` (PostgreSQL) opens every transaction read-only: the replica's engine sets
+    it so that a replica URL that names a primary by mistake still refuses every write.
     """
     # Every process that writes to the database logs what it writes (the CLI's too).
     log_hooks.install()
@@ -52,6 +56,7 @@ def make_engine(
         for name, value in (
             ("lock_timeout", lock_timeout_ms),
             ("statement_timeout", statement_timeout_ms),
+            ("default_transaction_read_only", "on" if read_only else None),
         )
         if value is not None
     ]
