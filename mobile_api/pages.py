@@ -25,6 +25,9 @@ CONTENT_SECURITY_POLICY = (
 
 
 NEXT = N_("What to do next")
+# The query parameter of the language links that names the scan a page showed, so that the
+# page in another language draws that scan's answer again instead of recording a new one.
+SHOWN = "shown"
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,12 @@ class BrandContact:
 @dataclass(frozen=True)
 class Page:
     """What every consumer page is drawn with: its language and its own address (path and
-    query without ``lang``), from which the language switcher links to the same page."""
+    query without ``lang`` and ``shown``), from which the language switcher links to the
+    same page; ``shown`` is the scan whose answer the page shows, if any."""
 
     lang: str
     here: str
+    shown: str | None = None
 
     @property
     def t(self) -> Catalogue:
@@ -52,7 +57,8 @@ class Page:
         return escape(self.t(message, **values))
 
     def link(self, lang: str) -> str:
-        return self.here + ("&" if "?" in self.here else "?") + "lang=" + lang
+        shown = f"{SHOWN}={quote(self.shown, safe='')}&" if self.shown else ""
+        return self.here + ("&" if "?" in self.here else "?") + shown + "lang=" + lang
 
 
 def _icon(path: str) -> str:
