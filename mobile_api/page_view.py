@@ -79,7 +79,8 @@ async def verify_page_view(
     except InvalidInput:
         if not html:
             raise
-        return html_response(error_page(page), status_code=400, lang=page.lang)
+        contact = brand_contact(services, dict(link.ais).get(AI_GTIN, ""))
+        return html_response(error_page(page, contact), status_code=400, lang=page.lang)
     if not html:
         return JSONResponse(answer.to_json(), headers={"Cache-Control": "no-store"})
     if caller.account_id is None and answer.scan_id is not None:

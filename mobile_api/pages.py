@@ -236,13 +236,16 @@ def _message(page: Page, state: str, icon: str, title: str, text: str) -> str:
     )
 
 
-def error_page(page: Page) -> str:
-    """A link that is no product code: say so, and how to go on."""
+def error_page(page: Page, contact: BrandContact | None = None) -> str:
+    """A link that is no product code: say so, and how to go on; with the brand's contact
+    when the link's GTIN is one of a brand's (the caller knows that, not this page)."""
     title = NOT_A_PRODUCT_CODE
     text = page.e(N_("The link is incomplete or damaged. Scan the code on the pack again."))
     step = page.e(N_("If it still fails, ask a pharmacist or the seller."))
+    brand = contact_block(page, contact) if contact is not None else ""
     body = _message(page, "unverifiable", BANNERS["unverifiable"].icon, title, text) + (
-        f'<section class="next"><h2>{page.e(NEXT)}</h2><p>{step}</p>{_another(page)}</section>'
+        f'<section class="next"><h2>{page.e(NEXT)}</h2><p>{step}</p>{brand}'
+        f"{_another(page)}</section>"
     )
     return _layout(page, page.t(title), body)
 

@@ -16,7 +16,7 @@ from authn.digital_link import format_digital_link
 from keys.sample import gtin_with_prefix
 from mobile_api.banners import BANNERS
 from mobile_api.i18n import LANGUAGES, catalogue
-from tests.mobile.conftest import LiveServer, label_png, photograph
+from tests.mobile.conftest import ACME_GTIN, LiveServer, label_png, photograph
 from tests.mobile.test_mobile_browser import label_url
 from verifier.db.models import Scan
 
@@ -207,7 +207,23 @@ def test_report_receipt_and_error_page_lead_somewhere(
     page.goto(live_server.base_url + "/01/not-a-gtin/21/X")
     assert page.locator("h1").inner_text() == "This is not a code we can check"
     assert page.locator('section.next a[href^="/scan"]').count() == 1
+    # No brand to name: the generic next step, and no contact of anyone.
+    assert "ask a pharmacist or the seller" in page.locator("section.next").inner_text()
+    assert page.locator('section.next a[href^="mailto:"]').count() == 0
     check_layout(page, axe_script, shots, "error")
+    # A damaged label whose GTIN is still readable and a brand's: that brand's contact.
+    response = page.goto(live_server.base_url + f"/01/{ACME_GTIN}/21/X?17=991399")
+    assert response is not None
+    assert response.status == 400
+    next_steps = page.locator("section.next")
+    assert next_steps.locator('a[href="mailto:security@acme.example"]').count() == 1
+    assert "Contact Acme Pharma" in next_steps.inner_text()
+    check_layout(page, axe_script, shots, "error-brand")
+    # A valid code of a GTIN no brand enrolled: not served, and no contact either.
+    response = page.goto(unsigned_url(live_server, "P-none"))
+    assert response is not None
+    assert response.status == 404
+    assert page.locator('section.next a[href^="mailto:"]').count() == 0
 
 
 def test_each_language_renders_its_own_words(
