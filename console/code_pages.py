@@ -9,6 +9,7 @@ from console.journey import Journey, speed_words
 from console.layout import csrf_field, layout
 from console.pages import code_href, when
 from console.svg import journey_svg, path_legs, timeline_svg
+from console.tables import Row, card_table
 from verifier.accounts import Caller, Role
 from verifier.db.models import Scan
 from verifier.verification.rules import stored_reasons
@@ -127,16 +128,18 @@ def _findings(journey: Journey) -> str:
 def _legs(journey: Journey) -> str:
     if not journey.legs:
         return ""
-    rows = "".join(
-        f'<tr class="{"offending" if leg.offending else ""}"><td>{leg.start.number} → '
-        f"{leg.end.number}</td><td>{escape(speed_words(leg))}</td>"
-        f"<td>{escape(', '.join(leg.reasons) or 'plausible')}</td></tr>"
+    rows = (
+        Row(
+            [
+                f"{leg.start.number} → {leg.end.number}",
+                escape(speed_words(leg)),
+                escape(", ".join(leg.reasons) or "plausible"),
+            ],
+            'class="offending"' if leg.offending else "",
+        )
         for leg in journey.legs
     )
-    return (
-        '<div class="scroll"><table id="legs"><thead><tr><th>Leg</th><th>Distance, time, speed</th>'
-        f"<th>Rule</th></tr></thead><tbody>{rows}</tbody></table></div>"
-    )
+    return card_table("legs", ("Leg", "Distance, time, speed", "Rule"), rows)
 
 
 def journey_story(journey: Journey) -> str:
@@ -177,18 +180,23 @@ def journey_story(journey: Journey) -> str:
 
 def _history(page: CodePage) -> str:
     numbers = {s.scan.scan_id: s.number for s in page.journey.stops}
-    rows = "".join(
-        f'<tr data-scan-id="{escape(s.scan_id)}"><td>{numbers.get(s.scan_id, "")}</td>'
-        f"<td>{when(s.scanned_at)}</td><td>{escape(_place(s.lat, s.lon, s.country))}</td>"
-        f"<td>{escape(s.role)}</td><td>{escape(s.device_id or '—')}</td>"
-        f"<td>{escape(s.verdict)}</td><td>{escape(', '.join(stored_reasons(s.reasons)))}</td></tr>"
+    rows = (
+        Row(
+            [
+                str(numbers.get(s.scan_id, "")),
+                when(s.scanned_at),
+                escape(_place(s.lat, s.lon, s.country)),
+                escape(s.role),
+                escape(s.device_id or "—"),
+                escape(s.verdict),
+                escape(", ".join(stored_reasons(s.reasons))),
+            ],
+            f'data-scan-id="{escape(s.scan_id)}"',
+        )
         for s in page.scans
     )
-    return (
-        '<div class="scroll"><table id="history"><thead><tr><th>Map</th><th>Scanned</th>'
-        "<th>Where</th><th>Who</th><th>Device</th><th>Verdict</th><th>Reasons</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
-    )
+    columns = ("Map", "Scanned", "Where", "Who", "Device", "Verdict", "Reasons")
+    return card_table("history", columns, rows)
 
 
 def _inspections(page: CodePage) -> str:
@@ -298,14 +306,19 @@ def code_page_html(caller: Caller, csrf: str, page: CodePage, *, notice: str | N
 
 def report_html(caller: Caller, csrf: str, page: CodePage, *, contact: str) -> str:
     seized = [i for i in page.inspections if i.outcome == "seized"]
-    items = "".join(
-        f"<tr><td>{when(i.at)}</td><td>{escape(_place(i.lat, i.lon, i.country))}</td>"
-        f"<td>{i.quantity or 1}</td><td>{escape(i.notes or '')}</td></tr>"
+    rows = [
+        Row(
+            [
+                when(i.at),
+                escape(_place(i.lat, i.lon, i.country)),
+                str(i.quantity or 1),
+                escape(i.notes or ""),
+            ]
+        )
         for i in seized
-    )
+    ]
     seizures = (
-        '<table id="seizures"><thead><tr><th>Seized</th><th>Where</th><th>Units</th><th>Notes</th>'
-        f"</tr></thead><tbody>{items}</tbody></table>"
+        card_table("seizures", ("Seized", "Where", "Units", "Notes"), rows)
         if seized
         else '<p id="seizures">No seizure recorded for this code.</p>'
     )

@@ -14,6 +14,7 @@ from babel.dates import format_datetime
 from console.layout import csrf_field, layout
 from console.overview import KeyEvent, Overview
 from console.svg import bar_chart, places_svg
+from console.tables import Row, card_table
 from detection.reasons import ALL_REASONS
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
@@ -102,27 +103,29 @@ def alerts_page(
         f"{_options(['open', 'acknowledged', 'closed'], filters.get('status'), blank='any')}"
         '</select></label><button type="submit">Filter</button></form>'
     )
-    rows = "".join(
-        f'<tr class="alert severity-{escape(a.severity)}" data-alert-id="{a.id}">'
-        f'<td data-label="Alert"><a href="/console/alerts/{a.id}">#{a.id}</a></td>'
-        f'<td data-label="Raised">{when(a.created_at)}</td>'
-        f'<td data-label="Reason">{escape(a.reason)}</td>'
-        f'<td data-label="Severity">{_severity(a.severity)}</td>'
-        f'<td data-label="Status">{escape(a.status)}</td>'
-        f'<td data-label="Brand">{escape(a.brand_id or "")}</td>'
-        f'<td data-label="Code"><a href="{code_href(a.gtin, a.serial)}">'
-        f"{escape(a.gtin)} / {escape(a.serial)}</a></td>"
-        f'<td data-label="Country">{escape(a.country or "")}</td>'
-        f'<td data-label="Seen">{a.count}</td></tr>'
+    columns = (
+        "Alert", "Raised", "Reason", "Severity", "Status", "Brand", "Code", "Country", "Seen",
+    )  # fmt: skip
+    rows = (
+        Row(
+            [
+                f'<a href="/console/alerts/{a.id}">#{a.id}</a>',
+                when(a.created_at),
+                escape(a.reason),
+                _severity(a.severity),
+                escape(a.status),
+                escape(a.brand_id or ""),
+                f'<a href="{code_href(a.gtin, a.serial)}">'
+                f"{escape(a.gtin)} / {escape(a.serial)}</a>",
+                escape(a.country or ""),
+                str(a.count),
+            ],
+            f'class="alert severity-{escape(a.severity)}" data-alert-id="{a.id}"',
+        )
         for a in alerts
     )
     table = (
-        '<div class="scroll"><table id="alerts" class="cards"><thead><tr><th>Alert</th>'
-        "<th>Raised</th>"
-        "<th>Reason</th><th>Severity</th><th>Status</th><th>Brand</th><th>Code</th>"
-        f"<th>Country</th><th>Seen</th></tr></thead><tbody>{rows}</tbody></table></div>"
-        if alerts
-        else '<p id="no-alerts">No alerts match.</p>'
+        card_table("alerts", columns, rows) if alerts else '<p id="no-alerts">No alerts match.</p>'
     )
     more = ""
     if next_before_id is not None:
@@ -223,22 +226,16 @@ def brand_page(
     key_events: Sequence[KeyEvent],
     audit: Sequence[AuditEvent],
 ) -> str:
-    def table(head: str, rows: str, ident: str) -> str:
+    def table(ident: str, columns: Sequence[str], rows: list[Row]) -> str:
         if not rows:
             return f'<p id="{ident}">None in this period.</p>'
-        return (
-            f'<div class="scroll"><table id="{ident}"><thead>{head}</thead>'
-            f"<tbody>{rows}</tbody></table></div>"
-        )
+        return card_table(ident, columns, rows)
 
-    codes = "".join(
-        f'<tr><td><a href="{code_href(g, s)}">{escape(g)} / {escape(s)}</a></td><td>{n}</td></tr>'
+    codes = [
+        Row([f'<a href="{code_href(g, s)}">{escape(g)} / {escape(s)}</a>', str(n)])
         for g, s, n in figures.top_codes
-    )
-    lots = "".join(
-        f"<tr><td>{escape(g)}</td><td>{escape(lot)}</td><td>{n}</td></tr>"
-        for g, lot, n in figures.top_lots
-    )
+    ]
+    lots = [Row([escape(g), escape(lot), str(n)]) for g, lot, n in figures.top_lots]
     keys = "".join(f"<li>{when(e.at)}: {escape(e.what)}</li>" for e in key_events)
     changes = "".join(
         f"<li>{when(e.at)}: {escape(e.action)} {escape(e.gtin or '')} "
@@ -256,9 +253,9 @@ def brand_page(
         "<p>The last 12 weeks.</p>"
         + _charts(figures)
         + "<h2>Most suspicious codes</h2>"
-        + table("<tr><th>Code</th><th>Alerts</th></tr>", codes, "top-codes")
+        + table("top-codes", ("Code", "Alerts"), codes)
         + "<h2>Most suspicious lots</h2>"
-        + table("<tr><th>GTIN</th><th>Lot</th><th>Alerts</th></tr>", lots, "top-lots")
+        + table("top-lots", ("GTIN", "Lot", "Alerts"), lots)
         + f"<h2>Where its codes are scanned</h2>{places}"
         + f'<h2>Key events</h2><ul id="key-events">{keys or "<li>None.</li>"}</ul>'
         + f'<h2>Recent changes</h2><ul id="audit">{changes or "<li>None.</li>"}</ul>'

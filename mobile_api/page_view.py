@@ -3,19 +3,26 @@ for, joined to the worker's next group commit like POST /v1/verify."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
 
+from authn.code import AI_GTIN, AI_SERIAL
 from authn.digital_link import DigitalLink, format_digital_link
 from authn.errors import InvalidInput, Unavailable
 from mobile_api.netplace import locate, network_device_id
+from mobile_api.own_scan import shown_answer
 from mobile_api.pages import BrandContact, Page, error_page, verdict_page
 from mobile_api.web import (
     device_id_of,
     html_response,
     is_prefetch,
+    mobile_settings,
     new_session_cookie,
     session_cookie,
     set_session_cookie,
@@ -42,6 +49,12 @@ async def verify_page_view(
     """Browsers (``html``) get the verdict page, API clients the verify JSON; both record
     the scan. A browser without the session cookie gets one, so it is one device."""
     code_text = format_digital_link(link.ais, check_associations=False)
+    if html and caller.account_id is None:
+        # The language switcher: the answer this browser was just shown, in another
+        # language, is no new scan of the label (docs/i18n.md, "Switching language").
+        again = await run_in_threadpool(_shown_again, request, link, services, page)
+        if again is not None:
+            return again
     if html and is_prefetch(request):
         # A page nobody looked at is not a scan; the real navigation fetches again.
         return Response(status_code=503, headers={"Cache-Control": "no-store"})
@@ -66,11 +79,32 @@ async def verify_page_view(
     except InvalidInput:
         if not html:
             raise
-        return html_response(error_page(page), status_code=400, lang=page.lang)
+        contact = brand_contact(services, dict(link.ais).get(AI_GTIN, ""))
+        return html_response(error_page(page, contact), status_code=400, lang=page.lang)
     if not html:
         return JSONResponse(answer.to_json(), headers={"Cache-Control": "no-store"})
+    if caller.account_id is None and answer.scan_id is not None:
+        page = replace(page, shown=answer.scan_id)
     html_page = verdict_page(page, answer, brand_contact(services, answer.product.gtin))
     response = html_response(html_page, lang=page.lang)
     if fresh_cookie and cookie is not None:
         set_session_cookie(response, request, cookie)
     return response
+
+
+def _shown_again(request: Request, link: DigitalLink, services: Any, page: Page) -> Response | None:
+    """The label's page for the scan named by ``shown``, if this browser recorded it for
+    this label within the page-view window; None to verify (and record) as usual."""
+    ais = dict(link.ais)
+    if AI_GTIN not in ais or AI_SERIAL not in ais:
+        return None
+    window = timedelta(minutes=mobile_settings(request).location_window_minutes)
+    with Session(services.engine) as session:
+        answer = shown_answer(
+            session, request, window, services.clock(), code=(ais[AI_GTIN], ais[AI_SERIAL])
+        )
+    if answer is None:
+        return None
+    page = replace(page, shown=answer.scan_id)
+    body = verdict_page(page, answer, brand_contact(services, answer.product.gtin))
+    return html_response(body, lang=page.lang)

@@ -25,6 +25,9 @@ CONTENT_SECURITY_POLICY = (
 
 
 NEXT = N_("What to do next")
+# The query parameter of the language links that names the scan a page showed, so that the
+# page in another language draws that scan's answer again instead of recording a new one.
+SHOWN = "shown"
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,12 @@ class BrandContact:
 @dataclass(frozen=True)
 class Page:
     """What every consumer page is drawn with: its language and its own address (path and
-    query without ``lang``), from which the language switcher links to the same page."""
+    query without ``lang`` and ``shown``), from which the language switcher links to the
+    same page; ``shown`` is the scan whose answer the page shows, if any."""
 
     lang: str
     here: str
+    shown: str | None = None
 
     @property
     def t(self) -> Catalogue:
@@ -52,7 +57,8 @@ class Page:
         return escape(self.t(message, **values))
 
     def link(self, lang: str) -> str:
-        return self.here + ("&" if "?" in self.here else "?") + "lang=" + lang
+        shown = f"{SHOWN}={quote(self.shown, safe='')}&" if self.shown else ""
+        return self.here + ("&" if "?" in self.here else "?") + shown + "lang=" + lang
 
 
 def _icon(path: str) -> str:
@@ -230,13 +236,16 @@ def _message(page: Page, state: str, icon: str, title: str, text: str) -> str:
     )
 
 
-def error_page(page: Page) -> str:
-    """A link that is no product code: say so, and how to go on."""
+def error_page(page: Page, contact: BrandContact | None = None) -> str:
+    """A link that is no product code: say so, and how to go on; with the brand's contact
+    when the link's GTIN is one of a brand's (the caller knows that, not this page)."""
     title = NOT_A_PRODUCT_CODE
     text = page.e(N_("The link is incomplete or damaged. Scan the code on the pack again."))
     step = page.e(N_("If it still fails, ask a pharmacist or the seller."))
+    brand = contact_block(page, contact) if contact is not None else ""
     body = _message(page, "unverifiable", BANNERS["unverifiable"].icon, title, text) + (
-        f'<section class="next"><h2>{page.e(NEXT)}</h2><p>{step}</p>{_another(page)}</section>'
+        f'<section class="next"><h2>{page.e(NEXT)}</h2><p>{step}</p>{brand}'
+        f"{_another(page)}</section>"
     )
     return _layout(page, page.t(title), body)
 

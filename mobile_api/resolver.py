@@ -8,6 +8,7 @@ so that only a real verification records a scan.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from authn.code import AI_GTIN, AI_SERIAL
 from authn.digital_link import DigitalLink, parse_digital_link
 from authn.errors import GS1SyntaxError, Unavailable
+from authn.gs1 import has_valid_check_digit
 from mobile_api.linkset import (
     LINKSET_JSON,
     LINKSET_REQUESTS,
@@ -27,13 +29,14 @@ from mobile_api.linkset import (
     linkset,
     resolver_description,
 )
-from mobile_api.page_view import verify_page_view
+from mobile_api.page_view import brand_contact, verify_page_view
 from mobile_api.pages import error_page
 from mobile_api.web import html_response, page_of, wants_html
 from verifier.api.deps import CallerDep, Services, ServicesDep
 from verifier.api.problems import problem
 
 METHODS = "GET, HEAD, OPTIONS"
+PATH_GTIN = re.compile(r"/01/(\d{14})(?:/|$)")
 # Any origin may read what the resolver answers (GS1-Conformant Resolver: "SHALL support
 # CORS"); no credentials are shared cross-origin, so "*" is safe.
 CORS = {
@@ -101,10 +104,21 @@ def _wants_linkset(request: Request) -> bool:
     return any(item.split(";")[0].strip().lower() == LINKSET_JSON for item in accept.split(","))
 
 
-def _error(request: Request, status: int, detail: str) -> Response:
+def _path_gtin(request: Request) -> str | None:
+    """The GTIN a damaged label's path still shows (``/01/<14 digits>``, check digit right),
+    so that its error page can name the brand's contact."""
+    match = PATH_GTIN.match(request.url.path)
+    return match[1] if match and has_valid_check_digit(match[1]) else None
+
+
+def _error(
+    request: Request, services: Services, status: int, detail: str, *, gtin: str | None = None
+) -> Response:
     if wants_html(request):
         page = page_of(request)
-        response: Response = html_response(error_page(page), status_code=status, lang=page.lang)
+        contact = brand_contact(services, gtin) if gtin is not None else None
+        body = error_page(page, contact)
+        response: Response = html_response(body, status_code=status, lang=page.lang)
     else:
         slug = "invalid-input" if status == 400 else "not-found"
         response = problem(status, slug, "Bad request" if status == 400 else "Not found", detail)
@@ -143,9 +157,15 @@ async def resolve(
     try:
         link = _digital_link(request)
     except GS1SyntaxError as error:
-        return _error(request, 400, f"not a valid GS1 Digital Link: {error}")
+        return _error(
+            request, services, 400, f"not a valid GS1 Digital Link: {error}",
+            gtin=_path_gtin(request),
+        )  # fmt: skip
     if not _served(services, link):
-        return _error(request, 404, "this resolver holds no links for this identifier")
+        return _error(
+            request, services, 404, "this resolver holds no links for this identifier",
+            gtin=dict(link.ais).get(AI_GTIN),
+        )  # fmt: skip
     base = _base(request)
     headers = {**CORS, "Link": link_header(link, base)}
     vary = {"Vary": "Accept, Accept-Language"}
@@ -158,7 +178,10 @@ async def resolve(
         return JSONResponse(linkset(link, base), media_type=LINKSET_JSON, headers=headers)
     if requested is not None:
         if expand_link_type(requested) not in SERVED_LINK_TYPES:
-            return _error(request, 404, f"no link of type {requested!r} for this identifier")
+            return _error(
+                request, services, 404, f"no link of type {requested!r} for this identifier",
+                gtin=dict(link.ais).get(AI_GTIN),
+            )  # fmt: skip
         # Every served link type leads to the unit's page, i.e. this URL without linkType.
         return RedirectResponse(
             _without_link_type(request), status_code=307, headers={**headers, **vary}

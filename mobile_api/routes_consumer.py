@@ -4,7 +4,6 @@ of a suspected fake."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
@@ -12,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
 from authn.errors import NotFound
+from mobile_api.own_scan import own_recent_scan
 from mobile_api.page_view import brand_contact
 from mobile_api.pages import error_page, report_sent_page
 from mobile_api.settings import MobileSettings
@@ -22,12 +22,11 @@ from mobile_api.web import (
     page_of,
     session_cookie,
 )
-from verifier.accounts import Role
 from verifier.alert_raising import REPORT_KIND, ConsumerReport, record_consumer_report
 from verifier.api.deps import ServicesDep, SessionDep
 from verifier.api.schemas import Location
 from verifier.db.models import Alert, Scan
-from verifier.statuses import recorded_by, set_scan_location
+from verifier.statuses import set_scan_location
 
 LINKSET_JSON = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"
@@ -35,23 +34,6 @@ MAX_REPORT_FIELD = 1000
 
 
 api_router = APIRouter(tags=["mobile"])
-
-
-def _own_anonymous_scan(
-    session: Session, request: Request, scan_id: str, settings_window: timedelta, now: Any
-) -> Scan:
-    """The scan ``scan_id`` if this browser made it recently, else NotFound (no oracle)."""
-    cookie = session_cookie(request)
-    scan = session.exec(select(Scan).where(Scan.scan_id == scan_id[:36])).first()
-    if (
-        cookie is None
-        or scan is None
-        or scan.role != Role.ANONYMOUS.value
-        or not recorded_by(scan.device_id, device_id_of(cookie))
-        or now - scan.recorded_at > settings_window
-    ):
-        raise NotFound("no such scan of this browser session")
-    return scan
 
 
 @api_router.post(
@@ -101,7 +83,7 @@ async def report(
     raw = (await request.body()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(raw, max_num_fields=20).items()}
     try:
-        scan = _own_anonymous_scan(
+        scan = own_recent_scan(
             session, request, form.get("scan_id", ""), _report_window(mobile), services.clock()
         )
     except NotFound:
@@ -134,7 +116,7 @@ def report_receipt(
     """Only for the browser session that sent the report (no oracle of other scans)."""
     page = page_of(request)
     try:
-        scan = _own_anonymous_scan(
+        scan = own_recent_scan(
             session, request, request.query_params.get("scan_id", ""), _report_window(mobile),
             services.clock(),
         )  # fmt: skip

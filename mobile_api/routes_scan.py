@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +22,7 @@ from mobile_api.decode import (
     check_header,
     decode_codes,
 )
+from mobile_api.own_scan import shown_answer
 from mobile_api.page_view import brand_contact
 from mobile_api.pages import NO_CODE, NOT_A_PRODUCT_CODE, scan_result, scanner_page
 from mobile_api.settings import MobileSettings
@@ -153,9 +156,19 @@ async def decode(
 
 
 @router.get("/scan", summary="The scanner page (camera or photo upload)", include_in_schema=True)
-def scan_page(request: Request) -> Response:
+def scan_page(
+    request: Request, services: ServicesDep, session: SessionDep, mobile: MobileSettingsDep
+) -> Response:
+    """A blank scanner; with ``shown`` (the language switcher of a result), the result this
+    browser was just shown, drawn again in the page's language without a new scan."""
     page = page_of(request)
-    return html_response(scanner_page(page), lang=page.lang)
+    window = timedelta(minutes=mobile.location_window_minutes)
+    answer = shown_answer(session, request, window, services.clock())
+    if answer is None:
+        return html_response(scanner_page(page), lang=page.lang)
+    page = replace(page, shown=answer.scan_id)
+    result = scan_result(page, answer, brand_contact(services, answer.product.gtin))
+    return html_response(scanner_page(page, result), lang=page.lang)
 
 
 @router.post("/scan", summary="The scanner page's form without JavaScript", include_in_schema=False)
@@ -191,6 +204,9 @@ async def scan_form(
             status = 413
         error = NOT_A_PRODUCT_CODE if from_camera else NO_CODE
         return html_response(scanner_page(page, error=error), status_code=status, lang=page.lang)
+    if caller.role is Role.ANONYMOUS and answer.scan_id is not None:
+        # The language links name this scan, so switching shows this result again.
+        page = replace(page, shown=answer.scan_id)
     contact = brand_contact(services, answer.product.gtin)
     response = html_response(scanner_page(page, scan_result(page, answer, contact)), lang=page.lang)
     if fresh is not None:

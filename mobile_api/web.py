@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mobile_api.i18n import pick_language
-from mobile_api.pages import CONTENT_SECURITY_POLICY, Page
+from mobile_api.pages import CONTENT_SECURITY_POLICY, SHOWN, Page
 from mobile_api.settings import MobileSettings
 
 SESSION_COOKIE = "st_session"
@@ -111,11 +111,12 @@ def html_response(body: str, *, status_code: int = 200, lang: str | None = None)
 
 def page_of(request: Request, lang: str | None = None) -> Page:
     """The page's language (``lang`` or the ``lang`` query parameter, else Accept-Language)
-    and its own address without ``lang``, which the language switcher links from."""
+    and its own address without ``lang`` and ``shown``, which the language switcher links
+    from (the route that shows a scan's answer names it in ``Page.shown``)."""
     chosen = pick_language(
         request.headers.get("accept-language"), lang or request.query_params.get("lang")
     )
     raw = request.scope.get("raw_path")
     path = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", SHOWN)]
     return Page(chosen, path + ("?" + urlencode(kept, quote_via=quote) if kept else ""))

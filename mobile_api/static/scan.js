@@ -19,9 +19,14 @@
     fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (response) { return response.text(); })
       .then(function (html) {
-        var answer = new DOMParser().parseFromString(html, "text/html").getElementById("result");
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var answer = doc.getElementById("result");
         if (!answer) { say(form.dataset.none, true); return; }
         result.replaceChildren.apply(result, Array.prototype.slice.call(answer.childNodes));
+        // The answer's language links name its scan: switching shows this result again.
+        var links = doc.querySelector("nav.languages");
+        var mine = document.querySelector("nav.languages");
+        if (links && mine) { mine.replaceWith(document.importNode(links, true)); }
         var heading = result.querySelector("h2");
         if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
       }, function () { say(form.dataset.none, true); });

@@ -17,7 +17,7 @@ def history_dates(console: Console, accept_language: str | None) -> list[str]:
     headers = {"Accept-Language": accept_language} if accept_language else {}
     html = client.get(PAGE, headers=headers).text
     body = html.split('id="history"', 1)[1]
-    return re.findall(r"<td>([^<]*UTC)</td>", body)
+    return re.findall(r'<div class="v">([^<]*UTC)</div>', body)  # card_table cells
 
 
 def test_no_language_keeps_the_iso_form(console: Console) -> None:

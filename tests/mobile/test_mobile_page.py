@@ -265,3 +265,54 @@ def test_resolver_route_does_not_shadow_other_routes(env: Env) -> None:
     assert env.client.get("/openapi.json").status_code == 200
     # ...and a valid one this resolver does not serve (no serial: not a unit) a 404.
     assert env.client.get(f"/01/{ACME_GTIN}").status_code == 404
+
+
+SCAN_ID_FIELD = re.compile(r'name="scan_id" value="([^"]+)"')
+
+
+def test_a_language_switch_draws_only_this_browsers_own_recent_scan(any_env: Env) -> None:
+    """``shown`` redraws a stored answer for the browser that made it, for that label,
+    within the window; anything else is what a visit without it would be."""
+    env = any_env
+    env.register(["SWITCH1", "SWITCH2"])
+    one, two = path_of(env.sign("SWITCH1")), path_of(env.sign("SWITCH2"))
+    first = env.client.get(one, headers=HTML)
+    match = SCAN_ID_FIELD.search(first.text)
+    assert match
+    shown = match[1]
+    assert f"shown={shown}&amp;lang=de" in first.text  # the switcher names the scan
+    german = env.client.get(f"{one}&shown={shown}&lang=de", headers=HTML)
+    assert german.status_code == 200
+    assert "Echtes Produkt" in german.text
+    assert f'name="scan_id" value="{shown}"' in german.text  # the same scan's page
+    assert len(scans(env)) == 1
+    # The same browser's reference on another label: that label is verified as usual.
+    other_label = env.client.get(f"{two}&shown={shown}&lang=de", headers=HTML)
+    assert f'value="{shown}"' not in other_label.text
+    assert len(scans(env)) == 2
+    # An API client asks for a verification, not a page: recorded.
+    assert env.client.get(f"{one}&shown={shown}", headers={"Accept": "application/json"}).json()
+    assert len(scans(env)) == 3
+    # Another browser (no cookie, or its own) reads nothing of it.
+    stranger = TestClient(env.app, base_url=str(env.client.base_url))
+    theirs = stranger.get(f"{one}&shown={shown}&lang=de", headers=HTML)
+    assert f'value="{shown}"' not in theirs.text
+    assert len(scans(env)) == 4
+    scanner = stranger.get(f"/scan?shown={shown}&lang=de", headers=HTML)
+    assert scanner.status_code == 200
+    assert 'id="verdict"' not in scanner.text
+    # Its own browser gets the answer on /scan too, and junk references are ignored.
+    mine = env.client.get(f"/scan?shown={shown}&lang=fr", headers=HTML)
+    assert 'data-verdict="authentic"' in mine.text
+    assert "Produit authentique" in mine.text
+    for junk in ("x" * 5000, "", "'; drop table scan; --"):
+        blank = env.client.get(f"/scan?shown={junk}", headers=HTML)
+        assert blank.status_code == 200
+        assert 'id="verdict"' not in blank.text
+    assert env.client.get("/scan?shown=%00", headers=HTML).status_code == 422  # as any NUL
+    # After the page-view window the reference is spent: a switch records again.
+    env.clock.advance(minutes=31)
+    late = env.client.get(f"{one}&shown={shown}&lang=de", headers=HTML)
+    assert f'value="{shown}"' not in late.text
+    assert len(scans(env)) == 5
+    assert 'id="verdict"' not in env.client.get(f"/scan?shown={shown}", headers=HTML).text

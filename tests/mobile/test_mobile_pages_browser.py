@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlmodel import select
 
 from authn.code import ProductCode
 from authn.digital_link import format_digital_link
 from keys.sample import gtin_with_prefix
 from mobile_api.banners import BANNERS
 from mobile_api.i18n import LANGUAGES, catalogue
-from tests.mobile.conftest import LiveServer, label_png, photograph
+from tests.mobile.conftest import ACME_GTIN, LiveServer, label_png, photograph
 from tests.mobile.test_mobile_browser import label_url
+from verifier.db.models import Scan
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -205,7 +207,23 @@ def test_report_receipt_and_error_page_lead_somewhere(
     page.goto(live_server.base_url + "/01/not-a-gtin/21/X")
     assert page.locator("h1").inner_text() == "This is not a code we can check"
     assert page.locator('section.next a[href^="/scan"]').count() == 1
+    # No brand to name: the generic next step, and no contact of anyone.
+    assert "ask a pharmacist or the seller" in page.locator("section.next").inner_text()
+    assert page.locator('section.next a[href^="mailto:"]').count() == 0
     check_layout(page, axe_script, shots, "error")
+    # A damaged label whose GTIN is still readable and a brand's: that brand's contact.
+    response = page.goto(live_server.base_url + f"/01/{ACME_GTIN}/21/X?17=991399")
+    assert response is not None
+    assert response.status == 400
+    next_steps = page.locator("section.next")
+    assert next_steps.locator('a[href="mailto:security@acme.example"]').count() == 1
+    assert "Contact Acme Pharma" in next_steps.inner_text()
+    check_layout(page, axe_script, shots, "error-brand")
+    # A valid code of a GTIN no brand enrolled: not served, and no contact either.
+    response = page.goto(unsigned_url(live_server, "P-none"))
+    assert response is not None
+    assert response.status == 404
+    assert page.locator('section.next a[href^="mailto:"]').count() == 0
 
 
 def test_each_language_renders_its_own_words(
@@ -241,3 +259,71 @@ def test_each_language_renders_its_own_words(
     icon = page.locator("#verdict svg").bounding_box()
     heading = page.locator("#verdict h1").bounding_box()
     assert icon["x"] > heading["x"]
+
+
+def scans_of(live_server: LiveServer, serial: str) -> int:
+    with live_server.env.session() as session:
+        return len(session.exec(select(Scan).where(Scan.serial == serial)).all())
+
+
+def switch_language(page: Any, lang: str) -> None:
+    with page.expect_navigation():
+        page.click(f"nav.languages a[lang={lang}]")
+    assert page.locator("html").get_attribute("lang") == lang
+
+
+def test_switching_language_shows_the_same_answer_without_a_new_scan(
+    browser: Any, live_server: LiveServer, axe_script: str, shots: Path
+) -> None:
+    live_server.env.register(["P-switch-label", "P-switch-photo"])
+    # A label's page: the same answer in German, then French; still the one scan.
+    page = new_page(browser, locale="en-GB")
+    page.goto(label_url(live_server, "P-switch-label"))
+    first = page.locator("#verdict").get_attribute("data-verdict")
+    scan_id = page.locator("input[name=scan_id]").get_attribute("value")
+    assert scans_of(live_server, "P-switch-label") == 1
+    for lang in ("de", "fr"):
+        switch_language(page, lang)
+        assert page.locator("#verdict h1").inner_text() == catalogue(lang)("Authentic product")
+        assert page.locator("#verdict").get_attribute("data-verdict") == first
+        # The same scan's page: its report form and location still name that scan.
+        assert page.locator("input[name=scan_id]").get_attribute("value") == scan_id
+    assert scans_of(live_server, "P-switch-label") == 1
+    check_layout(page, axe_script, shots, "switch-label-fr")
+    # The link names a scan only for the browser that made it: anyone else following it
+    # gets a page view of their own, recorded like any other.
+    other = new_page(browser)
+    other.goto(page.url)
+    assert other.locator("input[name=scan_id]").get_attribute("value") != scan_id
+    assert scans_of(live_server, "P-switch-label") == 2
+    other.context.close()
+
+    # A photo's result on /scan: switching shows the same result, not a blank scanner.
+    page = new_page(browser, locale="en-GB")
+    page.goto(live_server.base_url + "/scan")
+    photo = photograph(label_png(label_url(live_server, "P-switch-photo")), quality=40)
+    page.set_input_files(
+        "#photo", files=[{"name": "label.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    page.click("#photo-form button[type=submit]")
+    page.wait_for_selector("#result #verdict")
+    assert scans_of(live_server, "P-switch-photo") == 1
+    switch_language(page, "es")
+    spanish = catalogue("es")
+    assert page.locator("#result #verdict h2").inner_text() == spanish("Authentic product")
+    assert page.locator("#result #verdict").get_attribute("data-verdict") == "authentic"
+    assert page.locator("h1.title").inner_text() == spanish("Scan a product code")
+    switch_language(page, "ar")
+    assert page.locator("#result #verdict").get_attribute("data-verdict") == "authentic"
+    assert scans_of(live_server, "P-switch-photo") == 1
+    check_layout(page, axe_script, shots, "switch-scan-ar")
+    # Another browser with the same address gets a blank scanner: nothing of the result.
+    other = new_page(browser)
+    other.goto(page.url)
+    assert other.locator("#result").inner_text().strip() == ""
+    other.context.close()
+    # The reference is short-lived: after the page-view window a switch is a blank scanner.
+    live_server.env.clock.advance(minutes=31)
+    switch_language(page, "de")
+    assert page.locator("#result").inner_text().strip() == ""
+    assert scans_of(live_server, "P-switch-photo") == 1

@@ -43,7 +43,7 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("GET", "/v1/trust-list"): "the public signed trust list",
     ("PUT", "/v1/trust-list"): "admins only (a brand gets 403: checked below)",
     ("GET", "/metrics"): "counters by route and verdict; scraper only",
-    ("GET", "/scan"): "the scanner page, static",
+    ("GET", "/scan"): "the scanner page; with shown=, the browser's own anonymous scan only",
     ("GET", "/.well-known/gs1resolver"): "the resolver description document, static",
     ("POST", "/v1/scans/{scan_id}/location"): "204 without a body; the browser's own scan only",
     ("POST", "/report"): "writes an alert for the brand; answers a redirect to its receipt",

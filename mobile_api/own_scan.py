@@ -1,0 +1,73 @@
+"""A browser's own recent scan, read back: for the location shared later, the report, and
+drawing the same answer again in another language.
+
+A consumer's browser is known only by its session cookie (``st_session``, HttpOnly); the
+scan stores a hash of it as its device id. A scan id is honoured only for the browser
+whose cookie recorded it, only for an anonymous scan and only within a window: any other
+caller gets the same :class:`NotFound`, whether the scan exists or not, so a guessed or
+copied id reads nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import Request
+from sqlmodel import Session, select
+
+from authn.errors import NotFound
+from mobile_api.pages import SHOWN
+from mobile_api.web import device_id_of, session_cookie
+from verifier.accounts import Role
+from verifier.api.schemas import VerifyOut
+from verifier.db.models import Scan
+from verifier.statuses import recorded_by
+
+MAX_SCAN_ID = 36
+
+
+def own_recent_scan(
+    session: Session, request: Request, scan_id: str, window: timedelta, now: datetime
+) -> Scan:
+    """The scan ``scan_id`` if this browser recorded it within ``window``, else NotFound."""
+    cookie = session_cookie(request)
+    scan = (
+        session.exec(select(Scan).where(Scan.scan_id == scan_id[:MAX_SCAN_ID])).first()
+        if cookie is not None and scan_id
+        else None
+    )
+    if (
+        cookie is None
+        or scan is None
+        or scan.role != Role.ANONYMOUS.value
+        or not recorded_by(scan.device_id, device_id_of(cookie))
+        or now - scan.recorded_at > window
+    ):
+        raise NotFound("no such scan of this browser session")
+    return scan
+
+
+def shown_answer(
+    session: Session,
+    request: Request,
+    window: timedelta,
+    now: datetime,
+    *,
+    code: tuple[str, str] | None = None,
+) -> VerifyOut | None:
+    """The answer this browser was shown for the scan named by the ``shown`` parameter
+    (and, on a label's page, for that label's ``code``), to draw again without recording a
+    scan; None when there is no such reference, it is not this browser's or it is old."""
+    scan_id = request.query_params.get(SHOWN)
+    if not scan_id:
+        return None
+    try:
+        scan = own_recent_scan(session, request, scan_id, window, now)
+    except NotFound:
+        return None
+    if code is not None and (scan.gtin, scan.serial) != code:
+        return None
+    try:
+        return VerifyOut.model_validate_json(scan.answer)
+    except ValueError:  # a damaged stored answer: record afresh rather than fail the page
+        return None
