@@ -118,11 +118,15 @@ def linkset(link: DigitalLink, base: str) -> dict[str, Any]:
 
 
 def resolver_description(base: str) -> dict[str, Any]:
-    """The resolver description document served at ``/.well-known/gs1resolver``."""
+    """The resolver description document served at ``/.well-known/gs1resolver``, in the
+    fields of GS1's description-file schema (GS1-Conformant Resolver 1.2): the GTIN is
+    the one primary key served, ``gs1:`` the one link-type namespace, ``linkset`` is
+    never the default link type, and JSON linksets become JSON-LD with GS1's context."""
     return {
         "name": "sealtrace verifier",
         "resolverRoot": base,
         "supportedPrimaryKeys": ["01"],
         "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:"}],
         "linkTypeDefaultCanBeLinkset": False,
+        "jsonLdContextLocation": LINKSET_CONTEXT,
     }

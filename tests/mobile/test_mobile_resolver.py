@@ -3,12 +3,15 @@ Every test counts scan rows: only a real verification records one."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from jsonschema import Draft7Validator, FormatChecker
 
 from authn.digital_link import compress_digital_link, parse_digital_link
 from authn.dl_compression import compress_ais
+from mobile_api.linkset import resolver_description
 from tests.mobile.conftest import ACME_GTIN, LiveServer, http
 from tests.mobile.test_mobile_page import HTML, path_of, scans
 
@@ -165,16 +168,92 @@ def test_unavailable_link_type_is_404(live_server: LiveServer) -> None:
     assert scans(live_server.env) == []
 
 
+# GS1's JSON schema for resolver description files, GS1-Conformant Resolver 1.2.0
+# (https://ref.gs1.org/standards/resolver/1.2.0/description-file-schema): the
+# properties down to supportedLinkType as published; linkTypeDefaultCanBeLinkset
+# (boolean, its description shortened) and the fields after it as the standard lists
+# them; resolverRoot and supportedPrimaryKeys are the two fields the standard requires.
+DESCRIPTION_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "$id": "https://ref.gs1.org/standards/resolver/1.2.0/description-file-schema",
+    "type": "object",
+    "properties": {
+        "resolverRoot": {"type": "string", "format": "uri"},
+        "supportedPrimaryKeys": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "enum": [
+                    "all", "01", "8006", "8013", "8010", "410", "411", "412", "413", "414",
+                    "415", "417", "8017", "8018", "255", "00", "253", "401", "402", "8003",
+                    "8004",
+                ],
+            },
+        },
+        "name": {"type": "string"},
+        "supportedLinkType": {
+            "type": "array",
+            "items": {
+                "properties": {
+                    "namespace": {"type": "string", "format": "uri"},
+                    "prefix": {"type": "string", "pattern": "^[a-zA-Z_][A-Za-z0-9_-]*?:$"},
+                }
+            },
+        },
+        "linkTypeDefaultCanBeLinkset": {"type": "boolean"},
+        "supportedContextValuesEnumerated": {"type": "array", "items": {"type": "string"}},
+        "supportedContextValuesExternal": {"type": "array", "items": {"type": "object"}},
+        "jsonLdContextLocation": {"type": "string", "format": "uri"},
+        "contact": {"type": "object"},
+    },
+    "required": ["resolverRoot", "supportedPrimaryKeys"],
+}  # fmt: skip
+
+# jsonschema checks "uri" only with an optional package; an absolute http(s) URL is
+# what the resolver's fields hold, so check that here.
+URI_FORMAT = FormatChecker()
+
+
+@URI_FORMAT.checks("uri")
+def _absolute_url(value: object) -> bool:
+    parts = urlsplit(str(value))
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def description_errors(document: object) -> list[str]:
+    validator = Draft7Validator(DESCRIPTION_SCHEMA, format_checker=URI_FORMAT)
+    return [error.message for error in validator.iter_errors(document)]
+
+
 def test_resolver_description_document(live_server: LiveServer) -> None:
     with http(live_server.base_url) as client:
         response = client.get("/.well-known/gs1resolver")
     assert response.status_code == 200
     body = response.json()
+    assert description_errors(body) == []
     assert body["resolverRoot"] == live_server.base_url
     assert body["supportedPrimaryKeys"] == ["01"]
     assert {"namespace": "https://gs1.org/voc/", "prefix": "gs1:"} in body["supportedLinkType"]
+    assert body["linkTypeDefaultCanBeLinkset"] is False
+    assert body["jsonLdContextLocation"] == CONTEXT
     assert response.headers["access-control-allow-origin"] == "*"
     assert scans(live_server.env) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"supportedPrimaryKeys": ["gtin"]}, "is not one of"),
+        ({"resolverRoot": "id.example"}, "is not a 'uri'"),
+        ({"supportedLinkType": [{"namespace": "https://gs1.org/voc/", "prefix": "gs1"}]}, "match"),
+        ({"linkTypeDefaultCanBeLinkset": "no"}, "is not of type 'boolean'"),
+        ({"resolverRoot": None}, "is not of type 'string'"),
+    ],
+)
+def test_description_schema_refuses_what_gs1_refuses(change: dict[str, Any], words: str) -> None:
+    document = {**resolver_description("https://id.example"), **change}
+    assert any(words in message for message in description_errors(document))
+    assert description_errors(resolver_description("https://id.example")) == []
 
 
 def test_brand_scoping_is_kept_on_the_resolver(live_server: LiveServer) -> None:
