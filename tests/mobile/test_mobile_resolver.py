@@ -170,9 +170,10 @@ def test_unavailable_link_type_is_404(live_server: LiveServer) -> None:
 
 # GS1's JSON schema for resolver description files, GS1-Conformant Resolver 1.2.0
 # (https://ref.gs1.org/standards/resolver/1.2.0/description-file-schema): the
-# properties down to supportedLinkType as published; linkTypeDefaultCanBeLinkset
-# (boolean, its description shortened) and the fields after it as the standard lists
-# them; resolverRoot and supportedPrimaryKeys are the two fields the standard requires.
+# properties down to supportedLinkType as published (descriptions left out);
+# linkTypeDefaultCanBeLinkset (boolean), the optional fields after it and the two
+# required fields (resolverRoot, supportedPrimaryKeys) written from the standard's
+# field list.
 DESCRIPTION_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "$id": "https://ref.gs1.org/standards/resolver/1.2.0/description-file-schema",
