@@ -354,6 +354,8 @@ def decompress_ais(segment: str) -> tuple[list[AIPair], list[AIPair]]:
             ais.extend((ai, _read_value(bits, ai)) for ai in OPTIMISATIONS[code])
         elif h1 == 15:
             size = h2 << 3 | bits.take(3, "a parameter name's length")
+            if size == 0:
+                raise GS1SyntaxError("a compressed parameter has an empty name")
             key = "".join(SAFE64[bits.take(6, "a parameter name")] for _ in range(size))
             encoding = bits.take(3, f"parameter {key!r}")
             count = bits.take(7, f"parameter {key!r}")

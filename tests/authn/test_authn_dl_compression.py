@@ -80,6 +80,27 @@ def test_toolkit_vectors_compress(uncompressed: str, compressed: str, optimise: 
     assert written + query == compressed
 
 
+# The compressed examples in GS1DigitalLinkToolkit.js's own comments: GTIN, a lot
+# with '&' and '+' (7-bit ASCII), expiry date and time (7003, "expdt"), and in the
+# second two non-GS1 parameters compressed too.
+TOOLKIT_EXAMPLE_AIS = [("01", "05412345000013"), ("10", "ABC&+123"), ("7003", "1903061658")]
+
+
+@pytest.mark.parametrize(
+    ("segment", "other"),
+    [
+        ("AQnYUc1gmiERBhQ0ytiyZuAGOLc1TQ", []),
+        (
+            "AQnYUc1gmiERBhQ0ytiyZuAGOLc1TXhXsaXbQKHFuaprwUmrBX6g",
+            [("expdt", "1903061658"), ("k1", "v1")],
+        ),
+    ],
+)
+def test_toolkit_examples(segment: str, other: AIPairs) -> None:
+    assert decompress_ais(segment) == (TOOLKIT_EXAMPLE_AIS, other)
+    assert compress_ais(TOOLKIT_EXAMPLE_AIS, other, optimise=False) == segment
+
+
 def test_partly_compressed_keeps_the_primary_key_in_the_path() -> None:
     segment = compress_ais([("21", "12345"), ("17", "250100")])
     link = parse_digital_link(f"https://e.example/01/{ISBN}/{segment}?linkType=gs1:pip")
@@ -189,6 +210,7 @@ BAD_SEGMENTS = [
     (_segment("0010000110011111" + "0" * 60), "length exceeds"),  # (21) of 31 chars
     (_segment("0010000110100001" + "0" * 60), "unknown character encoding 5"),
     ("A" * 10 + "*", "outside"),
+    (_segment("11110000000" + "0" * 60), "empty name"),
 ]
 
 
