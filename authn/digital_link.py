@@ -1,4 +1,4 @@
-"""GS1 Digital Link URIs (uncompressed form), parsed and written.
+"""GS1 Digital Link URIs, parsed and written.
 
 ``https://id.example/01/09506000134352/10/ABC/21/123?17=250100&8030=...``
 
@@ -27,19 +27,24 @@ Deliberate differences from GS1's engine (listed in the reference test): a
 scheme in any letter case is accepted (RFC 3986: schemes are
 case-insensitive), and a ``%`` not followed by two hex digits is refused
 (RFC 3986 forbids it; GS1's engine keeps it as a literal ``%``).
-The compressed form and the alphabetic "convenience" codes (``/gtin/``) are
-not supported.
+Compressed Digital Links (``https://id.example/DBHKVAdpQgowOQ``, or partly
+compressed after the primary key, ``/01/<GTIN>/<compressed>``) are
+decompressed by :mod:`authn.dl_compression` and then checked exactly as the
+uncompressed URI they stand for; :attr:`DigitalLink.compressed` keeps the
+compressed segment. The alphabetic "convenience" codes (``/gtin/``) are not
+supported.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from authn.ai import MAX_AIS, validate_ais, validate_associations, validate_value
 from authn.ai_table import AI_TABLE, ai_spec
+from authn.dl_compression import compress_ais, decompress_ais
 from authn.errors import GS1SyntaxError
 from authn.gs1 import normalise_gtin
 
@@ -74,12 +79,14 @@ class DigitalLink:
     ``ais`` holds the path AIs (primary key first, then its qualifiers) and
     then the query AIs, in the order the URI had them; ``base`` is scheme,
     host and any path prefix before the primary key (no trailing ``/``);
-    ``other_params`` are the query parameters that are not AIs.
+    ``other_params`` are the query parameters that are not AIs; ``compressed``
+    is the compressed path segment when the URI was a compressed one.
     """
 
     ais: list[AIPair]
     base: str
     other_params: list[AIPair] = field(default_factory=list)
+    compressed: str | None = None
 
     @property
     def primary_key(self) -> AIPair:
@@ -136,8 +143,6 @@ def _no_key_error(segments: list[str], path_start: int) -> GS1SyntaxError:
             "use the numeric AI, e.g. /01/ for a GTIN",
             position=path_start,
         )
-    if len(segments) == 2 and _COMPRESSED.fullmatch(last) and not last.isdigit():
-        return GS1SyntaxError("compressed Digital Link URIs are not supported", position=path_start)
     if last == "" and len(segments) > 2:
         return GS1SyntaxError("the path must not end with '/'", position=path_start)
     return GS1SyntaxError(
@@ -234,16 +239,78 @@ def _query_ais(query: str, position: int) -> tuple[list[tuple[str, str, int]], l
     return triples, other
 
 
+def _decompressed(uri: str, match: re.Match[str], first: GS1SyntaxError) -> str | None:
+    """The uncompressed URI a compressed one stands for; ``None`` if the path does not
+    end with what looks like compressed data."""
+    path_start = match.start("path")
+    segments = match["path"].split("/")
+    last = segments[-1]
+    if len(segments) < 2 or not _COMPRESSED.fullmatch(last) or last.isdigit():
+        return None
+    try:
+        ais, other = decompress_ais(last)
+    except GS1SyntaxError as error:
+        raise GS1SyntaxError(
+            f"{first.reason}, and the last segment is no compressed Digital Link: {error.reason}",
+            position=path_start,
+            ai=error.ai,
+        ) from None
+    prefix = segments[:-1]
+    key = AI_TABLE.get(prefix[-2]) if len(prefix) >= 3 else None
+    try:
+        if key is not None and key.dl_primary_key:
+            # Partly compressed: /<key>/<value>/<compressed qualifiers and attributes>.
+            if any(ai == key.ai for ai, _ in ais):
+                raise GS1SyntaxError("AI is given twice", ai=key.ai)
+            ais.insert(0, (key.ai, _decode(prefix[-1], path_start, key.ai, query=False)))
+            prefix = prefix[:-2]
+        base = uri[:path_start] + "/".join(prefix)
+        expanded = format_digital_link(ais, base, other_params=other, check_associations=False)
+    except GS1SyntaxError as error:
+        raise _compressed_error(error, path_start) from None
+    query = match["query"]
+    if query:
+        expanded += ("&" if "?" in expanded else "?") + query
+    return expanded
+
+
+def _compressed_error(error: GS1SyntaxError, path_start: int) -> GS1SyntaxError:
+    # Positions inside the decompressed URI do not map to the request; name the segment.
+    return GS1SyntaxError(
+        f"compressed Digital Link: {error.reason}", position=path_start, ai=error.ai
+    )
+
+
 def parse_digital_link(
-    uri: str, *, check_associations: bool = True, permit_zero_suppressed_gtin: bool = False
+    uri: str,
+    *,
+    check_associations: bool = True,
+    permit_zero_suppressed_gtin: bool = False,
+    permit_compressed: bool = True,
 ) -> DigitalLink:
-    """Parse an uncompressed GS1 Digital Link URI; :class:`GS1SyntaxError` if it is not one."""
+    """Parse a GS1 Digital Link URI, compressed or not; :class:`GS1SyntaxError` if it is
+    not one. A compressed one must decompress to a valid uncompressed Digital Link."""
     match = _URI.match(uri)
     if match is None or match["scheme"].lower() not in ("http", "https"):
         raise GS1SyntaxError("a Digital Link URI starts with https:// or http://", position=0)
     _check_uri(uri, match["host"], match.start("host"))
     path_start = match.start("path")
-    key_index, path_triples = _parse_path(match["path"], path_start)
+    try:
+        key_index, path_triples = _parse_path(match["path"], path_start)
+    except GS1SyntaxError as error:
+        expanded = _decompressed(uri, match, error) if permit_compressed else None
+        if expanded is None:
+            raise
+        try:
+            link = parse_digital_link(
+                expanded,
+                check_associations=check_associations,
+                permit_zero_suppressed_gtin=permit_zero_suppressed_gtin,
+                permit_compressed=False,
+            )
+        except GS1SyntaxError as inner:
+            raise _compressed_error(inner, path_start) from None
+        return replace(link, compressed=match["path"].rsplit("/", 1)[1])
     base = uri[:path_start] + "/".join(match["path"].split("/")[:key_index])
     path = [ai for ai, _, _ in path_triples]
     if not valid_path_sequence(path):
@@ -323,3 +390,21 @@ def format_digital_link(
     params = [f"{ai}={quote(value, safe='')}" for ai, value in query]
     params += [f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in other_params]
     return uri + ("?" + "&".join(params) if params else "")
+
+
+def compress_digital_link(
+    ais: Sequence[AIPair],
+    base: str = DEFAULT_BASE,
+    *,
+    other_params: Sequence[AIPair] = (),
+    check_associations: bool = True,
+    optimise: bool = True,
+) -> str:
+    """The compressed Digital Link URI of ``ais``: ``base`` and one compressed segment
+    holding every AI and every ``other_params`` pair (GS1's reference toolkit's bits,
+    with its optimisation codes unless ``optimise`` is false)."""
+    if not _BASE.fullmatch(base):
+        raise GS1SyntaxError(f"base must be an http(s) URL without query or fragment: {base!r}")
+    validate_ais(ais, check_associations=check_associations)
+    _path_and_query(ais)  # a primary key, and every other AI allowed beside it
+    return base.rstrip("/") + "/" + compress_ais(ais, other_params, optimise=optimise)

@@ -2,9 +2,9 @@
 
 The verifier builds the API (``verifier.api.app.create_app``); this adds the
 consumer page behind every label's Digital Link URL, the offline bundle, batch
-sync, photo decode and the scanner page. The resolver route goes last and only
-matches paths that open with an Application Identifier, so it never shadows
-/v1, /docs or /static.
+sync, photo decode and the scanner page. The resolver routes go last and only
+match paths that open with an Application Identifier or are one compressed
+Digital Link segment, so they never shadow /v1, /docs or /static.
 """
 
 from __future__ import annotations

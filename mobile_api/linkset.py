@@ -13,6 +13,8 @@ GS1_VOC = "https://gs1.org/voc/"
 # The context that turns the linkset into JSON-LD (GS1-Conformant Resolver 1.2 artefacts).
 LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
 JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+# The relation a compressed request's answer uses to name its uncompressed URI.
+SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
 LANGUAGES = ["en", "fr", "es"]
 
 # Link types this resolver serves on a unit's Digital Link. All three lead to the verdict
@@ -62,6 +64,18 @@ def link_header(link: DigitalLink, base: str) -> str:
     return f'<{linkset_url(link, base)}>; rel="linkset"; type="{LINKSET_JSON}"'
 
 
+def uncompressed_url(link: DigitalLink, base: str) -> str:
+    """The request's Digital Link written out uncompressed, every parameter kept."""
+    return format_digital_link(
+        link.ais, base, other_params=link.other_params, check_associations=False
+    )
+
+
+def same_as_header(link: DigitalLink, base: str) -> str:
+    """``Link`` from a compressed request to the uncompressed URI it stands for."""
+    return f'<{uncompressed_url(link, base)}>; rel="owl:sameAs"'
+
+
 def context_link_header() -> str:
     return f'<{LINKSET_CONTEXT}>; rel="{JSONLD_CONTEXT_REL}"; type="application/ld+json"'
 
@@ -93,16 +107,26 @@ def linkset(link: DigitalLink, base: str) -> dict[str, Any]:
             ]
             context[GS1_VOC + "defaultLink"] = [{**html, "title": "Product check page"}]
         contexts.append(context)
+    if link.compressed is not None:
+        same = {
+            "href": uncompressed_url(link, base),
+            "title": "The same Digital Link, uncompressed",
+        }
+        contexts[-1][SAME_AS] = [same]
     # The requested unit first, then each level up to the primary key alone.
     return {"linkset": contexts[::-1]}
 
 
 def resolver_description(base: str) -> dict[str, Any]:
-    """The resolver description document served at ``/.well-known/gs1resolver``."""
+    """The resolver description document served at ``/.well-known/gs1resolver``, in the
+    fields of GS1's description-file schema (GS1-Conformant Resolver 1.2): the GTIN is
+    the one primary key served, ``gs1:`` the one link-type namespace, ``linkset`` is
+    never the default link type, and JSON linksets become JSON-LD with GS1's context."""
     return {
         "name": "sealtrace verifier",
         "resolverRoot": base,
         "supportedPrimaryKeys": ["01"],
         "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:"}],
         "linkTypeDefaultCanBeLinkset": False,
+        "jsonLdContextLocation": LINKSET_CONTEXT,
     }

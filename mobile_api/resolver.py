@@ -28,10 +28,12 @@ from mobile_api.linkset import (
     link_header,
     linkset,
     resolver_description,
+    same_as_header,
 )
 from mobile_api.page_view import brand_contact, verify_page_view
 from mobile_api.pages import error_page
 from mobile_api.web import html_response, page_of, wants_html
+from verifier.accounts import Caller
 from verifier.api.deps import CallerDep, Services, ServicesDep
 from verifier.api.problems import problem
 
@@ -68,7 +70,22 @@ class GS1AIConvertor(Convertor[str]):
         return value
 
 
+class CompressedConvertor(Convertor[str]):
+    """A single path segment that can be a compressed Digital Link (URI-safe base64,
+    8 characters or more). The route is registered after every other, so it only
+    sees what no page or API route answers."""
+
+    regex = r"[A-Za-z0-9_-]{8,}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
 register_url_convertor("gs1ai", GS1AIConvertor())
+register_url_convertor("dlcompressed", CompressedConvertor())
 
 resolver_router = APIRouter(tags=["resolver"])
 
@@ -134,14 +151,17 @@ def _without_link_type(request: Request) -> str:
     return _base(request) + path + ("?" + urlencode(kept, quote_via=quote) if kept else "")
 
 
+_RESOLVER_RESPONSES: dict[int | str, dict[str, str]] = {
+    400: {"description": "Not a syntactically valid Digital Link."},
+    404: {"description": "A valid Digital Link this resolver does not serve."},
+}
+
+
 @resolver_router.api_route(
     "/{ai:gs1ai}/{rest:path}",
     methods=["GET", "HEAD", "OPTIONS"],
     summary="GS1 Digital Link resolver: the page, the verify answer, a redirect or the linkset",
-    responses={
-        400: {"description": "Not a syntactically valid Digital Link."},
-        404: {"description": "A valid Digital Link this resolver does not serve."},
-    },
+    responses=_RESOLVER_RESPONSES,
 )
 async def resolve(
     request: Request,
@@ -151,7 +171,29 @@ async def resolve(
     caller: CallerDep,
 ) -> Response:
     """GS1-Conformant Resolver 1.2 behaviour; see docs/mobile.md for the conformance table.
-    Only a GET of the page or the verify answer records a scan."""
+    Only a GET of the page or the verify answer records a scan. A path that is partly
+    compressed (``/01/<GTIN>/<compressed>``) is served as its uncompressed form."""
+    return await _resolve(request, services, caller)
+
+
+@resolver_router.api_route(
+    "/{compressed:dlcompressed}",
+    methods=["GET", "HEAD", "OPTIONS"],
+    summary="A compressed GS1 Digital Link, served as the uncompressed one",
+    responses=_RESOLVER_RESPONSES,
+)
+async def resolve_compressed(
+    request: Request,
+    compressed: str,
+    services: ServicesDep,
+    caller: CallerDep,
+) -> Response:
+    """The same answers as the uncompressed Digital Link, with a ``Link`` to it
+    (rel ``owl:sameAs``)."""
+    return await _resolve(request, services, caller)
+
+
+async def _resolve(request: Request, services: Services, caller: Caller) -> Response:
     if request.method == "OPTIONS":
         return Response(status_code=204, headers=PREFLIGHT)
     try:
@@ -168,6 +210,9 @@ async def resolve(
         )  # fmt: skip
     base = _base(request)
     headers = {**CORS, "Link": link_header(link, base)}
+    if link.compressed is not None:
+        # GS1-Conformant Resolver 1.2: a compressed request exposes its uncompressed URI.
+        headers["Link"] += ", " + same_as_header(link, base)
     vary = {"Vary": "Accept, Accept-Language"}
     requested = dict(link.other_params).get("linkType")
     if requested in LINKSET_REQUESTS or (requested is None and _wants_linkset(request)):

@@ -74,6 +74,20 @@ def test_sign_then_verify(keydir: Path) -> None:
     assert out["reason"] == "SIGNATURE_VALID"
 
 
+def test_sign_compressed_then_verify_and_parse(keydir: Path) -> None:
+    plain = sign(keydir)
+    uri = sign(keydir, "--compressed")
+    assert re.fullmatch(r"https://id\.sealtrace\.example/[A-Za-z0-9_-]+", uri), uri
+    assert len(uri) < len(plain)
+    code, out = verify(keydir, uri)
+    assert code == 0
+    assert out is not None
+    assert out["valid"] is True
+    parsed = runner.invoke(app, ["code", "parse", uri, "--json"])
+    assert parsed.exit_code == 0, parsed.output
+    assert json.loads(parsed.stdout)["digital_link"] == plain
+
+
 def test_custom_resolver_is_not_signed(keydir: Path) -> None:
     uri = sign(keydir, "--resolver", "https://brand.example/p")
     assert uri.startswith("https://brand.example/p/01/")

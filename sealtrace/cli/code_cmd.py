@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from authn.code import ProductCode
-from authn.digital_link import format_digital_link
+from authn.digital_link import compress_digital_link, format_digital_link
 from authn.element_string import format_bracketed
 from authn.errors import SealtraceError
 from authn.scan import ScanInput, parse_scan
@@ -47,13 +47,21 @@ def sign(
     resolver: Annotated[
         str, typer.Option(help="Resolver base URL the QR code points at.")
     ] = DEFAULT_RESOLVER,
+    compressed: Annotated[
+        bool,
+        typer.Option(
+            "--compressed",
+            help="Print GS1's compressed Digital Link form (one URL-safe path segment).",
+        ),
+    ] = False,
 ) -> None:
     """Sign one code and print its Digital Link URI."""
     try:
         code = ProductCode(gtin=gtin, serial=serial, lot=lot, expiry=expiry)
         signer = load_private_key(key, passphrase_from_env(prompt=True))
         signed = sign_code(code, signer)
-        typer.echo(format_digital_link(signed.ais(), base=resolver))
+        write = compress_digital_link if compressed else format_digital_link
+        typer.echo(write(signed.ais(), base=resolver))
     except SealtraceError as exc:
         fail(str(exc))
 

@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import redis
 
+from authn.digital_link import compress_digital_link, parse_digital_link
 from tests.production.conftest import (
     Server,
     ServerFactory,
@@ -77,6 +79,11 @@ def limited(
         server.stop()
 
 
+def compressed(label: str) -> str:
+    link = parse_digital_link("https://id.example" + label)
+    return urlsplit(compress_digital_link(link.ais, "https://id.example")).path
+
+
 def routes(limited: Limited) -> dict[str, tuple[str, str, dict[str, Any]]]:
     label = limited.label_path("LIM1")
     html = {"Accept": "text/html"}
@@ -86,6 +93,8 @@ def routes(limited: Limited) -> dict[str, tuple[str, str, dict[str, Any]]]:
         "label HEAD": ("HEAD", label, {}),
         "label OPTIONS": ("OPTIONS", label, {}),
         "label linkset": ("GET", label.split("?")[0] + "?linkType=all", {}),
+        "compressed label": ("GET", compressed(label), {"headers": {"Accept": "application/json"}}),
+        "resolver description": ("GET", "/.well-known/gs1resolver", {}),
         "decode": ("POST", "/v1/decode", {"content": b"not an image"}),
         "scan page": ("GET", "/scan", {}),
         "scan form": ("POST", "/scan", {"content": b"not an image"}),
@@ -103,7 +112,8 @@ def routes(limited: Limited) -> dict[str, tuple[str, str, dict[str, Any]]]:
 
 
 ROUTE_NAMES = [
-    "label GET", "label page", "label HEAD", "label OPTIONS", "label linkset", "decode",
+    "label GET", "label page", "label HEAD", "label OPTIONS", "label linkset",
+    "compressed label", "resolver description", "decode",
     "scan page", "scan form", "report", "location", "verify", "verify-only",
     "log checkpoint", "log key",
 ]  # fmt: skip

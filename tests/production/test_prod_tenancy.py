@@ -15,11 +15,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from authn.digital_link import compress_digital_link, parse_digital_link
 from epcis.documents import commissioning_event, epcis_document
 from tests.production.conftest import ACME_GTIN, OTHER_GTIN, Env, EnvFactory, registration
 
@@ -334,6 +336,21 @@ def check_resolver(t: Tenants) -> None:
     assert response.status_code == 200
 
 
+def check_resolver_compressed(t: Tenants) -> None:
+    # The compressed label URL answers as the uncompressed one: another brand's token sees
+    # the public answer, the owner the full one.
+    link = parse_digital_link(t.env.sign(OTHER_SERIAL, "other"))
+    path = urlsplit(compress_digital_link(link.ais, link.base)).path
+    json_accept = {"Accept": "application/json"}
+    answer = t.acme("GET", path, headers=json_accept)
+    assert answer.status_code == 200
+    assert "history" not in answer.json()
+    assert "right_holder" not in answer.json()
+    assert t.acme("GET", path, headers={"Accept": "text/html"}).status_code == 200
+    full = t.env.client.get(path, headers={**t.env.auth("other"), **json_accept})
+    assert OTHER_DEVICE in full.text or "history" in full.json()  # the owner sees it all
+
+
 def _other_alert_id(t: Tenants) -> int:
     alerts = t.as_other("GET", "/v1/alerts").json()
     assert alerts
@@ -481,6 +498,7 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("POST", "/v1/decode"): check_decode,
     ("POST", "/scan"): check_scan_form,
     ("GET", "/{ai:gs1ai}/{rest:path}"): check_resolver,
+    ("GET", "/{compressed:dlcompressed}"): check_resolver_compressed,
     ("PUT", "/v1/trust-list"): check_trust_list_put,
     ("GET", "/v1/alerts/{alert_id}"): check_alert,
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): check_alert_acknowledge,

@@ -39,10 +39,13 @@ log = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-LIMITED_PATHS = frozenset({"/v1/verify", "/v1/verify-only", "/v1/decode", "/scan", "/report"})
-# A Digital Link opens with an Application Identifier (the resolver's route); the location a
-# page shares later; the public transparency log.
-LIMITED_PATTERN = re.compile(r"/\d{2,4}/.*|/v1/scans/[^/]+/location|/v1/log/.*")
+LIMITED_PATHS = frozenset(
+    {"/v1/verify", "/v1/verify-only", "/v1/decode", "/scan", "/report", "/.well-known/gs1resolver"}
+)
+# A Digital Link opens with an Application Identifier (the resolver's route) or is one
+# compressed segment (the resolver's other route); the location a page shares later; the
+# public transparency log.
+LIMITED_PATTERN = re.compile(r"/\d{2,4}/.*|/[A-Za-z0-9_-]{8,}|/v1/scans/[^/]+/location|/v1/log/.*")
 # "Bearer st_" and 43 base64url characters (verifier.accounts.new_token).
 TOKEN_SHAPE = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] +st_[A-Za-z0-9_-]{43} *")
 
@@ -189,7 +192,8 @@ def client_ip(scope: Scope, *, trusted_proxies: tuple[Network, ...]) -> str:
 
 
 def is_limited(path: str) -> bool:
-    """The anonymous routes: label URLs, decode, /scan, /report, location, verify, log."""
+    """The anonymous routes: label URLs (compressed too), the resolver description, decode,
+    /scan, /report, location, verify, log."""
     return path in LIMITED_PATHS or LIMITED_PATTERN.fullmatch(path) is not None
 
 
