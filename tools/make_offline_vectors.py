@@ -12,7 +12,12 @@ officer app's in-page verifier both run every case and must agree.
 ``mobile_api/officer_app/static/gs1-table.js`` is :data:`authn.ai_table.AI_TABLE`
 and the code lists the linters check against (ISO 3166, 4217, 5218), written
 as a JavaScript module, so the page parses GS1 data with the same table and
-lists; ``gs1-linters.js`` implements every linter the table names.
+lists; ``gs1-linters.js`` implements every linter the table names. It also
+holds :mod:`authn.dl_compression`'s tables (the optimisation codes, each AI's
+value parts with their length-field widths, the bit width of an n-digit
+number), so ``gs1-compression.js`` reads compressed Digital Links with the
+same bits; the widths are computed here once, so no floating-point logarithm
+runs in the page.
 
 Ed25519 signatures are deterministic and every time is fixed, so both files
 are reproducible byte for byte.
@@ -33,7 +38,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authn.ai_table import AI_TABLE, PREDEFINED_LENGTH_PREFIXES
 from authn.code import ProductCode
-from authn.digital_link import format_digital_link
+from authn.digital_link import compress_digital_link, format_digital_link
+from authn.dl_compression import (
+    ENCODING_TABLE,
+    OPTIMISATIONS,
+    SAFE64,
+    compress_ais,
+    length_bits,
+    value_bits,
+)
 from authn.element_string import format_bracketed, format_fnc1
 from authn.errors import SealtraceError
 from authn.gs1_dictionary import ISO3166_ALPHA2, ISO3166_NUMERIC, ISO4217_NUMERIC, ISO5218
@@ -178,7 +191,8 @@ def build() -> dict[str, Any]:
     add("unsigned_unknown_brand", uri(ProductCode(gtin=STRANGER_GTIN, serial="X1")))
     sig = genuine.signature or ""
     add("forged_signature_truncated", uri(genuine).replace(sig, sig[:-2] + "A"))
-    add("forged_signature_bit_flipped", uri(genuine).replace(sig, sig[:40] + ("A" if sig[40] != "A" else "B") + sig[41:]))  # fmt: skip  # noqa: E501
+    flipped = sig[:40] + ("A" if sig[40] != "A" else "B") + sig[41:]
+    add("forged_signature_bit_flipped", uri(genuine).replace(sig, flipped))
     add("revoked_key", uri(code("LEAKED0001", leaked)))
     add("gtin_outside_key_prefixes", uri(code("NARROW0001", narrow, gtin=OTHER_GTIN)))
     add("within_narrow_key_prefixes", uri(code("NARROW0002", narrow)))
@@ -211,6 +225,50 @@ def build() -> dict[str, Any]:
     add("invalid_missing_separator", "]d2" + format_fnc1(genuine.ais()).replace("\x1d", ""))
     add("invalid_bad_expiry_month", f"(01){GTIN}(17)261301(21)A1")
     add("invalid_unknown_ai_in_path", f"{RESOLVER}/01/{GTIN}/21/A1/999/X")
+    # Compressed Digital Links (authn/dl_compression.py): the page decompresses them
+    # with its own reader and must reach the verdict the uncompressed form gets.
+    def packed(signed: ProductCode, *, optimise: bool = True) -> str:
+        return compress_digital_link(signed.ais(), base=RESOLVER, optimise=optimise)
+
+    def partly(signed: ProductCode) -> str:
+        rest = [(ai, value) for ai, value in signed.ais() if ai != "01"]
+        return f"{RESOLVER}/01/{signed.gtin}/{compress_ais(rest)}"
+
+    def bits(stream: str) -> str:  # a Digital Link of hand-made compressed bits
+        stream += "0" * (-len(stream) % 6)
+        return f"{RESOLVER}/" + "".join(
+            SAFE64[int(stream[i : i + 6], 2)] for i in range(0, len(stream), 6)
+        )
+
+    gtin_bits = "00000001" + format(int(GTIN), "b").zfill(47)  # (01) and its 14 digits
+    add("compressed_genuine", packed(genuine))
+    add("compressed_genuine_unoptimised", packed(genuine, optimise=False))
+    add("compressed_genuine_aim_q1", "]Q1" + packed(genuine))
+    add("compressed_genuine_with_link_type", compress_digital_link(
+        genuine.ais(), base=RESOLVER, other_params=[("linkType", "gs1:pip")]))  # fmt: skip
+    add("compressed_genuine_query_kept", packed(genuine) + "?linkType=gs1%3Apip")
+    add("compressed_genuine_resolver_path", compress_digital_link(genuine.ais(), base=RESOLVER + "/r/x"))  # fmt: skip  # noqa: E501
+    add("partly_compressed_genuine", partly(genuine))
+    add("partly_compressed_no_lot_no_expiry", partly(code("GENUINE0006")))
+    add("compressed_forged_serial_changed", packed(tampered.with_signature(sig)))
+    add("compressed_forged_uncertified_key", packed(code("FORGED0002", stranger)))
+    add("compressed_forged_signature_bit_flipped", packed(genuine.with_signature(flipped)))
+    add("compressed_revoked_key", packed(code("LEAKED0002", leaked)))
+    add("compressed_decommissioned_sold", packed(code("SOLD0001")))
+    add("compressed_recalled_lot", packed(code("RECALL0003", lot="LOT-RECALLED")))
+    add("compressed_flagged_clone", packed(code("FLAGGED0001")))
+    add("compressed_delta_decommissioned", packed(code("STOLEN0001")), bundle="delta")
+    add("invalid_compressed_truncated", packed(genuine)[:-12])
+    add("invalid_compressed_padding_not_zero", bits(gtin_bits + "00001"))  # 55 bits, then padding
+    add("invalid_compressed_unallocated_code", bits(gtin_bits + "10110000" + "0" * 12))
+    add("invalid_compressed_number_too_long", bits("00000001" + format(10**14, "b").zfill(47) + "0" * 12))  # fmt: skip  # noqa: E501
+    add("invalid_compressed_unknown_ai", bits(gtin_bits + "001000110000" + "0" * 60))
+    add("invalid_compressed_length_exceeds", bits(gtin_bits + "0010000110011111" + "0" * 60))
+    add("invalid_compressed_no_serial", f"{RESOLVER}/{compress_ais([('01', GTIN)])}")
+    add("invalid_compressed_gtin_check_digit", f"{RESOLVER}/{compress_ais([('01', GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)), ('21', 'A1')])}")  # fmt: skip  # noqa: E501
+    add("invalid_compressed_control_character", f"{RESOLVER}/{compress_ais([('01', GTIN), ('21', 'A' + chr(7))])}")  # fmt: skip  # noqa: E501
+    add("invalid_partly_compressed_key_twice", f"{RESOLVER}/01/{GTIN}/{compress_ais(genuine.ais())}")  # fmt: skip  # noqa: E501
+    add("invalid_compressed_query_repeats_ai", packed(genuine) + "?17=271231")
     return {
         "about": "Offline verification vectors: python -m tools.make_offline_vectors. Each case "
         "is judged with the bundle ('full', or 'delta' = full + delta) at 'at'; 'verdict' "
@@ -249,6 +307,15 @@ def gs1_table() -> str:
         "iso4217": sorted(ISO4217_NUMERIC),
         "iso5218": sorted(ISO5218),
     }
+    # Compressed Digital Links (authn/dl_compression.py): AI -> value parts
+    # [numeric, length, variable, length-field bits]; a part's number of digits -> bits.
+    encoding = {
+        ai: [[p.numeric, p.length, p.variable, length_bits(p.length)] for p in parts]
+        for ai, parts in sorted(ENCODING_TABLE.items())
+    }
+    longest = max(p.length for parts in ENCODING_TABLE.values() for p in parts)
+    # A numeric part and an all-digit alphanumeric one (up to its 7-bit length field).
+    number_bits = [value_bits(n) for n in range(max(longest, 127) + 1)]
     lines = [
         "// Generated by python -m tools.make_offline_vectors from authn/ai_table.py: do not edit.",
         "// Code lists the linters check against (authn/gs1_dictionary.py).",
@@ -262,6 +329,16 @@ def gs1_table() -> str:
         + ";",
         "export const AI_TABLE = {",
         *(f'  "{ai}": {json.dumps(entry, separators=(",", ":"))},' for ai, entry in table.items()),
+        "};",
+        "// Compressed Digital Links (authn/dl_compression.py): optimisation code -> AIs;",
+        "// AI -> value parts [numeric, length (maximum if variable), variable, length-field bits];",
+        "// digits -> bits of a number written in binary.",
+        "export const DL_OPTIMISATIONS = "
+        + json.dumps({k: list(v) for k, v in OPTIMISATIONS.items()}, separators=(",", ":"))
+        + ";",
+        "export const DL_NUMBER_BITS = " + json.dumps(number_bits, separators=(",", ":")) + ";",
+        "export const DL_ENCODING = {",
+        *(f'  "{ai}": {json.dumps(entry, separators=(",", ":"))},' for ai, entry in encoding.items()),
         "};",
         "",
     ]

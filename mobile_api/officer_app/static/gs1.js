@@ -2,12 +2,14 @@
 // authn.scan.parse_scan does on the server, with the same AI table and
 // linters (generated from GS1's Barcode Syntax Dictionary by
 // tools/make_offline_vectors.py): Digital Link URIs, bracketed and FNC1
-// element strings, AIM symbology identifiers. Pure: strings in, a product
+// element strings, AIM symbology identifiers, compressed Digital Links
+// (gs1-compression.js). Pure: strings in, a product
 // code or a GS1Error out. Every rule mirrors authn/ (ai.py, element_string.py,
-// digital_link.py, scan.py); the shared offline vectors check that they agree.
+// digital_link.py, dl_compression.py, scan.py); the shared offline vectors check that they agree.
 
 import { AI_TABLE } from "./gs1-table.js";
 import { GS1Error, LINTERS, checkDigit, fail } from "./gs1-linters.js";
+import { decompressAis } from "./gs1-compression.js";
 
 export { GS1Error, checkDigit };
 
@@ -31,6 +33,9 @@ const URI_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 const BAD_HOST_CHARS = "_~?#@!$&'()*+,;=%";
 
 const isDigits = (text) => /^[0-9]+$/.test(text);
+// A compressed Digital Link's path ends with one long base64url segment.
+const COMPRESSED = /^[A-Za-z0-9_-]{8,}$/;
+const DL_BASE = /^https?:\/\/[^/?#\s]+(?:\/[^?#\s]*)?$/i;
 
 // Own keys only: a segment such as "constructor" must not find Object's prototype.
 function spec(ai) {
@@ -273,8 +278,72 @@ function parsePath(path) {
   throw fail("no GS1 primary key (such as /01/<GTIN>) at the end of the path");
 }
 
-// authn.digital_link.parse_digital_link (uncompressed form).
-export function parseDigitalLink(uri) {
+// Python's urllib.parse.quote(text, safe=""): all but RFC 3986 unreserved
+// characters percent-encoded (decompressed values are ASCII: one byte each).
+function quote(text) {
+  return text.replace(/[^A-Za-z0-9_.~-]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+}
+
+// authn.digital_link.format_digital_link without the association checks: the
+// key and as many of its qualifiers as one sequence takes in the path, every
+// other AI a query attribute sorted by AI, then the other parameters.
+function formatDigitalLink(ais, base, otherParams) {
+  if (!DL_BASE.test(base)) throw fail("base must be an http(s) URL without query or fragment");
+  if (!ais.length) throw fail("no AIs to write");
+  for (const [ai, value] of ais) validateValue(ai, value);
+  const values = new Map(ais);
+  const key = ais.map(([ai]) => ai).find((ai) => specOrFail(ai).dlQualifiers !== null);
+  if (key === undefined) throw fail("a Digital Link needs a primary key such as (01) GTIN or (00) SSCC among the AIs");
+  const sequences = spec(key).dlQualifiers.length ? spec(key).dlQualifiers : [[]];
+  const count = (sequence) => sequence.filter((q) => values.has(q)).length;
+  const best = sequences.reduce((top, sequence) => (count(sequence) > count(top) ? sequence : top));
+  const path = [key, ...best.filter((q) => values.has(q))];
+  const params = [];
+  for (const ai of [...values.keys()].filter((ai) => !path.includes(ai)).sort()) {
+    if (!spec(ai).dlAttribute) throw fail(`(${ai}) cannot be written in a Digital Link with primary key (${key}): neither a key qualifier nor a query attribute`);
+    params.push(`${ai}=${quote(values.get(ai))}`);
+  }
+  for (const [name, value] of otherParams) params.push(`${quote(name)}=${quote(value)}`);
+  const uri = base.replace(/\/+$/, "") + path.map((ai) => `/${ai}/${quote(values.get(ai))}`).join("");
+  return uri + (params.length ? "?" + params.join("&") : "");
+}
+
+// authn.digital_link._decompressed: the uncompressed URI a compressed one
+// (https://host/<compressed>, or partly, https://host/01/<GTIN>/<compressed>)
+// stands for; null if the path does not end with what looks like compressed data.
+function decompressed(uri, match, first) {
+  const pathStart = match[1].length + 3 + match[2].length;
+  const segments = match[3].split("/");
+  const last = segments[segments.length - 1];
+  if (segments.length < 2 || !COMPRESSED.test(last) || isDigits(last)) return null;
+  let ais, other;
+  try {
+    [ais, other] = decompressAis(last);
+  } catch (error) {
+    if (!(error instanceof GS1Error)) throw error;
+    throw fail(`${first.message}, and the last segment is no compressed Digital Link: ${error.message}`);
+  }
+  let prefix = segments.slice(0, -1);
+  const key = prefix.length >= 3 ? spec(prefix[prefix.length - 2]) : null;
+  let expanded;
+  try {
+    if (key && key.dlQualifiers !== null) {
+      if (ais.some(([ai]) => ai === key.ai)) throw fail(`(${key.ai}) AI is given twice`);
+      ais.unshift([key.ai, percentDecode(prefix[prefix.length - 1], key.ai, false)]);
+      prefix = prefix.slice(0, -2);
+    }
+    expanded = formatDigitalLink(ais, uri.slice(0, pathStart) + prefix.join("/"), other);
+  } catch (error) {
+    if (!(error instanceof GS1Error)) throw error;
+    throw fail(`compressed Digital Link: ${error.message}`);
+  }
+  if (match[4]) expanded += (expanded.includes("?") ? "&" : "?") + match[4];
+  return expanded;
+}
+
+// authn.digital_link.parse_digital_link: a compressed link must decompress to
+// a valid uncompressed one, checked exactly as that one would be.
+export function parseDigitalLink(uri, permitCompressed = true) {
   const match = /^([A-Za-z]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(uri);
   if (!match || !["http", "https"].includes(match[1].toLowerCase())) throw fail("a Digital Link URI starts with https:// or http://");
   for (const char of uri) {
@@ -285,7 +354,19 @@ export function parseDigitalLink(uri) {
   for (const char of match[2]) {
     if (BAD_HOST_CHARS.includes(char)) throw fail(`character '${char}' is not allowed in a host`);
   }
-  const pathTriples = parsePath(match[3]);
+  let pathTriples;
+  try {
+    pathTriples = parsePath(match[3]);
+  } catch (error) {
+    const expanded = error instanceof GS1Error && permitCompressed ? decompressed(uri, match, error) : null;
+    if (expanded === null) throw error;
+    try {
+      return parseDigitalLink(expanded, false);
+    } catch (inner) {
+      if (!(inner instanceof GS1Error)) throw inner;
+      throw fail(`compressed Digital Link: ${inner.message}`);
+    }
+  }
   const path = pathTriples.map(([ai]) => ai);
   if (!validPathSequence(path)) throw qualifierError(path);
   const queryTriples = [];

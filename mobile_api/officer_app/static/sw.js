@@ -8,7 +8,7 @@ const CACHE = "sealtrace-officer-v1";
 const SHELL = [
   "/officer/", "/officer/help", "/officer/manifest.webmanifest",
   "/officer/static/app.css", "/officer/static/app.js", "/officer/static/db.js",
-  "/officer/static/gs1.js", "/officer/static/gs1-linters.js", "/officer/static/gs1-table.js", "/officer/static/verify.js",
+  "/officer/static/gs1.js", "/officer/static/gs1-compression.js", "/officer/static/gs1-linters.js", "/officer/static/gs1-table.js", "/officer/static/verify.js",
   "/officer/static/scan.js", "/officer/static/sync.js",
   "/officer/static/icon.svg", "/officer/static/icon-192.png", "/officer/static/icon-512.png",
 ];
