@@ -225,6 +225,7 @@ def build() -> dict[str, Any]:
     add("invalid_missing_separator", "]d2" + format_fnc1(genuine.ais()).replace("\x1d", ""))
     add("invalid_bad_expiry_month", f"(01){GTIN}(17)261301(21)A1")
     add("invalid_unknown_ai_in_path", f"{RESOLVER}/01/{GTIN}/21/A1/999/X")
+
     # Compressed Digital Links (authn/dl_compression.py): the page decompresses them
     # with its own reader and must reach the verdict the uncompressed form gets.
     def packed(signed: ProductCode, *, optimise: bool = True) -> str:
@@ -331,14 +332,17 @@ def gs1_table() -> str:
         *(f'  "{ai}": {json.dumps(entry, separators=(",", ":"))},' for ai, entry in table.items()),
         "};",
         "// Compressed Digital Links (authn/dl_compression.py): optimisation code -> AIs;",
-        "// AI -> value parts [numeric, length (maximum if variable), variable, length-field bits];",
-        "// digits -> bits of a number written in binary.",
+        "// AI -> value parts [numeric, length (the maximum if variable), variable,",
+        "//        length-field bits]; digits -> bits of a number written in binary.",
         "export const DL_OPTIMISATIONS = "
         + json.dumps({k: list(v) for k, v in OPTIMISATIONS.items()}, separators=(",", ":"))
         + ";",
         "export const DL_NUMBER_BITS = " + json.dumps(number_bits, separators=(",", ":")) + ";",
         "export const DL_ENCODING = {",
-        *(f'  "{ai}": {json.dumps(entry, separators=(",", ":"))},' for ai, entry in encoding.items()),
+        *(
+            f'  "{ai}": {json.dumps(parts, separators=(",", ":"))},'
+            for ai, parts in encoding.items()
+        ),
         "};",
         "",
     ]
