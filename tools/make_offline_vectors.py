@@ -175,6 +175,7 @@ def build() -> dict[str, Any]:
                       "bundle": bundle, **expected})  # fmt: skip
 
     tampered = ProductCode(gtin=GTIN, serial="GENUINE0002", lot="LOT-1", expiry="271231")
+    wrong_check = GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)
     add("genuine_digital_link", uri(genuine))
     add("genuine_aim_q1_digital_link", "]Q1" + uri(genuine))
     add("genuine_gs1_datamatrix_aim_d2", "]d2" + format_fnc1(genuine.ais()) + "\r\n")
@@ -217,7 +218,7 @@ def build() -> dict[str, Any]:
     add("delta_flag_kept", uri(code("FLAGGED0001")), bundle="delta")
     add("invalid_not_gs1", "hello world")
     add("invalid_empty", "   ")
-    add("invalid_gtin_check_digit", uri(genuine).replace(GTIN, GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)))  # fmt: skip  # noqa: E501
+    add("invalid_gtin_check_digit", uri(genuine).replace(GTIN, wrong_check))
     add("invalid_unknown_aim_prefix", "]E0" + format_fnc1(genuine.ais()))
     add("invalid_no_serial", f"{RESOLVER}/01/{GTIN}")
     add("invalid_qualifiers_out_of_order", f"{RESOLVER}/01/{GTIN}/21/A1/10/L1")
@@ -235,6 +236,9 @@ def build() -> dict[str, Any]:
         rest = [(ai, value) for ai, value in signed.ais() if ai != "01"]
         return f"{RESOLVER}/01/{signed.gtin}/{compress_ais(rest)}"
 
+    def raw(ais: list[tuple[str, str]]) -> str:  # compressed as given, not validated
+        return f"{RESOLVER}/{compress_ais(ais)}"
+
     def bits(stream: str) -> str:  # a Digital Link of hand-made compressed bits
         stream += "0" * (-len(stream) % 6)
         return f"{RESOLVER}/" + "".join(
@@ -242,13 +246,16 @@ def build() -> dict[str, Any]:
         )
 
     gtin_bits = "00000001" + format(int(GTIN), "b").zfill(47)  # (01) and its 14 digits
+    too_big = "00000001" + format(10**14, "b").zfill(47)  # (01) and a 15-digit number
     add("compressed_genuine", packed(genuine))
     add("compressed_genuine_unoptimised", packed(genuine, optimise=False))
     add("compressed_genuine_aim_q1", "]Q1" + packed(genuine))
-    add("compressed_genuine_with_link_type", compress_digital_link(
-        genuine.ais(), base=RESOLVER, other_params=[("linkType", "gs1:pip")]))  # fmt: skip
+    link_type = [("linkType", "gs1:pip")]
+    add("compressed_genuine_with_link_type",
+        compress_digital_link(genuine.ais(), base=RESOLVER, other_params=link_type))  # fmt: skip
     add("compressed_genuine_query_kept", packed(genuine) + "?linkType=gs1%3Apip")
-    add("compressed_genuine_resolver_path", compress_digital_link(genuine.ais(), base=RESOLVER + "/r/x"))  # fmt: skip  # noqa: E501
+    add("compressed_genuine_resolver_path",
+        compress_digital_link(genuine.ais(), base=RESOLVER + "/r/x"))  # fmt: skip
     add("partly_compressed_genuine", partly(genuine))
     add("partly_compressed_no_lot_no_expiry", partly(code("GENUINE0006")))
     add("compressed_forged_serial_changed", packed(tampered.with_signature(sig)))
@@ -262,13 +269,14 @@ def build() -> dict[str, Any]:
     add("invalid_compressed_truncated", packed(genuine)[:-12])
     add("invalid_compressed_padding_not_zero", bits(gtin_bits + "00001"))  # 55 bits, then padding
     add("invalid_compressed_unallocated_code", bits(gtin_bits + "10110000" + "0" * 12))
-    add("invalid_compressed_number_too_long", bits("00000001" + format(10**14, "b").zfill(47) + "0" * 12))  # fmt: skip  # noqa: E501
+    add("invalid_compressed_number_too_long", bits(too_big + "0" * 12))
     add("invalid_compressed_unknown_ai", bits(gtin_bits + "001000110000" + "0" * 60))
     add("invalid_compressed_length_exceeds", bits(gtin_bits + "0010000110011111" + "0" * 60))
-    add("invalid_compressed_no_serial", f"{RESOLVER}/{compress_ais([('01', GTIN)])}")
-    add("invalid_compressed_gtin_check_digit", f"{RESOLVER}/{compress_ais([('01', GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)), ('21', 'A1')])}")  # fmt: skip  # noqa: E501
-    add("invalid_compressed_control_character", f"{RESOLVER}/{compress_ais([('01', GTIN), ('21', 'A' + chr(7))])}")  # fmt: skip  # noqa: E501
-    add("invalid_partly_compressed_key_twice", f"{RESOLVER}/01/{GTIN}/{compress_ais(genuine.ais())}")  # fmt: skip  # noqa: E501
+    add("invalid_compressed_no_serial", raw([("01", GTIN)]))
+    add("invalid_compressed_gtin_check_digit", raw([("01", wrong_check), ("21", "A1")]))
+    add("invalid_compressed_control_character", raw([("01", GTIN), ("21", "A\x07")]))
+    add("invalid_partly_compressed_key_twice",
+        f"{RESOLVER}/01/{GTIN}/{compress_ais(genuine.ais())}")  # fmt: skip
     add("invalid_compressed_query_repeats_ai", packed(genuine) + "?17=271231")
     return {
         "about": "Offline verification vectors: python -m tools.make_offline_vectors. Each case "
