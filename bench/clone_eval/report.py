@@ -270,6 +270,29 @@ def breakdown_table(runs: Sequence[ScenarioRun], key: str, title: str) -> str:
     )
 
 
+def false_alarm_table(runs: Sequence[ScenarioRun]) -> str:
+    """Where each scenario's false alarms came from: the path and the reasons recorded."""
+    rows = []
+    for run in runs:
+        m = run.metrics
+        paths = ", ".join(
+            f"{path} {pm.false_alarm_scans:,}/{pm.genuine_scans:,}"
+            for path, pm in sorted(run.path_metrics.items())
+        )
+        reasons = ", ".join(
+            f"`{name}` {count:,}" for name, count in m.false_alarm_reasons.most_common()
+        )
+        rows.append(
+            (run.name, run.split, f"{m.false_alarm_scans:,}/{m.genuine_scans:,}",
+             m.false_positive_serials, paths or "none", reasons or "none")
+        )  # fmt: skip
+    return _table(
+        ("scenario", "set", "false alarms / genuine scans", "serials falsely flagged",
+         "by path (false alarms / genuine scans)", "reasons recorded on them (scans)"),
+        rows,
+    )  # fmt: skip
+
+
 def reasons_table(metrics: Sequence[Metrics]) -> str:
     detected: Counter[str] = Counter()
     false: Counter[str] = Counter()
@@ -322,7 +345,9 @@ def render(runs: Sequence[ScenarioRun], command: str) -> str:
         breakdown_table(runs, "injection", "injection point"),
         breakdown_table(runs, "copies", "copies"),
         breakdown_table(runs, "timing", "timing"),
-        "### Reasons (service)",
+        "### False alarms per scenario: paths and reasons (service)",
+        false_alarm_table(runs),
+        "### Reasons (service, all scenarios)",
         reasons_table([run.metrics for run in runs]),
         f"Status changes the registry refused (expected when copies are sold too): {refused}.",
         f"Requests by path and answer (all scenarios; `location` is a shared location): "
