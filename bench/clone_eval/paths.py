@@ -4,8 +4,9 @@ device sends it.
 - consumer (anonymous) scans: ``GET`` of the label's Digital Link URL with
   ``Accept: text/html``, as a phone browser opens it: one cookie jar per phone
   (phones without a stable identity send no cookie; some clear theirs), the
-  phone network's address in ``X-Forwarded-For`` (the driver is the trusted
-  proxy at 127.0.0.1), and for some the location shared afterwards through
+  address of the line the phone is on in ``X-Forwarded-For`` (the driver is the
+  trusted proxy at 127.0.0.1; addresses on the country's carriers, from
+  ``addresses``), and for some the location shared afterwards through
   ``POST /v1/scans/{scan_id}/location`` (the id the page carries in
   ``data-scan-id``). The verdict is the page's ``data-verdict``.
 - a quarter of consumers use the ``/scan`` page instead: a photo of the label (a
