@@ -33,14 +33,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bench.clone_eval import geography as geo
-from bench.clone_eval.model import CloneInfo, Family, Injection, Timing
+from bench.clone_eval.model import TIMING_DELAY_DAYS, CloneInfo, Family, Injection, Timing
 
 if TYPE_CHECKING:
     from bench.clone_eval.simulate import _Chain
 
-H = dt.timedelta(hours=1)
-DAY = dt.timedelta(days=1)
-HOME_RADIUS_KM = 25.0  # as simulate.HOME_RADIUS_KM: a home in the shop's city
 AT_HOME_KM = 0.05  # where in the flat a pack is scanned
 LOCAL_SHOP_SHARE = 0.3  # copies sold by an independent shop of the city that scans them
 SHELF_COPIES_BY_POST = 0.6  # shelf-photo copies sold online by post (else a distributor)
@@ -59,7 +56,7 @@ def _line(chain: _Chain, kind: str) -> str:
 
 
 def _home(chain: _Chain, city: geo.Place) -> geo.Place:
-    lat, lon = geo.offset(city, HOME_RADIUS_KM, chain.rng)
+    lat, lon = geo.offset(city, geo.HOME_RADIUS_KM, chain.rng)
     return geo.Place(f"a home in {city.name}", city.country, lat, lon)
 
 
@@ -220,8 +217,6 @@ def copy_hard(chain: _Chain, serial: str, market: str) -> CloneInfo:
 
 
 def _delay(chain: _Chain, timing: Timing) -> dt.timedelta:
-    from bench.clone_eval.simulate import TIMING_DELAY_DAYS
-
     return dt.timedelta(days=chain.rng.uniform(*TIMING_DELAY_DAYS[timing]))
 
 

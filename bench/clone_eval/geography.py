@@ -18,6 +18,7 @@ ROAD_DETOUR = 1.25  # road km per great-circle km on European motorways
 TRUCK_KMH = (60.0, 80.0)  # average speed including stops
 FLIGHT_KMH = 800.0  # block speed of a freighter, taxi and climb included
 AIR_HANDLING_H = (4.0, 10.0)  # build-up, loading, unloading, release at both ends
+HOME_RADIUS_KM = 25.0  # a buyer's home: within this of the city where they shop
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ FAMILIES: tuple[Family, ...] = (
 # Families in which nothing is copied, whatever ``clone_fraction`` says.
 GENUINE_ONLY: frozenset[Family] = frozenset({"resale", "family_phones", "travellers", "online_far"})
 START = dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.UTC)
+# Days from a code's harvest until its copies are on sale.
+TIMING_DELAY_DAYS: dict[Timing, tuple[float, float]] = {
+    "fast": (0.0, 2.0),  # copies on sale while the genuine unit is still in the chain
+    "medium": (3.0, 20.0),
+    "late": (20.0, 60.0),  # copies long after the genuine unit was sold
+}
 
 
 @dataclass(frozen=True)

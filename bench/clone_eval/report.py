@@ -397,16 +397,16 @@ makes them tuning scenarios: then add new held-out seeds."""
 PATHS_NOTE = """\
 *Path*: `page` is a consumer's phone opening the label's URL (`GET`, `Accept:
 text/html`, the phone's cookies, the address of the line it is on through the
-trusted proxy, the location shared afterwards by 40 %; addresses are picked on
-each country's consumer carriers from geoip2fast's ASN table and checked with its
-`lookup()`, a household's phones at home share their Wi-Fi line's address); `scan page` is a quarter of
-consumers photographing the label on `/scan` (the form's photo upload, decoded by
-the service); `verify` is `POST /v1/verify`
-with a token (trade, brand, officers online); `batch` is `POST /v1/scans:batch`
-(customs uploads made offline). Recall on a path counts the clones a scan
-through that path flagged; false alarms of a path are its flagged scans of
-never-cloned units. `tuning` scenarios may be used to choose thresholds;
-`held-out` scenarios never are (see "Tuning and held-out scenarios")."""
+trusted proxy, the location shared afterwards by 40 %; addresses are picked on each
+country's consumer carriers from geoip2fast's ASN table and checked with its
+`lookup()`, a household's phones at home share their Wi-Fi line's address); `scan
+page` is a quarter of consumers photographing the label on `/scan` (the form's photo
+upload, decoded by the service); `verify` is `POST /v1/verify` with a token (trade,
+brand, officers online); `batch` is `POST /v1/scans:batch` (customs uploads made
+offline). Recall on a path counts the clones a scan through that path flagged; false
+alarms of a path are its flagged scans of never-cloned units. `tuning` scenarios may
+be used to choose thresholds; `held-out` scenarios never are (see "Tuning and held-
+out scenarios")."""
 
 TARGETS_NOTE = """\
 Each target of docs/detection.md read from the tables below. *Met* for false

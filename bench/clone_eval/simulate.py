@@ -22,6 +22,7 @@ from bench.clone_eval.model import (
     GENUINE_ONLY,
     INJECTIONS,
     START,
+    TIMING_DELAY_DAYS,
     CallerRole,
     CloneInfo,
     Params,
@@ -33,12 +34,7 @@ from bench.clone_eval.model import (
 
 H = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-TIMING_DELAY_DAYS: dict[Timing, tuple[float, float]] = {
-    "fast": (0.0, 2.0),  # copies on sale while the genuine unit is still in the chain
-    "medium": (3.0, 20.0),
-    "late": (20.0, 60.0),  # copies long after the genuine unit was sold
-}
-HOME_RADIUS_KM = 25.0
+HOME_RADIUS_KM = geo.HOME_RADIUS_KM
 
 
 def _account_role(caller: str) -> CallerRole:

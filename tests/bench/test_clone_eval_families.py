@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
 import bench.clone_eval.__main__ as entry
 from bench.clone_eval import geography as geo
-from bench.clone_eval.model import FAMILIES, GENUINE_ONLY, Params, ScanEvent, Simulation
+from bench.clone_eval.model import (
+    FAMILIES,
+    GENUINE_ONLY,
+    Family,
+    Params,
+    ScanEvent,
+    Simulation,
+)
 from bench.clone_eval.simulate import simulate
 from detection import haversine_km
 
@@ -17,8 +26,8 @@ from detection import haversine_km
 BASE = Params(serials=120, seed=9, pro_coverage=1.0, consumer_coverage=0.8, bad_fix_rate=0.0)
 
 
-def _sim(family: str, **extra: object) -> Simulation:
-    return simulate(Params(**{**BASE.__dict__, "family": family, **extra}))  # type: ignore[arg-type]
+def _sim(family: Family, **extra: Any) -> Simulation:
+    return simulate(replace(BASE, family=family, **extra))
 
 
 def _km(a: ScanEvent, b: ScanEvent) -> float:
@@ -33,7 +42,7 @@ def _by_serial(scans: list[ScanEvent]) -> dict[str, list[ScanEvent]]:
 
 
 @pytest.mark.parametrize("family", sorted(GENUINE_ONLY))
-def test_a_genuine_only_family_produces_no_copies(family: str) -> None:
+def test_a_genuine_only_family_produces_no_copies(family: Family) -> None:
     sim = _sim(family, clone_fraction=0.5)  # asking for copies changes nothing
     assert not sim.clones
     assert {s.label for s in sim.scans} == {0}
@@ -41,7 +50,7 @@ def test_a_genuine_only_family_produces_no_copies(family: str) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_family_is_repeatable(family: str) -> None:
+def test_every_family_is_repeatable(family: Family) -> None:
     assert _sim(family).events == _sim(family).events
 
 
