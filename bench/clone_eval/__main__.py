@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres",
         metavar="URL",
         help="run the service on PostgreSQL: a fresh database per scenario on this server "
-        "(e.g. postgresql://127.0.0.1:5432/test), dropped afterwards",
+        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), dropped afterwards",
     )
     parser.add_argument(
         "--replay",

@@ -6,7 +6,9 @@ phone, perhaps a return and resale, perhaps a lot recall. Copies of a code
 enter at an import port's customs, at a distributor, or go straight to
 consumers in another country by post. Every node scans only some units;
 every device has its own clock error and GPS accuracy; customs handhelds
-often upload hours late. Pure: one seed, one result.
+often upload hours late. ``Params.family`` swaps in one of the hard scenario
+families (``families``): how copies are made and sold, or what a genuine unit's
+buyers do after the sale. Pure: one seed, one result.
 """
 
 from __future__ import annotations
