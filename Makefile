@@ -75,8 +75,10 @@ test: lint vectors $(ZXING_STAMP) $(AXE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# make eval EVAL_ARGS="--scale 10" for the larger run, or
+# EVAL_ARGS="--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test" on PostgreSQL.
 eval: $(STAMP)
-	$(BIN)/python -m bench.clone_eval
+	$(BIN)/python -m bench.clone_eval $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OFFICER)/node_modules $(AXE_TOOLS)/node_modules $(OFFICER)/static/vendor demo .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -4,10 +4,12 @@ Simulates a supply chain per scenario, drives the service with it over its real
 paths (a uvicorn process: label-URL pages, verify, batch sync) and prints the
 per-path, per-scenario tables. Scenarios run in parallel processes (``--jobs``).
 
-Scenarios come in two sets. TUNING scenarios may be looked at while choosing
-thresholds or rules; HELD_OUT scenarios (other seeds, other chains) must never
-be: no tuning entry point (``--replay``, ablations, threshold sweeps) accepts
-them, and their figures are read only to check what the tuning set promised.
+Each scenario is a family of the simulator (the standard chain or one of the hard
+families in ``families``) with its own seed and coverage. Scenarios come in two
+sets. TUNING scenarios may be looked at while choosing thresholds or rules; HELD_OUT
+scenarios (other seeds, other chains) must never be: no tuning entry point
+(``--replay``, ablations, threshold sweeps) accepts them, and their figures are read
+only to check what the tuning set promised.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.clone_eval import paths, service
 from bench.clone_eval.metrics import by_path, evaluate
-from bench.clone_eval.model import Params
+from bench.clone_eval.model import Family, Params
 from bench.clone_eval.replay import replay
 from bench.clone_eval.report import ScenarioRun, render, write_into_doc
 from bench.clone_eval.simulate import simulate
@@ -36,19 +38,54 @@ from detection import (
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "detection.md"
-# name: (seed, professional coverage, consumer coverage)
-TUNING: dict[str, tuple[int, float, float]] = {
-    "low coverage": (11, 0.66, 0.05),
-    "medium coverage": (12, 0.83, 0.10),
-    "full coverage": (13, 1.00, 0.15),
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What a scenario changes in ``Params``; the rest stays at its default."""
+
+    seed: int
+    pro_coverage: float
+    consumer_coverage: float
+    family: Family = "standard"
+    clone_fraction: float = 0.03
+    copy_counts: tuple[tuple[int, float], ...] | None = None
+
+    def params(self, base: Params) -> Params:
+        return replace(
+            base, seed=self.seed, pro_coverage=self.pro_coverage,
+            consumer_coverage=self.consumer_coverage, family=self.family,
+            clone_fraction=self.clone_fraction,
+            copy_counts=self.copy_counts or base.copy_counts,
+        )  # fmt: skip
+
+
+# A local seller makes a handful of copies, a few dozen at most.
+LOCAL_COPIES = ((1, 0.3), (2, 0.3), (5, 0.25), (20, 0.15))
+# Copies sold elsewhere after a shelf photo: as the standard chain, without the rare 1,000.
+ELSEWHERE_COPIES = ((1, 0.35), (2, 0.2), (5, 0.2), (20, 0.15), (100, 0.1))
+# The hard families' consumers: in the genuine-only ones every buyer's scans are what is
+# measured, so most buyers scan; copies' buyers scan as often as in a consumer-heavy chain.
+HARD_CONSUMERS = 0.6
+TUNING: dict[str, Scenario] = {
+    "low coverage": Scenario(11, 0.66, 0.05),
+    "medium coverage": Scenario(12, 0.83, 0.10),
+    "full coverage": Scenario(13, 1.00, 0.15),
+    "same-city copies": Scenario(14, 0.83, 0.3, "same_city", 0.1, LOCAL_COPIES),
+    "family phones": Scenario(15, 0.83, HARD_CONSUMERS, "family_phones", 0.0),
+    "travellers": Scenario(16, 0.83, HARD_CONSUMERS, "travellers", 0.0),
 }
-# Never tuned on: other seeds, and a chain where consumers scan far more often.
-HELD_OUT: dict[str, tuple[int, float, float]] = {
-    "held-out medium coverage": (21, 0.83, 0.10),
-    "held-out consumer-heavy": (22, 0.66, 0.40),
+# Never tuned on: other seeds, a chain where consumers scan far more often, and half the
+# hard families (one that copies, two of ordinary life).
+HELD_OUT: dict[str, Scenario] = {
+    "held-out medium coverage": Scenario(21, 0.83, 0.10),
+    "held-out consumer-heavy": Scenario(22, 0.66, 0.40),
+    "held-out shelf photo": Scenario(23, 0.83, 0.3, "shelf_photo", 0.1, ELSEWHERE_COPIES),
+    "held-out resale": Scenario(24, 0.83, HARD_CONSUMERS, "resale", 0.0),
+    "held-out online orders abroad": Scenario(25, 0.83, HARD_CONSUMERS, "online_far", 0.0),
 }
 SCENARIOS = {**TUNING, **HELD_OUT}
-DEFAULT_SERIALS = 300  # per scenario: the five scenarios in a few minutes on two cores
+DEFAULT_SERIALS = 300  # per scenario: the eleven scenarios in a few minutes on two cores
 QUICK_SERIALS = 60
 # The replay is fast enough for a population ten times larger, with other seeds: enough
 # genuine scans (about 100,000 per scenario) to put a bound on rare false alarms.
@@ -61,7 +98,7 @@ ABLATED = (
 )  # fmt: skip
 
 
-def tuning_scenarios(names: list[str] | None = None) -> dict[str, tuple[int, float, float]]:
+def tuning_scenarios(names: list[str] | None = None) -> dict[str, Scenario]:
     """The scenarios a tuning entry point may use; asking for a held-out one is refused."""
     chosen = list(TUNING) if names is None else names
     refused = [n for n in chosen if n not in TUNING]
@@ -71,7 +108,11 @@ def tuning_scenarios(names: list[str] | None = None) -> dict[str, tuple[int, flo
 
 
 def run_scenario(
-    name: str, params: Params, with_replay: bool, in_process: bool = False
+    name: str,
+    params: Params,
+    with_replay: bool,
+    in_process: bool = False,
+    postgres: str | None = None,
 ) -> ScenarioRun:
     if with_replay and name not in tuning_scenarios():
         raise ValueError(f"{name!r} is held out: no replay or ablation runs on it")
@@ -86,7 +127,9 @@ def run_scenario(
         verdicts, stats = service.run(sim, progress=progress)
         scan_paths = dict.fromkeys(verdicts, "verify (in process)")
     else:
-        verdicts, scan_paths, stats = paths.run(sim, progress=progress)  # type: ignore[assignment]
+        verdicts, scan_paths, stats = paths.run(  # type: ignore[assignment]
+            sim, progress=progress, postgres=postgres
+        )
     seconds = time.perf_counter() - started
     run = ScenarioRun(
         name, params, evaluate(all_serials, sim.clones, sim.scans, verdicts), len(sim.events),
@@ -96,6 +139,7 @@ def run_scenario(
     run.split = "tuning" if name in TUNING else "held-out"
     run.calls = stats.calls
     run.mode = "in process, NOT the real paths" if in_process else "real paths"
+    run.database = "PostgreSQL" if postgres and not in_process else "SQLite"
     if with_replay:
         settings = DetectionSettings()
         replayed = replay(sim, settings)
@@ -137,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--jobs", type=int, default=2, help="scenarios run in parallel")
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the service on PostgreSQL: a fresh database per scenario on this server "
+        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), dropped afterwards",
+    )
+    parser.add_argument(
         "--replay",
         action="store_true",
         help=(
@@ -157,9 +207,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     base = Params(serials=serials)
     plans = [
-        (name, replace(base, seed=seed, pro_coverage=pro, consumer_coverage=consumer),
-         args.replay and name in TUNING, args.in_process)
-        for name, (seed, pro, consumer) in chosen.items()
+        (name, scenario.params(base), args.replay and name in TUNING, args.in_process,
+         args.postgres)
+        for name, scenario in chosen.items()
     ]  # fmt: skip
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(plans)))) as pool:

@@ -18,6 +18,7 @@ ROAD_DETOUR = 1.25  # road km per great-circle km on European motorways
 TRUCK_KMH = (60.0, 80.0)  # average speed including stops
 FLIGHT_KMH = 800.0  # block speed of a freighter, taxi and climb included
 AIR_HANDLING_H = (4.0, 10.0)  # build-up, loading, unloading, release at both ends
+HOME_RADIUS_KM = 25.0  # a buyer's home: within this of the city where they shop
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,26 @@ IMPORT_PORTS: tuple[Place, ...] = (
     _p("Port of Gdańsk", "PL", 54.4017, 18.6714),
     _p("Port of Valencia", "ES", 39.4444, -0.3167),
 )
+
+# Where the simulated online shops pick and dispatch orders: one fulfilment centre per market.
+FULFILMENT_CENTRES: dict[str, Place] = {
+    "DE": _p("Leipzig", "DE", 51.3397, 12.3731),
+    "FR": _p("Brétigny-sur-Orge", "FR", 48.6110, 2.3056),
+    "PL": _p("Sady near Poznań", "PL", 52.4400, 16.7800),
+    "ES": _p("San Fernando de Henares", "ES", 40.4260, -3.5300),
+}
+# Cities of countries where none of the brand's shops are: holidays, business trips,
+# parcels ordered from abroad. Each has consumer carriers in ``addresses.CARRIERS``.
+ABROAD: tuple[Place, ...] = (
+    _p("Rome", "IT", 41.9028, 12.4964),
+    _p("Lisbon", "PT", 38.7223, -9.1393),
+    _p("Amsterdam", "NL", 52.3676, 4.9041),
+    _p("Vienna", "AT", 48.2082, 16.3738),
+    _p("Brussels", "BE", 50.8503, 4.3517),
+    _p("London", "GB", 51.5072, -0.1276),
+    _p("New York", "US", 40.7128, -74.0060),
+)
+ABROAD_NEAR = ABROAD[:5]  # within the EU: where cross-border parcels go
 
 
 def distance_km(a: Place, b: Place) -> float:

@@ -163,6 +163,16 @@ class Metrics:
             statistics.median(p[1] for p in pairs if p[1] is not None),
         )
 
+    def median_delay(self) -> float | None:
+        """Median scans from the floor to detection (0 = at the floor), over detected
+        serials with a floor; the target is 0."""
+        delays = [
+            max(0, r.detected_at - r.floor)
+            for r in self.cloned
+            if r.detected_at is not None and r.floor is not None
+        ]
+        return statistics.median(delays) if delays else None
+
     def detection_tail(self) -> tuple[float | None, int | None]:
         """Mean and largest scans to detection: how many copy scans slip through at worst."""
         counts = [r.scans_to_detection for r in self.cloned if r.scans_to_detection is not None]

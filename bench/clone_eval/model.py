@@ -9,12 +9,30 @@ from typing import Literal
 from authn.errors import InvalidInput
 
 CallerRole = Literal["brand", "officer", "trade", "anonymous"]
-Injection = Literal["import_customs", "distributor", "online_consumer"]
+Injection = Literal["import_customs", "distributor", "online_consumer", "local_seller"]
 Timing = Literal["fast", "medium", "late"]
 StatusKind = Literal["sold", "undo", "lot_recall"]
 
 INJECTIONS: tuple[Injection, ...] = ("import_customs", "distributor", "online_consumer")
+# The standard chain, and the hard scenario families (docs/detection.md, "The hard
+# scenarios"): two where codes are copied, four of ordinary life where none is.
+Family = Literal[
+    "standard", "same_city", "shelf_photo", "resale", "family_phones", "travellers",
+    "online_far",
+]  # fmt: skip
+FAMILIES: tuple[Family, ...] = (
+    "standard", "same_city", "shelf_photo", "resale", "family_phones", "travellers",
+    "online_far",
+)  # fmt: skip
+# Families in which nothing is copied, whatever ``clone_fraction`` says.
+GENUINE_ONLY: frozenset[Family] = frozenset({"resale", "family_phones", "travellers", "online_far"})
 START = dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.UTC)
+# Days from a code's harvest until its copies are on sale.
+TIMING_DELAY_DAYS: dict[Timing, tuple[float, float]] = {
+    "fast": (0.0, 2.0),  # copies on sale while the genuine unit is still in the chain
+    "medium": (3.0, 20.0),
+    "late": (20.0, 60.0),  # copies long after the genuine unit was sold
+}
 
 
 @dataclass(frozen=True)
@@ -41,8 +59,11 @@ class Params:
     # Consumer fixes that are tens of kilometres off while claiming GPS accuracy.
     bad_fix_rate: float = 0.005
     production_days: int = 28
+    family: Family = "standard"
 
     def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise InvalidInput(f"unknown scenario family {self.family!r}")
         if self.serials < 10:
             raise InvalidInput("simulate at least 10 serials")
         for name in (
@@ -74,6 +95,11 @@ class ScanEvent:
     accuracy_m: float
     country: str
     device_id: str | None
+    # The line a phone is on when it opens a page: None is its own mobile data. A
+    # household's Wi-Fi is one key for every phone at home; ``network_country`` is where
+    # the line is registered when that is not where the phone is (roaming mobile data).
+    network: str | None = None
+    network_country: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ device sends it.
 - consumer (anonymous) scans: ``GET`` of the label's Digital Link URL with
   ``Accept: text/html``, as a phone browser opens it: one cookie jar per phone
   (phones without a stable identity send no cookie; some clear theirs), the
-  phone network's address in ``X-Forwarded-For`` (the driver is the trusted
-  proxy at 127.0.0.1), and for some the location shared afterwards through
+  address of the line the phone is on in ``X-Forwarded-For`` (the driver is the
+  trusted proxy at 127.0.0.1; addresses on the country's carriers, from
+  ``addresses``), and for some the location shared afterwards through
   ``POST /v1/scans/{scan_id}/location`` (the id the page carries in
   ``data-scan-id``). The verdict is the page's ``data-verdict``.
 - a quarter of consumers use the ``/scan`` page instead: a photo of the label (a
@@ -21,9 +22,9 @@ id, so a simulation drives the same requests every time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -32,7 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -40,6 +42,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlmodel import Session, create_engine, select
 
+from bench.clone_eval import addresses
 from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
 from bench.clone_eval.service import (
@@ -74,22 +77,11 @@ def _chance(scan_id: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-# A large consumer ISP's block in each simulated country, so that a service that locates
-# page views from their address puts the phone in its own country (the city is not
-# modelled: an address is coarse). Other countries fall back to the German block.
-NATIONAL_BLOCKS: dict[str, str] = {
-    "DE": "79.192.0.0/10",  # Deutsche Telekom
-    "FR": "90.0.0.0/9",  # Orange France
-    "PL": "83.0.0.0/11",  # Orange Polska
-    "ES": "88.0.0.0/11",  # Telefonica de Espana
-}
-
-
 def network_address(key: str, country: str = "DE") -> str:
-    """A stable address for a phone's network ``key``, inside its country's block."""
-    block = ipaddress.ip_network(NATIONAL_BLOCKS.get(country, NATIONAL_BLOCKS["DE"]))
-    d = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
-    return str(block.network_address + 1 + d % (block.num_addresses - 2))
+    """A stable address for a phone's line ``key``: on one of ``country``'s consumer
+    carriers, from geoip2fast's own data (``addresses``), so that the service, which
+    locates page views with the same database, puts the phone in its country."""
+    return addresses.address_for(key, country)
 
 
 def path_of(event: ScanEvent) -> Path_:
@@ -109,14 +101,15 @@ def _free_port() -> int:
 class Server:
     """The app in its own uvicorn process on a free port; stopped on exit."""
 
-    def __init__(self, directory: Path, now: dt.datetime) -> None:
+    def __init__(self, directory: Path, now: dt.datetime, database_url: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         root = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.clone_eval.server", str(directory), str(self.port),
              now.isoformat()],
-            cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root), "SEALTRACE_DATABASE_URL": database_url},
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -145,20 +138,49 @@ class Server:
         self.stop()
 
 
+@contextlib.contextmanager
+def _database(directory: Path, postgres: str | None) -> Iterator[str]:
+    """A fresh SQLite file in ``directory``, or a fresh database on the PostgreSQL server
+    ``postgres`` (one per scenario, so scenarios run side by side), dropped afterwards."""
+    if postgres is None:
+        yield f"sqlite:///{directory / 'verifier.db'}"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(postgres).set(drivername="postgresql")
+    admin_dsn = admin.render_as_string(hide_password=False)
+    name = f"clone_eval_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run(
-    sim: Simulation, *, progress: Callable[[int, int], None] | None = None
+    sim: Simulation,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    postgres: str | None = None,
 ) -> tuple[Verdicts, dict[str, Path_], RunStats]:
-    """Every event of ``sim`` through its real path; verdicts and the path of each scan."""
+    """Every event of ``sim`` through its real path; verdicts and the path of each scan.
+
+    ``postgres`` (a server URL) runs the service on a fresh PostgreSQL database."""
     opened = START - dt.timedelta(days=2)
-    with tempfile.TemporaryDirectory(prefix="clone-eval-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="clone-eval-") as tmp,
+        _database(Path(tmp), postgres) as url,
+    ):
         directory = Path(tmp)
         hierarchy, uris = prepare(sim, directory, opened)
-        url = os.environ.get("SEALTRACE_DATABASE_URL") or f"sqlite:///{directory / 'verifier.db'}"
         upgrade(url)
         engine = create_engine(url)
         tokens = create_accounts(engine, sim, hierarchy.brand.id, opened)
         with (
-            Server(directory, opened) as server,
+            Server(directory, opened, url) as server,
             httpx.Client(base_url=server.base, timeout=60.0) as client,
         ):
             driver = _Driver(client, tokens, uris)
@@ -241,8 +263,10 @@ class _Driver:
                 self.jars.pop(event.device_id, None)
             jar = self.jars.setdefault(event.device_id, httpx.Cookies())
         self.client.cookies = jar
-        key = event.device_id or f"{event.serial}-{event.label}"
-        return network_address(key, event.country)
+        # The line the phone is on: a household's Wi-Fi, a hotel's, or its own mobile data
+        # (registered at home, also when roaming abroad).
+        key = event.network or event.device_id or f"{event.serial}-{event.label}"
+        return network_address(key, event.network_country or event.country)
 
     def _keep(self, event: ScanEvent) -> None:
         """What the answers set stays with the phone (a phone without identity keeps none)."""

@@ -6,7 +6,9 @@ phone, perhaps a return and resale, perhaps a lot recall. Copies of a code
 enter at an import port's customs, at a distributor, or go straight to
 consumers in another country by post. Every node scans only some units;
 every device has its own clock error and GPS accuracy; customs handhelds
-often upload hours late. Pure: one seed, one result.
+often upload hours late. ``Params.family`` swaps in one of the hard scenario
+families (``families``): how copies are made and sold, or what a genuine unit's
+buyers do after the sale. Pure: one seed, one result.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import math
 import random
 import uuid
 
+from bench.clone_eval import families
 from bench.clone_eval import geography as geo
 from bench.clone_eval.model import (
+    GENUINE_ONLY,
     INJECTIONS,
     START,
+    TIMING_DELAY_DAYS,
     CallerRole,
     CloneInfo,
     Params,
@@ -31,12 +36,7 @@ from bench.clone_eval.model import (
 
 H = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-TIMING_DELAY_DAYS: dict[Timing, tuple[float, float]] = {
-    "fast": (0.0, 2.0),  # copies on sale while the genuine unit is still in the chain
-    "medium": (3.0, 20.0),
-    "late": (20.0, 60.0),  # copies long after the genuine unit was sold
-}
-HOME_RADIUS_KM = 25.0
+HOME_RADIUS_KM = geo.HOME_RADIUS_KM
 
 
 def _account_role(caller: str) -> CallerRole:
@@ -58,6 +58,11 @@ class _Chain:
         self.accounts: dict[str, CallerRole] = {"brand": "brand"}
         self.clock_offset: dict[str, dt.timedelta] = {}
         self.reports_sales: dict[str, bool] = {}
+        # The genuine unit's shop, and when it reached the shelf and was sold (or pulled).
+        self.shop_of: dict[str, geo.Place] = {}
+        self.shelf_of: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        # What the buyer of a genuine unit does after the sale, for the hard families.
+        self.after_sale = families.AFTER_SALE.get(params.family)
 
     # Scans ---------------------------------------------------------------------------------
 
@@ -91,6 +96,7 @@ class _Chain:
     def scan(
         self, serial: str, label: int, node: str, caller: str, at: dt.datetime, *,
         lat: float, lon: float, country: str, device: str | None, offline: bool = False,
+        network: str | None = None, network_country: str | None = None,
     ) -> None:  # fmt: skip
         consumer = caller == ""
         role: CallerRole = (
@@ -107,7 +113,7 @@ class _Chain:
                 serial=serial, label=label, node=node, caller=caller, role=role,
                 happened_at=at, scanned_at=at + offset, received_at=at + latency,
                 lat=fix_lat, lon=fix_lon, accuracy_m=round(accuracy, 1), country=country,
-                device_id=device,
+                device_id=device, network=network, network_country=network_country,
             )
         )  # fmt: skip
 
@@ -139,6 +145,8 @@ class _Chain:
         self, serial: str, label: int, market: str, at: dt.datetime, lot_recall: dt.datetime | None
     ) -> dt.datetime:
         """Distributor in ``market`` from ``at`` to a sale or recall return; returns its time."""
+        if label == 0 and self.p.family == "online_far":
+            return families.online_retail(self, serial, market, at, lot_recall)
         hub = geo.DISTRIBUTORS[market]
         dist = f"dist-{market.lower()}"
         self.pro_scan(serial, label, "distributor", dist, hub, at)
@@ -149,6 +157,8 @@ class _Chain:
         till = f"shop-{market.lower()}-{shop.name.lower().replace(' ', '')[:8]}"
         self.pro_scan(serial, label, "retailer", till, shop, at)
         sale = at + _hours(self.rng, 24, 30 * 24)
+        if label == 0:
+            self.shop_of[serial], self.shelf_of[serial] = shop, (at, sale)
         if lot_recall is not None and sale > lot_recall:
             # Pulled from the shelf and sent back: the shop and the distributor scan it.
             back = max(at, lot_recall) + _hours(self.rng, 12, 5 * 24)
@@ -164,7 +174,10 @@ class _Chain:
         reports = self.reports_sales.setdefault(till, self.rng.random() < self.p.sale_reporting)
         if reports:
             self.events.append(StatusEvent("sold", sale + H / 60, serial=serial))
-        self.consumer_scans(serial, label, shop, sale)
+        if label == 0 and self.after_sale is not None:
+            self.after_sale(self, serial, shop, sale)
+        else:
+            self.consumer_scans(serial, label, shop, sale)
         if label == 0 and self.rng.random() < self.p.return_rate:
             back = sale + _hours(self.rng, 24, 9 * 24)  # within the 10-day undo window
             self.pro_scan(serial, label, "return", till, shop, back)
@@ -253,6 +266,12 @@ def simulate(params: Params) -> Simulation:
         lots.setdefault(f"L{week + 1:02d}", []).append(serial)
         market = rng.choices(geo.MARKETS, (0.35, 0.25, 0.2, 0.2))[0]
         on_shelf = chain.genuine(serial, made, market, recall_at.get(week))
+        if params.family in GENUINE_ONLY:
+            continue
+        if params.family != "standard":
+            if rng.random() < params.clone_fraction:
+                clones[serial] = families.copy_hard(chain, serial, market)
+            continue
         if rng.random() < params.clone_fraction:
             info = _clone_info(rng, params, market)
             clones[serial] = info

@@ -11,7 +11,7 @@ import pytest
 from authn.errors import InvalidInput
 from bench.clone_eval.metrics import Metrics, combine, evaluate
 from bench.clone_eval.model import START, CloneInfo, Params, ScanEvent
-from bench.clone_eval.report import ScenarioRun, render, write_into_doc
+from bench.clone_eval.report import ScenarioRun, render, target_table, write_into_doc
 
 INFO = CloneInfo("distributor", 2, "fast", "FR")
 OK, FLAG = "authentic", "suspect"
@@ -92,6 +92,27 @@ def test_floor_and_scans_to_detection() -> None:
     assert (m.at_floor.hits, m.at_floor.total) == (1, 2)  # C at its floor, A one scan later
     assert m.median_scans() == (2, 1.5)
     assert str(m.at_floor) == "50.0 % (1/2)"
+
+
+def test_median_delay_counts_scans_after_the_floor() -> None:
+    assert metrics().median_delay() == 0.5  # C at its floor (0), A one scan after (1)
+    scans, verdicts = build()
+    assert evaluate(["D", "E"], {}, scans, verdicts).median_delay() is None
+
+
+def test_targets_are_read_per_scenario_and_a_zero_is_not_a_pass() -> None:
+    run = ScenarioRun("tiny", Params(serials=10), metrics(), 20, 18, 1.0, Counter())
+    run.path_metrics = {"verify": metrics()}
+    text = target_table([run])
+    assert "missed: 66.7 % (2/3)" in text  # recall once two labels were scanned
+    assert "missed: verify 200,000 per million" in text
+    assert "missed: 50.0 % (1/2), median delay 0.5" in text
+    clean = evaluate(["E"], {}, *build())
+    run = ScenarioRun("clean", Params(serials=10), clean, 2, 2, 1.0, Counter())
+    run.path_metrics = {"page": clean}
+    text = target_table([run])
+    assert "not shown: 0 in 2 genuine scans" in text
+    assert "n/a (no serial with 2 labels scanned)" in text
 
 
 def test_mean_and_most_scans_to_detection() -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import bench.clone_eval.__main__ as entry
-from bench.clone_eval import paths
+from authn.errors import InvalidInput
+from bench.clone_eval import addresses, paths
 from bench.clone_eval.metrics import by_path, evaluate, upper_per_million
 from bench.clone_eval.model import START, CloneInfo, Params, ScanEvent
 from bench.clone_eval.simulate import simulate
@@ -117,6 +118,44 @@ def test_every_path_is_driven_against_a_real_server() -> None:
 def test_addresses_are_stable_per_network_and_differ_between_them() -> None:
     assert paths.network_address("phone-1") == paths.network_address("phone-1")
     assert paths.network_address("phone-1") != paths.network_address("phone-2")
-    assert ipaddress.ip_address(paths.network_address("x", "FR")) in ipaddress.ip_network(
-        paths.NATIONAL_BLOCKS["FR"]
-    )
+
+
+@pytest.mark.parametrize("country", sorted(addresses.CARRIERS))
+def test_addresses_map_to_their_country_on_a_carriers_network(country: str) -> None:
+    picked = [paths.network_address(f"line-{i}", country) for i in range(25)]
+    for address in picked:
+        parsed = ipaddress.ip_address(address)
+        assert parsed.is_global
+        # The service's own lookup (geoip2fast) places it in the intended country.
+        assert addresses.country_of(address) == country
+        assert addresses.network_of(address)
+    # Lines spread over the carriers' networks: not one network that counts as one device.
+    assert len({addresses.network_of(a) for a in picked}) >= 5
+
+
+def test_every_country_a_phone_calls_from_has_carriers() -> None:
+    sims = [simulate(Params(serials=60, seed=3, family=f)) for f in ("travellers", "resale")]
+    countries = {s.network_country or s.country for sim in sims for s in sim.scans
+                 if s.role == "anonymous"}  # fmt: skip
+    assert countries <= set(addresses.CARRIERS)
+    with pytest.raises(InvalidInput):
+        addresses.address_for("x", "ZZ")
+
+
+def test_the_paths_run_on_postgresql_and_the_database_is_dropped(postgres_url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+
+    def eval_databases() -> set[str]:
+        with psycopg.connect(dsn) as conn:
+            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'clone_eval_%'")
+            return {name for (name,) in rows.fetchall()}
+
+    before = eval_databases()
+    sim = simulate(Params(serials=10, seed=6, family="family_phones", consumer_coverage=1.0))
+    verdicts, where, _stats = paths.run(sim, postgres=postgres_url)
+    assert set(verdicts) == {s.scan_id for s in sim.scans}
+    assert {"page", "verify"} <= set(where.values())
+    assert eval_databases() <= before  # the run's own database is gone
