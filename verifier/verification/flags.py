@@ -10,7 +10,7 @@ an admin resolve it, with an audit event (which the transparency log records).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Table, and_, bindparam, update
@@ -18,14 +18,15 @@ from sqlmodel import Session
 
 from authn.errors import Conflict
 from detection import Finding
-from detection.flagging import CODE_FLAGGED
+from detection.flagging import CODE_FLAGGED, flag_evidence, is_clone_finding
 from keys.trust import TrustList
 from verifier.accounts import Caller
 from verifier.api.schemas import FlagOut, FlagResolutionOut
 from verifier.db.models import AuditEvent, CodeRecord
 from verifier.registry import account_id_of, gtin14, require_reader
 from verifier.statuses import load_code_for_update
-from verifier.verification.rules import CodeFacts, stored_reasons
+from verifier.verification.detect import ROLES
+from verifier.verification.rules import CodeFacts, ScanFacts, stored_reasons
 
 FLAGGED = "code.flagged"
 FLAG_RESOLVED = "code.flag_resolved"
@@ -56,6 +57,22 @@ def flag_finding(
     )
     related = (scan_id,) if scan_id else ()
     return [Finding(CODE_FLAGGED, "critical", message, FLAG_WEIGHT, related)]
+
+
+def scan_flag(
+    findings: Sequence[Finding], scan: ScanFacts, recent: Sequence[ScanFacts]
+) -> tuple[str, tuple[str, ...]] | None:
+    """(scan_id, reasons) when this recorded scan's findings flag its code, else None."""
+    assert scan.scan_id is not None
+    if not any(is_clone_finding(f) for f in findings):
+        return None  # the common case: no roles map to build for every scan
+    evidence = flag_evidence(
+        findings,
+        scan_id=scan.scan_id,
+        scan_role=ROLES.get(scan.role, "consumer"),
+        history_roles={s.scan_id: ROLES.get(s.role, "consumer") for s in recent if s.scan_id},
+    )
+    return None if evidence is None else (scan.scan_id, evidence.reasons)
 
 
 def flag_state(
