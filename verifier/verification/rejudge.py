@@ -165,7 +165,7 @@ def _rejudge(session: Session, verifier: Verifier, row: Scan, *, now: datetime) 
     row.answer = answer.model_dump_json()
     session.add(row)
     if state.record is not None and not flag:
-        flagged = scan_flag(outcome.findings, facts, recent)
+        flagged = scan_flag(outcome.findings, facts, recent, verifier.detection)
         if flagged is not None:
             flag_codes(session, {code.identity(): flagged}, now=now)
     if outcome.findings:

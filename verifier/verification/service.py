@@ -337,13 +337,12 @@ class Verifier:
             self._add_alerts(batch, job, decision, outcome, state, trust_list)
         return answer
 
-    @staticmethod
     def _maybe_flag(
-        batch: _Batch, job: ScanJob, outcome: Outcome, recent: Sequence[ScanFacts]
+        self, batch: _Batch, job: ScanJob, outcome: Outcome, recent: Sequence[ScanFacts]
     ) -> None:
         """Flag the code when this recorded scan's findings show two items (detection.flagging)."""
         assert job.scan.scan_id is not None
-        flag = scan_flag(outcome.findings, job.scan, recent)
+        flag = scan_flag(outcome.findings, job.scan, recent, self.detection)
         if flag is not None:
             batch.flags[job.code.identity()] = flag
 
