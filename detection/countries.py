@@ -73,6 +73,7 @@ class CountryPlaces:
     _pairs: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)
     _margins: dict[str, float] = field(default_factory=dict, repr=False)
     _arrays: dict[str, NDArray[np.float64]] = field(default_factory=dict, repr=False)
+    _everywhere: tuple[NDArray[np.float64], list[str]] | None = field(default=None, repr=False)
 
     def array(self, country: str) -> NDArray[np.float64]:
         points = self._arrays.get(country)
@@ -94,10 +95,27 @@ class CountryPlaces:
         """The least distance in km between countries ``a`` and ``b``; None if unknown."""
         return country_distance_km(self, a, b)
 
+    def country_at(self, lat: float, lon: float) -> str:
+        """The country of the populated cell nearest to a point (its likely country)."""
+        if self._everywhere is None:
+            owners = sorted(self.cells)
+            self._everywhere = (
+                np.concatenate([self.array(c) for c in owners]),
+                [c for c in owners for _ in self.cells[c]],
+            )
+        points, countries = self._everywhere
+        nearest = _distances_km(np.array([[lat, lon]], dtype=np.float64), points)[0]
+        return countries[int(np.argmin(nearest))]
+
     def to_point(self, country: str | None, lat: float, lon: float) -> float | None:
-        """The least distance in km between ``country`` and a point; None if unknown."""
+        """The least distance in km between ``country`` and a point; None if unknown.
+
+        A point whose nearest populated cell lies in ``country`` or in a land neighbour
+        of it is 0 km away: border neighbours never trigger, points or not."""
         if country is None or country not in self.cells:
             return None
+        if country_distance_km(self, country, self.country_at(lat, lon)) == 0.0:
+            return 0.0
         point = np.array([[lat, lon]], dtype=np.float64)
         nearest = float(_distances_km(point, self.array(country)).min())
         return max(0.0, nearest - self.margin_km(country))

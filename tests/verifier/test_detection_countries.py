@@ -100,7 +100,11 @@ def test_a_point_against_a_country_uses_the_countrys_nearest_place(
     assert [f.reason for f in findings] == [r.IMPOSSIBLE_TRAVEL]
     assert findings[0].severity == "critical"  # an officer's scan at one end
     assert found([officer], view("v", 10, "FR"), settings) == set()
-    assert found([officer], view("v", 10, "BE"), settings) == set()
+    # Switzerland is 400 km from Paris, but a land neighbour of France: never.
+    assert found([officer], view("v", 1, "BE"), settings) == set()
+    assert found([officer], view("v", 1, "CH"), settings) == set()
+    assert settings.countries is not None
+    assert settings.countries.country_at(*PARIS) == "FR"
 
 
 def test_without_country_data_country_only_scans_are_never_compared() -> None:

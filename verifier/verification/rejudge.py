@@ -92,8 +92,14 @@ def rejudge_with_location(
 ) -> Rejudged:
     """Add the location to the browser's scan (as :func:`verifier.statuses.locate_scan`),
     judge the scan again with it, keep the worse verdict, commit. Raises as locate_scan."""
-    # SQLite: the one write lock before any read; PostgreSQL: the code's lock once known.
+    # SQLite: the one write lock before any read; PostgreSQL: the code's lock before the
+    # scan row is read, so two posts for one scan see each other (the second changes nothing).
     begin_scan_writes(session, [])
+    identity = session.exec(
+        select(Scan.gtin, Scan.serial).where(Scan.scan_id == scan_id[:36])
+    ).first()
+    if identity is not None:
+        begin_scan_writes(session, [(identity[0], identity[1])])
     row = locate_scan(
         session, scan_id, device_id=device_id, lat=lat, lon=lon, accuracy_m=accuracy_m,
         window=window, now=now,
@@ -104,7 +110,6 @@ def rejudge_with_location(
         unchanged = _unchanged(stored)
         session.rollback()
         return unchanged
-    begin_scan_writes(session, [(row.gtin, row.serial)])
     # The location and the new verdict are one update of the row, so one log entry.
     with session.no_autoflush:
         result = _rejudge(session, verifier, row, now=now)
