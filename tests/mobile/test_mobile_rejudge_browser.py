@@ -4,6 +4,8 @@ that shares a location in Sydney ten minutes later sees its page turn to "Check 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.mobile.conftest import LiveServer, signed_uri
@@ -23,7 +25,11 @@ PARIS = {"lat": 48.8566, "lon": 2.3522, "accuracy_m": 20}
     ids=["sydney", "versailles"],
 )
 def test_sharing_a_location_shows_the_new_verdict(
-    browser: object, live_server: LiveServer, where: dict[str, float], heading: str
+    browser: object,
+    live_server: LiveServer,
+    artifacts_dir: Path,
+    where: dict[str, float],
+    heading: str,
 ) -> None:
     env = live_server.env
     serial = "JS" + str(int(where["latitude"]) + 100)
@@ -49,5 +55,8 @@ def test_sharing_a_location_shows_the_new_verdict(
         )
         assert page.locator("#verdict h1").inner_text() == heading
         assert page.locator("#verdict").get_attribute("data-banner") == expected
+        shots = artifacts_dir / "screenshots"
+        shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots / f"page-after-location-{expected}.png"), full_page=True)
     finally:
         context.close()
