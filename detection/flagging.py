@@ -22,11 +22,11 @@ Who may make that happen matters more than how strong the finding is:
   way to a consumer, which is where these scans are made.
 - Anonymous evidence alone flags only when it comes from independent sources
   (:func:`independent_sources`): at least three distinct networks, one source
-  each however many views or addresses it sends, within a day, and two of them
-  in places (their countries, or shared points) that no one could travel
-  between in the time between their views. A griefer then needs machines on
-  three networks, two of them in far-apart countries, within a day: no longer
-  one laptop, one address or one network.
+  each however many views or addresses it sends, within a day, in places (their
+  countries, or shared points) that no one could travel between in the time
+  between their views, with no single source that every impossible pair rests
+  on. A griefer then needs machines on networks in three far-apart places within
+  a day: no longer one laptop, one address, one network or one VPN exit.
 - Findings that are about the code's own record (decommissioned, recalled,
   expired, not registered) are not evidence of a copy and never flag.
 """

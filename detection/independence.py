@@ -2,8 +2,9 @@
 
 Anonymous evidence alone says "two items" only when it comes from independent
 sources: at least three distinct networks, one source each however many views or
-addresses it sends, within a day, two of them in places (their countries, or shared
-points) that no one could travel between in the time between their views. Only page
+addresses it sends, within a day, with places (their countries, or shared points)
+that no one could travel between in the time between their views, and no single
+source that every such impossible pair rests on (it alone could be misplaced). Only page
 views the service placed itself count (device id ``net:<network>/<browser>``): their
 network and country come from the client address, not from the request.
 
@@ -58,9 +59,10 @@ def independent_sources(
     Each network is one source, its first view in the window, so one address or one
     network never counts twice. The sources must span at least
     ``INDEPENDENT_NETWORKS_TO_FLAG`` networks within ``INDEPENDENCE_WINDOW`` of the judged
-    view, and two of them, on different networks, must be impossible to reach from one
-    another in the time between them (least distance between their countries or points,
-    the travel rule's speed). Returns the sources' scan ids, the judged scan first.
+    view, and some pairs of them must be impossible to reach from one another in the time
+    between them (least distance between their countries or points, the travel rule's
+    speed), without any one source in every such pair: three far-apart places, or two
+    places with two networks each. Returns the sources' scan ids, the judged one first.
     """
     if _network(scan) is None:
         return None
@@ -77,6 +79,17 @@ def independent_sources(
     if len(first) < INDEPENDENT_NETWORKS_TO_FLAG:
         return None
     sources = sorted(first.values(), key=lambda s: (s.effective_at, s.scan_id))
-    if not any(_apart(a, b, settings) for i, a in enumerate(sources) for b in sources[i + 1 :]):
-        return None
-    return (scan.scan_id, *(s.scan_id for s in sources if s.scan_id != scan.scan_id))
+    # No single source may decide: if one network is in every impossible pair, it alone
+    # may be misplaced (a VPN exit, a corporate proxy, a rented server abroad).
+    deciding: set[str] | None = None
+    for i, a in enumerate(sources):
+        for b in sources[i + 1 :]:
+            if _apart(a, b, settings):
+                pair = {a.scan_id, b.scan_id}
+                deciding = pair if deciding is None else deciding & pair
+                if not deciding:
+                    return (
+                        scan.scan_id,
+                        *(s.scan_id for s in sources if s.scan_id != scan.scan_id),
+                    )
+    return None

@@ -35,6 +35,17 @@ def test_three_networks_on_two_far_continents_flag(settings: DetectionSettings) 
     assert sources == ("c", "a", "b")
 
 
+def test_one_far_source_never_decides(settings: DetectionSettings) -> None:
+    # Three networks, but only one far away: it alone may be a VPN exit or a rented server.
+    history = [view("a", 0, "FR", "n1"), view("b", 1, "FR", "n2")]
+    assert independent_sources(history, view("c", 2, "AU", "n3"), settings) is None
+    # Two networks on each side: no one source decides.
+    history = [*history, view("c", 2, "AU", "n3")]
+    assert independent_sources(history, view("d", 3, "AU", "n4"), settings) == (
+        "d", "a", "b", "c",
+    )  # fmt: skip
+
+
 def test_two_networks_are_not_enough(settings: DetectionSettings) -> None:
     history = [view("a", 0, "FR", "n1")]
     assert independent_sources(history, view("b", 1, "AU", "n2"), settings) is None
