@@ -19,6 +19,7 @@ import detection
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unavailable
 from authn.scan import parse_scan
 from console.journey import Journey, build_journey
+from detection import DetectionSettings
 from keys.trust import TrustList
 from verifier import inspections
 from verifier.accounts import Caller, Role
@@ -33,6 +34,7 @@ from verifier.db.models import (
     ProductThreshold,
     Scan,
 )
+from verifier.geography import country_places
 from verifier.inspections import InspectionIn, InspectionOut, InspectionOutcome
 from verifier.products import products_for
 from verifier.registry import require_reader
@@ -148,7 +150,9 @@ def code_page(
         raise NotFound("no such code: never registered and never scanned")
     scans = sorted(newest, key=lambda s: (s.scanned_at, s.scan_id))
     seen = [s for s in (detection_scan(row) for row in scans if row.verdict != "pending") if s]
-    journey = build_journey(detection_record(session, gtin, serial, record), seen)
+    # The same country data as the live verdicts, so page views judged by country replay too.
+    settings = DetectionSettings(countries=country_places())
+    journey = build_journey(detection_record(session, gtin, serial, record), seen, settings)
     alerts = list(
         session.exec(
             select(Alert)

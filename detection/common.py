@@ -55,6 +55,26 @@ def widened_distance_km(a: Scan, b: Scan, settings: DetectionSettings) -> float:
     return max(0.0, distance_km(a, b) - accuracy_km(a, settings) - accuracy_km(b, settings))
 
 
+def least_distance_km(a: Scan, b: Scan, settings: DetectionSettings) -> float | None:
+    """The least distance the two scans can be apart, or None when it cannot be bounded.
+
+    Points widen by their stated accuracy; a scan placed only by its country (a page
+    view) is anywhere in that country, so the bound is the least distance between the
+    country and the other scan's point or country (detection.countries)."""
+    if a.located and b.located:
+        return widened_distance_km(a, b, settings)
+    countries = settings.countries
+    if countries is None:
+        return None
+    if a.located or b.located:
+        point, other = (a, b) if a.located else (b, a)
+        assert point.lat is not None
+        assert point.lon is not None
+        reach = countries.to_point(other.country, point.lat, point.lon)
+        return None if reach is None else max(0.0, reach - accuracy_km(point, settings))
+    return countries.between(a.country, b.country)
+
+
 def same_site(a: Scan, b: Scan, settings: DetectionSettings) -> bool:
     """Whether two located scans may have been made at one site (within ``session_radius_km``)."""
     return widened_distance_km(a, b, settings) <= settings.session_radius_km

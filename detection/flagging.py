@@ -9,8 +9,10 @@ Who may make that happen matters more than how strong the finding is:
 - A flag is sticky and every consumer sees it, so it must not be something one
   anonymous client can cause. An anonymous caller chooses its own location,
   country and device id in the request; two such scans "on two continents" can
-  come from one laptop. So anonymous scans alone never flag a code, however
-  many: a single griefer could otherwise brand any genuine product.
+  come from one laptop. So anonymous scans alone never flag a code by their
+  claims, however many: a single griefer could otherwise brand any genuine
+  product. What the service itself saw (the network and country of a page
+  view's address) counts only under the independence rule below.
 - Officers, trade partners, brands and registry admins scan with accounts the
   registry issued and can revoke; a scan they record is accountable. A critical
   clone finding flags the code when its evidence, the scan being judged and the
@@ -18,6 +20,13 @@ Who may make that happen matters more than how strong the finding is:
   identified parties have each seen an item carrying the code, and a mistake
   has a name. A real clone passes through a border post or a pharmacy on its
   way to a consumer, which is where these scans are made.
+- Anonymous evidence alone flags only when it comes from independent sources
+  (:func:`independent_sources`): at least three distinct networks, one source
+  each however many views or addresses it sends, within a day, in places (their
+  countries, or shared points) that no one could travel between in the time
+  between their views, with no single source that every impossible pair rests
+  on. A griefer then needs machines on networks in three far-apart places within
+  a day: no longer one laptop, one address, one network or one VPN exit.
 - Findings that are about the code's own record (decommissioned, recalled,
   expired, not registered) are not evidence of a copy and never flag.
 """
@@ -28,6 +37,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from detection import reasons
+from detection.independence import (
+    INDEPENDENCE_WINDOW,
+    INDEPENDENT_NETWORKS_TO_FLAG,
+    independent_sources,
+)
 from detection.model import TRUSTED_ROLES, Finding
 
 # The findings that say two physical items carry the code.
@@ -42,6 +56,8 @@ CLONE_REASONS: frozenset[str] = frozenset(
     }
 )
 ACCOUNTABLE_SCANS_TO_FLAG = 2
+# The reason a flag by the independence rule names, after the clone findings behind it.
+INDEPENDENT_SOURCES = "INDEPENDENT_SOURCES"
 # The finding every answer about a flagged code carries (the service's and the offline one).
 CODE_FLAGGED = "CODE_FLAGGED"
 
@@ -57,6 +73,13 @@ class FlagEvidence:
 def is_clone_finding(finding: Finding) -> bool:
     """A critical finding that says two physical items carry the code."""
     return finding.severity == "critical" and finding.reason in CLONE_REASONS
+
+
+__all__ = [
+    "INDEPENDENCE_WINDOW",
+    "INDEPENDENT_NETWORKS_TO_FLAG",
+    "independent_sources",
+]
 
 
 def flag_evidence(
@@ -90,3 +113,8 @@ def flag_evidence(
     if not chosen:
         return None
     return FlagEvidence(reasons=tuple(chosen), scan_ids=tuple(accountable))
+
+
+def is_clone_sign(finding: Finding) -> bool:
+    """A clone finding of any alerting severity: what may start the independence rule."""
+    return finding.severity in ("critical", "warning") and finding.reason in CLONE_REASONS

@@ -11,10 +11,13 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from authn.errors import InvalidInput
 from authn.gs1 import check_yymmdd
+
+if TYPE_CHECKING:
+    from detection.countries import CountryPlaces
 
 Role = Literal["consumer", "trade", "officer", "brand", "admin"]
 CodeStatus = Literal[
@@ -207,6 +210,10 @@ class DetectionSettings:
     anonymous_weight: float = 0.7
     # The risk score from which the verdict is "suspect".
     suspect_score: float = 0.6
+    # Where countries' people live, for scans placed only by country (page views): the
+    # travel rules use the least distance between two countries. None: such scans are
+    # never compared (docs/detection.md, "Page views by country").
+    countries: CountryPlaces | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in (

@@ -1,10 +1,16 @@
 """Rules about where and when the code was scanned: impossible travel, concurrent scans.
 
-Both compare the new scan with every earlier located scan (not only the
+Both compare the new scan with every earlier placed scan (not only the
 latest one: a clone scanned between two genuine scans must still be caught),
-so each is linear in the history. Only scans with coordinates take part:
-a country alone says too little (neighbours meet at border posts, and a
-country-centroid table big enough to be fair is a data set of its own).
+so each is linear in the history. A scan is placed by its coordinates, or,
+when the service passes country data (``settings.countries``), by its country
+alone: then the distance is the least one between the two countries (or the
+country and the other scan's point), so travel is impossible only if even the
+nearest points are too far apart; border neighbours are 0 km apart and never
+count, and a country without data is never compared. A leg between two anonymous
+scans with a country-only end counts only under the independence rule
+(:mod:`detection.independence`): one far-away view must not make the next
+consumer's page say "Check advised".
 Two scans by one device are never compared: a device is in one place at a
 time, so its own jumps are location errors, not copies.
 """
@@ -20,12 +26,13 @@ from detection import reasons
 from detection.common import (
     duration,
     earlier_scans,
+    least_distance_km,
     place,
     same_device,
     when,
     who,
-    widened_distance_km,
 )
+from detection.independence import independent_sources
 from detection.model import (
     TRUSTED_ROLES,
     CodeRecord,
@@ -45,22 +52,43 @@ class _Leg:
     distance_km: float  # widened: the least the two scans can be apart
     interval: dt.timedelta  # without the clock-skew allowance
     speed_kmh: float  # with the allowance
+    by_country: bool  # an end placed by its country only (a page view)
+
+
+def _placed(scan: Scan, settings: DetectionSettings) -> bool:
+    return scan.located or (
+        settings.countries is not None and settings.countries.knows(scan.country)
+    )
 
 
 def _legs(history: Sequence[Scan], scan: Scan, settings: DetectionSettings) -> list[_Leg]:
-    """Every earlier located scan paired with the new one, as a leg of a journey."""
-    if not scan.located:
+    """Every earlier placed scan paired with the new one, as a leg of a journey."""
+    if not _placed(scan, settings):
         return []
     legs: list[_Leg] = []
     for earlier in earlier_scans(history, scan):
-        if not earlier.located or same_device(earlier, scan):
+        if not _placed(earlier, settings) or same_device(earlier, scan):
             continue
-        distance = widened_distance_km(scan, earlier, settings)
+        least = least_distance_km(scan, earlier, settings)
+        if least is None:
+            continue
+        distance = least
         interval = abs(scan.effective_at - earlier.effective_at)
         hours = (interval + settings.clock_skew).total_seconds() / 3600
         speed = distance / hours if hours > 0 else math.inf
-        legs.append(_Leg(earlier, distance, interval, speed))
+        by_country = not (scan.located and earlier.located)
+        legs.append(_Leg(earlier, distance, interval, speed, by_country))
+    if any(_anonymous_by_country(scan, leg) for leg in legs) and (
+        independent_sources(history, scan, settings) is None
+    ):
+        # Two anonymous views placed by their networks' countries are one griefer's VPN
+        # as easily as two items: such a leg counts only under the independence rule.
+        legs = [leg for leg in legs if not _anonymous_by_country(scan, leg)]
     return legs
+
+
+def _anonymous_by_country(scan: Scan, leg: _Leg) -> bool:
+    return leg.by_country and not ({scan.role, leg.earlier.role} & TRUSTED_ROLES)
 
 
 def _evidence(

@@ -1,4 +1,4 @@
-"""A browser's own recent scan, read back: for the location shared later, the report, and
+"""A browser's own recent scan, read back: for the report, its receipt, and
 drawing the same answer again in another language.
 
 A consumer's browser is known only by its session cookie (``st_session``, HttpOnly); the

@@ -211,6 +211,20 @@ def _location_block(page: Page, scan_id: str | None) -> str:
     )
 
 
+def suspect_banner(page: Page) -> dict[str, str]:
+    """The "Check advised" banner in the page's language, as plain text for page.js, which
+    shows it when a shared location made the scan suspect (the page is not fetched again:
+    that would record another scan)."""
+    banner = BANNERS["suspect"]
+    return {
+        "state": banner.state,
+        "heading": page.t(banner.heading),
+        "reason": page.t(REASONS["CHECK_ADVISED"]),
+        "next": page.t(banner.next_step),
+        "icon": banner.icon,
+    }
+
+
 def verdict_page(page: Page, answer: VerifyOut, contact: BrandContact | None) -> str:
     """The whole page a consumer sees after scanning a label."""
     name = answer.product.label()

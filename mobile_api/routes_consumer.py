@@ -7,13 +7,14 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from authn.errors import NotFound
 from mobile_api.own_scan import own_recent_scan
 from mobile_api.page_view import brand_contact
-from mobile_api.pages import error_page, report_sent_page
+from mobile_api.pages import error_page, report_sent_page, suspect_banner
 from mobile_api.settings import MobileSettings
 from mobile_api.web import (
     MobileSettingsDep,
@@ -24,9 +25,9 @@ from mobile_api.web import (
 )
 from verifier.alert_raising import REPORT_KIND, ConsumerReport, record_consumer_report
 from verifier.api.deps import ServicesDep, SessionDep
-from verifier.api.schemas import Location
+from verifier.api.schemas import Location, ReasonOut, VerdictName
 from verifier.db.models import Alert, Scan
-from verifier.statuses import set_scan_location
+from verifier.verification.rejudge import rejudge_with_location
 
 LINKSET_JSON = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"
@@ -36,9 +37,28 @@ MAX_REPORT_FIELD = 1000
 api_router = APIRouter(tags=["mobile"])
 
 
+class BannerOut(BaseModel):
+    state: str
+    heading: str
+    reason: str
+    next: str
+    icon: str = Field(description="SVG path data of the banner's icon (24x24).")
+
+
+class LocationAddedOut(BaseModel):
+    """The scan's verdict once the shared location was added and the scan judged again."""
+
+    scan_id: str
+    verdict: VerdictName
+    changed: bool = Field(description="Whether the shared location raised the verdict.")
+    reason: ReasonOut = Field(description="The generic reason a consumer is told.")
+    banner: BannerOut | None = Field(
+        default=None, description="The page's new banner (in ?lang=), when it became suspect."
+    )
+
+
 @api_router.post(
     "/v1/scans/{scan_id}/location",
-    status_code=204,
     summary="Add the (coarsened) location to the scan this browser just recorded",
     responses={404: {"description": "No such recent scan of this browser session."}},
 )
@@ -49,14 +69,18 @@ def add_location(
     services: ServicesDep,
     session: SessionDep,
     mobile: MobileSettingsDep,
-) -> Response:
+) -> JSONResponse:
     """Only the browser session that viewed the page (its cookie), only once, only within
-    ``location_window_minutes``; kept at about 10 km (0.1°) as for any anonymous scan."""
+    ``location_window_minutes``; kept at about 10 km (0.1°) as for any anonymous scan.
+
+    The scan is judged again with the location (docs/detection.md, "A location shared
+    later"): the answer is its verdict now, which can only have become worse."""
     cookie = session_cookie(request)
     if cookie is None:
         raise NotFound("no such scan of this browser session")
-    set_scan_location(
+    result = rejudge_with_location(
         session,
+        services.verifier,
         scan_id,
         device_id=device_id_of(cookie),
         lat=body.lat,
@@ -65,7 +89,15 @@ def add_location(
         window=timedelta(minutes=mobile.location_window_minutes),
         now=services.clock(),
     )
-    return Response(status_code=204)
+    out = LocationAddedOut(
+        scan_id=result.scan_id, verdict=result.verdict, changed=result.changed,
+        reason=ReasonOut(code=result.consumer_code, message=result.consumer_message),
+        banner=(
+            BannerOut(**suspect_banner(page_of(request)))
+            if result.changed and result.verdict == "suspect" else None
+        ),
+    )  # fmt: skip
+    return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 @api_router.post(

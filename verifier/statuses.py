@@ -268,8 +268,32 @@ def set_scan_location(
     before ``now`` (otherwise ``NotFound``: no oracle about other scans). Returns
     False when the scan already had a location (nothing changes). The location is
     kept at 0.1 degree (about 10 km) with an accuracy of at least 10 km, as for any
-    anonymous scan. The verdict already given is not re-judged.
+    anonymous scan. This alone does not re-judge the scan; the consumer route uses
+    :func:`verifier.verification.rejudge.rejudge_with_location`, which does.
     """
+    scan = locate_scan(
+        session, scan_id, device_id=device_id, lat=lat, lon=lon, accuracy_m=accuracy_m,
+        window=window, now=now,
+    )  # fmt: skip
+    if scan is None:
+        return False
+    session.commit()
+    return True
+
+
+def locate_scan(
+    session: Session,
+    scan_id: str,
+    *,
+    device_id: str,
+    lat: float,
+    lon: float,
+    accuracy_m: float | None,
+    window: timedelta,
+    now: datetime,
+) -> Scan | None:
+    """:func:`set_scan_location` without the commit: the scan row with its new (coarsened)
+    location, or None when it already had one. Raises as that function does."""
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise InvalidInput("lat must be within ±90 and lon within ±180")
     scan = session.exec(select(Scan).where(Scan.scan_id == scan_id[:36])).first()
@@ -282,8 +306,7 @@ def set_scan_location(
     ):
         raise NotFound("no such scan of this browser session")
     if scan.lat is not None:
-        return False
+        return None
     scan.lat, scan.lon, scan.accuracy_m = coarse_position(lat, lon, accuracy_m)
     session.add(scan)
-    session.commit()
-    return True
+    return scan

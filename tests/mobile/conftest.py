@@ -308,7 +308,14 @@ class LiveServer:
 @pytest.fixture
 def live_server(sqlite_database: str, world: World, clock: Clock) -> Iterator[LiveServer]:
     """The app under a real uvicorn on 127.0.0.1 (a thread), with accounts created."""
-    app = make_app(sqlite_database, world, clock)
+    yield from live_server_with(sqlite_database, world, clock)
+
+
+def live_server_with(
+    database_url: str, world: World, clock: Clock, **overrides: Any
+) -> Iterator[LiveServer]:
+    """:func:`live_server` with service settings of a test's own (a trusted proxy list)."""
+    app = make_app(database_url, world, clock, **overrides)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

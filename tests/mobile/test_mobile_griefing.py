@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from detection.model import DetectionSettings
 from tests.mobile.conftest import Clock, Env, World, env_with
 from tests.mobile.test_mobile_page import HTML, path_of
+from verifier.db.models import CodeRecord
 
 # Ten times the device threshold, as the griefing test asks.
 N = 10 * DetectionSettings().max_distinct_devices
@@ -74,3 +76,36 @@ def test_with_the_limiter_on_a_flood_from_one_address_is_refused_and_changes_not
         assert codes.count(429) == 9 * limit
         consumer = phone(env, FAR_NETWORKS[0])
         assert verdict_of(consumer.get(path, headers=HTML).text) == "authentic"
+
+
+def flagged(env: Env, serial: str) -> bool:
+    with env.session() as session:
+        record = session.exec(select(CodeRecord).where(CodeRecord.serial == serial)).one()
+        return record.flagged_at is not None
+
+
+def test_a_flood_and_one_far_view_neither_flag_nor_alarm_the_next_consumer(any_env: Env) -> None:
+    # The independence rule on both databases: one network's flood plus one view from the
+    # other side of the world are two sources, not three; the next consumer sees it genuine.
+    env = any_env
+    env.register(["IND1"])
+    path = path_of(env.sign("IND1"))
+    for i in range(20):
+        assert phone(env, "81.2.69.160", 41000 + i).get(path, headers=HTML).status_code == 200
+    far = phone(env, "139.130.4.5").get(path, headers=HTML).text  # Australia
+    assert verdict_of(far) == "authentic"
+    assert not flagged(env, "IND1")
+
+
+def test_three_networks_two_continents_apart_flag_the_code(any_env: Env) -> None:
+    env = any_env
+    env.register(["IND2"])
+    path = path_of(env.sign("IND2"))
+    seen = []
+    for ip in ("90.0.0.1", "8.8.8.8", "139.130.4.5"):  # France, the US, Australia
+        seen.append(verdict_of(phone(env, ip).get(path, headers=HTML).text))
+        env.clock.advance(seconds=20)
+    assert seen == ["authentic", "authentic", "advised"]
+    assert flagged(env, "IND2")
+    # Flagged: the next consumer anywhere is told.
+    assert verdict_of(phone(env, "212.27.48.10").get(path, headers=HTML).text) == "advised"

@@ -186,7 +186,10 @@ def test_location_refines_the_scan_coarsely_and_only_for_its_browser(env: Env) -
     )
     stranger = other_browser.post(f"/v1/scans/{scan_id}/location", json=body)
     assert stranger.status_code == 404
-    assert env.client.post(f"/v1/scans/{scan_id}/location", json=body).status_code == 204
+    added = env.client.post(f"/v1/scans/{scan_id}/location", json=body)
+    assert added.status_code == 200
+    assert added.json()["verdict"] == "authentic"
+    assert added.json()["changed"] is False
     env.client.post(f"/v1/scans/{scan_id}/location", json={"lat": 1.0, "lon": 1.0})
     (scan,) = scans(env)
     assert (scan.lat, scan.lon) == (48.9, 2.3)  # coarse, and not overwritten

@@ -47,7 +47,10 @@ NOT_BRAND_DATA: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "counters by route and verdict; scraper only",
     ("GET", "/scan"): "the scanner page; with shown=, the browser's own anonymous scan only",
     ("GET", "/.well-known/gs1resolver"): "the resolver description document, static",
-    ("POST", "/v1/scans/{scan_id}/location"): "204 without a body; the browser's own scan only",
+    (
+        "POST",
+        "/v1/scans/{scan_id}/location",
+    ): "its re-judged verdict; own scan only",
     ("POST", "/report"): "writes an alert for the brand; answers a redirect to its receipt",
     ("GET", "/report"): "the receipt: the browser's own reported scan only (brand contact)",
     ("GET", "/static"): "static files",

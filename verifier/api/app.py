@@ -14,6 +14,7 @@ from typing import TypedDict
 from fastapi import FastAPI
 from sqlmodel import Session
 
+from detection import DetectionSettings
 from keys.filestore import load_public_key
 from verifier.api import problems
 from verifier.api.deps import Services
@@ -33,6 +34,7 @@ from verifier.api.routes_registry import router as registry_router
 from verifier.api.routes_service import router as service_router
 from verifier.api.routes_verify import router as verify_router
 from verifier.db.engine import make_engine
+from verifier.geography import country_places
 from verifier.log_service import LogService, load_log_signer
 from verifier.outbox import OutboxWorker
 from verifier.settings import Clock, Settings, utc_now
@@ -86,6 +88,8 @@ def create_app(
         clock=clock,
         history_limit=settings.history_limit,
         history_days=settings.history_days,
+        # Country data for page views' travel and concurrency, built once per process.
+        detection=DetectionSettings(countries=country_places()),
     )
     services = Services(
         settings=settings,

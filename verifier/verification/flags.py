@@ -10,22 +10,29 @@ an admin resolve it, with an audit event (which the transparency log records).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Table, and_, bindparam, update
 from sqlmodel import Session
 
 from authn.errors import Conflict
-from detection import Finding
-from detection.flagging import CODE_FLAGGED
+from detection import DetectionSettings, Finding
+from detection.flagging import (
+    CODE_FLAGGED,
+    INDEPENDENT_SOURCES,
+    flag_evidence,
+    independent_sources,
+    is_clone_sign,
+)
 from keys.trust import TrustList
 from verifier.accounts import Caller
 from verifier.api.schemas import FlagOut, FlagResolutionOut
 from verifier.db.models import AuditEvent, CodeRecord
 from verifier.registry import account_id_of, gtin14, require_reader
 from verifier.statuses import load_code_for_update
-from verifier.verification.rules import CodeFacts, stored_reasons
+from verifier.verification.detect import ROLES, detection_scan
+from verifier.verification.rules import CodeFacts, ScanFacts, stored_reasons
 
 FLAGGED = "code.flagged"
 FLAG_RESOLVED = "code.flag_resolved"
@@ -49,13 +56,46 @@ def flag_finding(
         why = list(reasons)
     else:
         return []
+    who = (
+        "consumers on independent networks too far apart to be one item"
+        if INDEPENDENT_SOURCES in why
+        else "accountable parties"
+    )
     message = (
         f"Flagged as cloned since {since} ({', '.join(why) or 'clone findings'}): two items "
-        "carrying this code were scanned by accountable parties. Hold the goods and contact "
+        f"carrying this code were scanned by {who}. Hold the goods and contact "
         "the right holder; the brand or an officer resolves the flag."
     )
     related = (scan_id,) if scan_id else ()
     return [Finding(CODE_FLAGGED, "critical", message, FLAG_WEIGHT, related)]
+
+
+def scan_flag(
+    findings: Sequence[Finding],
+    scan: ScanFacts,
+    recent: Sequence[ScanFacts],
+    settings: DetectionSettings,
+) -> tuple[str, tuple[str, ...]] | None:
+    """(scan_id, reasons) when this recorded scan's findings flag its code, else None:
+    two accountable scans behind a critical clone finding, or, for a clone sign from
+    anonymous page views, the independence rule (detection.flagging)."""
+    assert scan.scan_id is not None
+    if not any(is_clone_sign(f) for f in findings):
+        return None  # the common case: no roles map to build for every scan
+    evidence = flag_evidence(
+        findings,
+        scan_id=scan.scan_id,
+        scan_role=ROLES.get(scan.role, "consumer"),
+        history_roles={s.scan_id: ROLES.get(s.role, "consumer") for s in recent if s.scan_id},
+    )
+    if evidence is not None:
+        return scan.scan_id, evidence.reasons
+    history = [detection_scan(s, scan_id=s.scan_id) for s in recent if s.scan_id]
+    sources = independent_sources(history, detection_scan(scan, scan_id=scan.scan_id), settings)
+    if sources is None:
+        return None
+    signs = tuple(dict.fromkeys(f.reason for f in findings if is_clone_sign(f)))
+    return scan.scan_id, (*signs, INDEPENDENT_SOURCES)
 
 
 def flag_state(

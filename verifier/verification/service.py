@@ -35,7 +35,6 @@ from authn.element_string import format_bracketed
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
 from detection import DetectionSettings, Finding
-from detection.flagging import flag_evidence, is_clone_finding
 from epcis.identifiers import unit_uri
 from epcis.store import findings_for_scan
 from keys.trust import TrustDecision, TrustList
@@ -48,13 +47,12 @@ from verifier.registry import caller_owns
 from verifier.settings import Clock
 from verifier.trust import TrustStore
 from verifier.verification.detect import (
-    ROLES,
     Outcome,
     genuine_outcome,
     trust_finding,
     untrusted_outcome,
 )
-from verifier.verification.flags import flag_codes, flag_finding, flag_state
+from verifier.verification.flags import flag_codes, flag_finding, flag_state, scan_flag
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import ScanFacts, effective_status_of
 from verifier.verification.state import (
@@ -339,22 +337,14 @@ class Verifier:
             self._add_alerts(batch, job, decision, outcome, state, trust_list)
         return answer
 
-    @staticmethod
     def _maybe_flag(
-        batch: _Batch, job: ScanJob, outcome: Outcome, recent: Sequence[ScanFacts]
+        self, batch: _Batch, job: ScanJob, outcome: Outcome, recent: Sequence[ScanFacts]
     ) -> None:
         """Flag the code when this recorded scan's findings show two items (detection.flagging)."""
         assert job.scan.scan_id is not None
-        if not any(is_clone_finding(f) for f in outcome.findings):
-            return  # the common case: no roles map to build for every scan
-        evidence = flag_evidence(
-            outcome.findings,
-            scan_id=job.scan.scan_id,
-            scan_role=ROLES.get(job.scan.role, "consumer"),
-            history_roles={s.scan_id: ROLES.get(s.role, "consumer") for s in recent if s.scan_id},
-        )
-        if evidence is not None:
-            batch.flags[job.code.identity()] = (job.scan.scan_id, evidence.reasons)
+        flag = scan_flag(outcome.findings, job.scan, recent, self.detection)
+        if flag is not None:
+            batch.flags[job.code.identity()] = flag
 
     @staticmethod
     def _add_to_batch(
