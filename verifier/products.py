@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unauthenticated
+from epcis.documents import product_attributes
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.api.schemas import Country, Strict
@@ -277,3 +278,26 @@ def products_for(session: Session, gtins: Iterable[str]) -> dict[str, Product]:
     if not wanted:
         return {}
     return {r.gtin: r for r in session.exec(select(Product).where(col(Product.gtin).in_(wanted)))}
+
+
+def epcis_classes(
+    session: Session, trust: TrustList, gtins: Iterable[str], *, brand_id: str | None
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """EPCIS EPCClass master data of ``gtins``: a brand's own products only (``brand_id``),
+    every brand's for officers and admins (None)."""
+    rows = list(products_for(session, gtins).values())
+    if brand_id is not None:
+        # The row's brand and the current trust list must both say it is this brand's.
+        rows = [r for r in rows if r.brand_id == brand_id and _owned_by(trust, r.gtin, brand_id)]
+    return {
+        r.gtin: product_attributes(
+            name=r.product_name, brand_name=r.brand_name, description=r.description,
+            strength=r.strength, net_content=r.net_content, image=r.image_url,
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+def _owned_by(trust: TrustList, gtin: str, brand_id: str) -> bool:
+    brand = trust.brand_owning(gtin)
+    return brand is not None and brand.id == brand_id
