@@ -30,6 +30,7 @@ from verifier.accounts import Caller, Role
 from verifier.api.schemas import Country, Strict
 from verifier.db.models import AuditEvent, Product
 from verifier.producer import ItemError, error_status
+from verifier.product_images import image_urls_for
 from verifier.registry import account_id_of, caller_owns, gtin14, require_reader, require_writer
 from verifier.text import Line, Text
 
@@ -281,18 +282,23 @@ def products_for(session: Session, gtins: Iterable[str]) -> dict[str, Product]:
 
 
 def epcis_classes(
-    session: Session, trust: TrustList, gtins: Iterable[str], *, brand_id: str | None
-) -> dict[str, tuple[tuple[str, str], ...]]:
+    session: Session, trust: TrustList, gtins: Iterable[str], *, brand_id: str | None,
+    base_url: str,
+) -> dict[str, tuple[tuple[str, str], ...]]:  # fmt: skip
     """EPCIS EPCClass master data of ``gtins``: a brand's own products only (``brand_id``),
-    every brand's for officers and admins (None)."""
+    every brand's for officers and admins (None). An uploaded image is named by its
+    absolute URL on ``base_url``, this service."""
+    gtins = set(gtins)
     rows = list(products_for(session, gtins).values())
+    uploaded = image_urls_for(session, gtins)
     if brand_id is not None:
         # The row's brand and the current trust list must both say it is this brand's.
         rows = [r for r in rows if r.brand_id == brand_id and _owned_by(trust, r.gtin, brand_id)]
     return {
         r.gtin: product_attributes(
             name=r.product_name, brand_name=r.brand_name, description=r.description,
-            strength=r.strength, net_content=r.net_content, image=r.image_url,
+            strength=r.strength, net_content=r.net_content,
+            image=base_url.rstrip("/") + uploaded[r.gtin] if r.gtin in uploaded else r.image_url,
         )
         for r in rows
     }  # fmt: skip

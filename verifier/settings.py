@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     verify_body_limit: int = Field(default=64 * 1024, ge=1024)
     registration_body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)
     trust_list_body_limit: int = Field(default=4 * 1024 * 1024, ge=1024)
+    product_image_max_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest product image upload, in bytes."
+    )
+    product_image_max_pixels: int = Field(
+        default=16_000_000, ge=1, description="Largest product image upload, in pixels."
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://host:port/db: rate-limit counters shared by every worker and "

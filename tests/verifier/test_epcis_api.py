@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator
+from PIL import Image
 
 from epcis.documents import (
     aggregation_event,
@@ -193,6 +195,15 @@ def test_the_export_carries_the_brands_own_product_master_data(api: Any, shared_
             "https://gs1.org/voc/image": "https://acme.example/acmedol.png",
         }
     }
+    # An uploaded image is named by its absolute URL on this service.
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    uploaded = api.client.put(
+        f"/v1/products/{api.ACME_GTIN}/image", content=png.getvalue(), headers=api.auth("acme")
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    [attributes] = classes("acme").values()
+    assert attributes["https://gs1.org/voc/image"] == "http://testserver" + uploaded.json()["url"]
     theirs = classes("other")
     assert list(theirs) == [f"https://id.gs1.org/01/{api.OTHER_GTIN}"]
     assert "Acmedol" not in json.dumps(theirs)

@@ -41,8 +41,10 @@ Monotonic = Callable[[], float]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LIMITED_PATHS = frozenset({"/v1/verify", "/v1/verify-only", "/v1/decode", "/scan", "/report"})
 # A Digital Link opens with an Application Identifier (the resolver's route); the location a
-# page shares later; the public transparency log.
-LIMITED_PATTERN = re.compile(r"/\d{2,4}/.*|/v1/scans/[^/]+/location|/v1/log/.*")
+# page shares later; the public transparency log; uploaded product images.
+LIMITED_PATTERN = re.compile(
+    r"/\d{2,4}/.*|/v1/scans/[^/]+/location|/v1/log/.*|/v1/product-images/.*"
+)
 # "Bearer st_" and 43 base64url characters (verifier.accounts.new_token).
 TOKEN_SHAPE = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] +st_[A-Za-z0-9_-]{43} *")
 

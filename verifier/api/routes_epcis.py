@@ -230,7 +230,9 @@ def export(
     query = _query(caller, code, start, end, biz_step, cursor, limit, containers)
 
     def classes(gtins: frozenset[str]) -> dict[str, tuple[tuple[str, str], ...]]:
-        return products.epcis_classes(session, trust, gtins, brand_id=query.brand_id)
+        return products.epcis_classes(
+            session, trust, gtins, brand_id=query.brand_id, base_url=str(request.base_url)
+        )
 
     document, next_cursor = export_document(session, query, now=now, products=classes)
     return _paged(request, document, next_cursor)
