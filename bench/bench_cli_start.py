@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,19 +46,27 @@ def _drop_caches(root: Path) -> None:
             shutil.rmtree(cache, ignore_errors=True)
 
 
-def _once(root: Path, args: list[str], *, cached: bool) -> float:
+def _once(root: Path, args: list[str], *, cached: bool) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one whole process."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if not cached:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "sealtrace", *args], cwd=root, env=env, check=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
 
 
-def measure(trees: dict[str, Path], runs: int) -> list[tuple[str, str, str, list[float]]]:
+Result = tuple[str, str, str, list[float], list[float]]  # command, case, tree, walls, cpus
+
+
+def measure(trees: dict[str, Path], runs: int) -> list[Result]:
     results = []
     for case in ("cached", "no-cache"):
         cached = case == "cached"
@@ -67,11 +76,14 @@ def measure(trees: dict[str, Path], runs: int) -> list[tuple[str, str, str, list
                 for args in COMMANDS.values():
                     _once(root, args, cached=True)
         for command, args in COMMANDS.items():
-            times: dict[str, list[float]] = {name: [] for name in trees}
+            walls: dict[str, list[float]] = {name: [] for name in trees}
+            cpus: dict[str, list[float]] = {name: [] for name in trees}
             for _ in range(runs):
                 for name, root in trees.items():  # alternated: the same load for both
-                    times[name].append(_once(root, args, cached=cached))
-            results += [(command, case, name, t) for name, t in times.items()]
+                    wall, cpu = _once(root, args, cached=cached)
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+            results += [(command, case, name, walls[name], cpus[name]) for name in trees]
     return results
 
 
@@ -85,15 +97,17 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(trees, args.runs)
     load_after = os.getloadavg()
     medians = {}
-    for command, case, name, times in results:
-        medians[command, case, name] = statistics.median(times)
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"{command:12} {case:9} {name:7} median {statistics.median(times):.3f} s  ({runs})")
+    for command, case, name, walls, cpus in results:
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        medians[command, case, name] = (wall, cpu)
+        runs = ", ".join(f"{t:.2f}" for t in walls)
+        print(f"{command:12} {case:9} {name:7} wall {wall:.3f} s, cpu {cpu:.3f} s  ({runs})")
     if args.before is not None:
         for command in COMMANDS:
             for case in ("cached", "no-cache"):
-                ratio = medians[command, case, "before"] / medians[command, case, "after"]
-                print(f"{command:12} {case:9} before/after {ratio:.2f}x")
+                wb, cb = medians[command, case, "before"]
+                wa, ca = medians[command, case, "after"]
+                print(f"{command:12} {case:9} before/after wall {wb / wa:.2f}x, cpu {cb / ca:.2f}x")
     print(f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end")
 
 

@@ -8,6 +8,7 @@ imports `code_cmd` alone, not the issuer's key handling or the service); `--help
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -62,7 +63,13 @@ def for_arguments(argv: Sequence[str]) -> typer.Typer:
 
 
 def main() -> None:
-    for_arguments(sys.argv[1:])()
+    argv = sys.argv[1:]
+    if argv[:1] != ["serve"]:
+        # typer builds a pydantic TypeAdapter per parameter and pydantic then scans every
+        # installed package's entry points for plugins (about 30 ms); sealtrace uses none.
+        # The service keeps whatever plugins its operator installed.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    for_arguments(argv)()
 
 
 def __getattr__(name: str) -> typer.Typer:
