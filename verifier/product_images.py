@@ -160,7 +160,7 @@ def put_image(
     session: Session, caller: Caller, trust: TrustList, gtin: str, data: bytes, *,
     now: datetime, max_bytes: int, max_pixels: int,
 ) -> ImageOut:  # fmt: skip
-    """Store (or replace) the image of ``gtin``: owning brand and admins."""
+    """Store (or replace) the image of ``gtin``: owning brand and admins. Idempotent."""
     gtin = gtin14(gtin)
     require_writer(caller, trust, gtin)
     brand = trust.brand_owning(gtin)
@@ -169,6 +169,8 @@ def put_image(
     clean = clean_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
     digest = hashlib.sha256(clean.data).hexdigest()
     row = _row(session, gtin)
+    if row is not None and row.digest == digest and row.brand_id == brand.id:
+        return out(row)  # the same image again: nothing changes, nothing to audit
     before = row.digest if row is not None else None
     if row is None:
         row = ProductImage(
