@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         default=300,
         ge=0,
         description="Requests to anonymous routes (label URLs, decode, /scan, /report, verify, "
-        "log) per client IP per window; 0 turns the limit off.",
+        "log, product images) per client IP per window; 0 turns the limit off.",
     )
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
     rate_limit_key_prefix: str = Field(
