@@ -77,6 +77,9 @@ class ProductOut(ProductIn):
     gtin: str
     brand_id: str = Field(description="The brand owning the GTIN's prefix.")
     updated_at: datetime
+    uploadedImage: str | None = Field(
+        default=None, description="URL of the uploaded image (PUT /v1/products/{gtin}/image)."
+    )
 
 
 class ImportItemOut(BaseModel):
@@ -92,9 +95,9 @@ class ImportOut(BaseModel):
     results: list[ImportItemOut]
 
 
-def out(row: Product) -> ProductOut:
+def out(row: Product, image: str | None = None) -> ProductOut:
     return ProductOut(
-        gtin=row.gtin, brand_id=row.brand_id, updated_at=row.updated_at,
+        gtin=row.gtin, brand_id=row.brand_id, updated_at=row.updated_at, uploadedImage=image,
         productName=row.product_name, brandName=row.brand_name,
         productDescription=row.description, availableStrength=row.strength,
         netContent=row.net_content, image=row.image_url,
@@ -153,7 +156,7 @@ def put_product(
     row, _ = _store(session, caller, trust, gtin14(gtin), body, now)
     session.commit()
     session.refresh(row)
-    return out(row)
+    return out(row, image_urls_for(session, [gtin]).get(gtin))
 
 
 def get_product(session: Session, caller: Caller, trust: TrustList, gtin: str) -> ProductOut:
@@ -163,7 +166,7 @@ def get_product(session: Session, caller: Caller, trust: TrustList, gtin: str) -
     row = _row(session, gtin)
     if row is None:
         raise NotFound("no product data for this GTIN")
-    return out(row)
+    return out(row, image_urls_for(session, [gtin]).get(gtin))
 
 
 def delete_product(
@@ -196,9 +199,12 @@ def list_products(
     elif caller.role not in (Role.OFFICER, Role.ADMIN):
         raise PermissionDenied("products are for officers, admins and the owning brand")
     rows = session.exec(query).all()
+    images = image_urls_for(session, (r.gtin for r in rows))
     # A prefix moved to another brand since the row was written is no longer this brand's.
     return [
-        out(r) for r in rows if caller.role is not Role.BRAND or caller_owns(caller, trust, r.gtin)
+        out(r, images.get(r.gtin))
+        for r in rows
+        if caller.role is not Role.BRAND or caller_owns(caller, trust, r.gtin)
     ]
 
 

@@ -24,6 +24,7 @@ GtinArgument = Annotated[str, typer.Argument(help="GTIN (14 digits).")]
 FIELDS = (
     ("productName", "name"), ("brandName", "brand"), ("availableStrength", "strength"),
     ("netContent", "pack size"), ("productDescription", "description"), ("image", "image"),
+    ("uploadedImage", "uploaded image"),
 )  # fmt: skip
 
 
