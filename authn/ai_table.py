@@ -24,12 +24,13 @@ General Specifications' table of predefined-length prefixes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from authn.errors import GS1SyntaxError
-from authn.gs1_dictionary import ENTRIES, RELEASE
+from authn.gs1_dictionary import ENTRIES_JSON, RELEASE
 
 Charset = Literal["N", "X", "Y", "Z"]
 
@@ -95,29 +96,28 @@ class AISpec:
         return self.dl_qualifiers is not None
 
 
-def _spec(entry: tuple[object, ...]) -> AISpec:
+def _spec(entry: list[Any]) -> AISpec:
+    """One entry of the generated JSON (lists) as an :class:`AISpec` (tuples throughout)."""
     ai, predefined, dl_attribute, parts, requires, excludes, dl, title = entry
     components = tuple(
-        Component(cast(Charset, c), low, high, optional, linters)
-        for c, low, high, optional, linters in cast(
-            tuple[tuple[str, int, int, bool, tuple[str, ...]], ...], parts
-        )
+        Component(cast(Charset, c), low, high, optional, tuple(linters))
+        for c, low, high, optional, linters in parts
     )
     return AISpec(
-        ai=cast(str, ai),
-        title=cast(str, title),
+        ai=ai,
+        title=title,
         components=components,
-        predefined_length=cast(bool, predefined),
-        dl_attribute=cast(bool, dl_attribute),
-        dl_qualifiers=cast("tuple[tuple[str, ...], ...] | None", dl),
-        requires=cast("tuple[tuple[tuple[str, ...], ...], ...]", requires),
-        excludes=cast("tuple[str, ...]", excludes),
+        predefined_length=predefined,
+        dl_attribute=dl_attribute,
+        dl_qualifiers=None if dl is None else tuple(tuple(q) for q in dl),
+        requires=tuple(tuple(tuple(a) for a in rule) for rule in requires),
+        excludes=tuple(excludes),
         min_length=sum(c.min_length for c in components if not c.optional),
         max_length=sum(c.max_length for c in components),
     )
 
 
-AI_TABLE: Mapping[str, AISpec] = {spec.ai: spec for spec in map(_spec, ENTRIES)}
+AI_TABLE: Mapping[str, AISpec] = {spec.ai: spec for spec in map(_spec, json.loads(ENTRIES_JSON))}
 """Every AI of the dictionary (ranges expanded) -> its spec."""
 
 LINTERS = frozenset(

@@ -8,7 +8,8 @@ class to one HTTP answer in one function (``verifier.api.problems``)::
     ├── InvalidInput                 the caller's input is unusable; fix it and retry   -> 400/422
     │   ├── GS1SyntaxError           a GS1 element string, AI value or Digital Link
     │   │                            is malformed (says what and where)
-    │   └── PayloadTooLarge          an upload or body is over its limit               -> 413
+    │   ├── PayloadTooLarge          an upload or body is over its limit               -> 413
+    │   └── UnsupportedMediaType     an upload of a type this endpoint does not take    -> 415
     ├── VerificationFailed           a code did not verify (raised only by the
     │                                ``verify_*`` functions; ``check_*`` return a result)
     ├── KeyStoreError                a key cannot be generated, stored or loaded
@@ -61,6 +62,10 @@ class GS1SyntaxError(InvalidInput):
 
 class PayloadTooLarge(InvalidInput):
     """A body or upload exceeds its size limit."""
+
+
+class UnsupportedMediaType(InvalidInput):
+    """An upload whose bytes are not of a type the endpoint accepts (decided by content)."""
 
 
 class VerificationFailed(SealtraceError):

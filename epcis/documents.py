@@ -12,16 +12,31 @@ stores them with :func:`epcis.store.record_own_events`):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from authn.errors import InvalidInput
-from epcis.identifiers import unit_uri
+from authn.errors import GS1SyntaxError, InvalidInput
+from epcis.identifiers import CANONICAL_BASE, identify, is_uri, unit_uri
 from epcis.vocabulary import STATUS_EVENTS
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 LOCATION_VOCABULARY = "urn:epcglobal:epcis:vtype:BusinessLocation"
 COUNTRY_ATTRIBUTE = "urn:epcglobal:cbv:mda#countryCode"
+PRODUCT_VOCABULARY = "urn:epcglobal:epcis:vtype:EPCClass"
+# EPCClass attributes: CBV 2.0 names a product's master data with the GS1 Web Vocabulary's
+# terms, written here as full IRIs so that a reader needs no JSON-LD context to know them.
+# Strength has no Web Vocabulary term; CBV's own EPCClass attribute carries it.
+GS1_VOC = "https://gs1.org/voc/"
+PRODUCT_NAME = GS1_VOC + "productName"
+BRAND_NAME = GS1_VOC + "brandName"
+PRODUCT_DESCRIPTION = GS1_VOC + "productDescription"
+NET_CONTENT = GS1_VOC + "netContent"
+IMAGE = GS1_VOC + "image"
+STRENGTH = "urn:epcglobal:cbv:mda#strengthDescription"
+
+# Where an event names identifiers that may be products (EPC lists and quantity classes).
+_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 
 
 def _time(at: dt.datetime) -> tuple[str, str]:
@@ -177,14 +192,78 @@ def inspection_event(
     )
 
 
-def master_data(locations: Mapping[str, str]) -> dict[str, Any]:
-    """``epcisHeader`` with each location's country code, as EPCIS 2.0 master data."""
-    elements = [
-        {"id": location, "attributes": [{"id": COUNTRY_ATTRIBUTE, "attribute": country}]}
-        for location, country in sorted(locations.items())
-    ]
-    vocabulary = {"type": LOCATION_VOCABULARY, "vocabularyElementList": elements}
-    return {"epcisMasterData": {"vocabularyList": [vocabulary]}}
+def product_class_id(gtin: str) -> str:
+    """The EPCClass of a GTIN: its class-level Digital Link on GS1's canonical domain."""
+    return f"{CANONICAL_BASE}/01/{gtin}"
+
+
+def product_attributes(
+    *,
+    name: str,
+    brand_name: str | None = None,
+    description: str | None = None,
+    strength: str | None = None,
+    net_content: str | None = None,
+    image: str | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """A product's EPCClass master data attributes (attribute id, value); empty ones left out."""
+    pairs = (
+        (PRODUCT_NAME, name), (BRAND_NAME, brand_name), (PRODUCT_DESCRIPTION, description),
+        (STRENGTH, strength), (NET_CONTENT, net_content), (IMAGE, image),
+    )  # fmt: skip
+    return tuple((key, value) for key, value in pairs if value)
+
+
+def gtins_named(events: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The GTINs the events name (units, lots and classes, in any list or as the parent)."""
+    found: set[str] = set()
+
+    def add(value: object) -> None:
+        if not is_uri(value):
+            return
+        assert isinstance(value, str)
+        try:
+            gtin = identify(value).gtin
+        except GS1SyntaxError:
+            return  # a stored event was validated; a partner's own URN names no product
+        if gtin is not None:
+            found.add(gtin)
+
+    for event in events:
+        add(event.get("parentID"))
+        for name in _EPC_LISTS:
+            for item in event.get(name) or ():
+                add(item)
+        for name in _QUANTITY_LISTS:
+            for item in event.get(name) or ():
+                if isinstance(item, Mapping):
+                    add(item.get("epcClass"))
+    return frozenset(found)
+
+
+def master_data(
+    locations: Mapping[str, str],
+    products: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+) -> dict[str, Any]:
+    """``epcisHeader`` as EPCIS 2.0 master data: each location's country code, and each
+    product's attributes (``products``: GTIN -> :func:`product_attributes`)."""
+    vocabularies = []
+    if locations:
+        elements = [
+            {"id": location, "attributes": [{"id": COUNTRY_ATTRIBUTE, "attribute": country}]}
+            for location, country in sorted(locations.items())
+        ]
+        vocabularies.append({"type": LOCATION_VOCABULARY, "vocabularyElementList": elements})
+    if products:
+        classes = [
+            {
+                "id": product_class_id(gtin),
+                "attributes": [{"id": key, "attribute": value} for key, value in attributes],
+            }
+            for gtin, attributes in sorted(products.items())
+        ]
+        vocabularies.append({"type": PRODUCT_VOCABULARY, "vocabularyElementList": classes})
+    return {"epcisMasterData": {"vocabularyList": vocabularies}}
 
 
 def _context(namespaces: Mapping[str, str]) -> list[Any]:
@@ -200,16 +279,18 @@ def epcis_document(
     created: dt.datetime,
     namespaces: Mapping[str, str] | None = None,
     locations: Mapping[str, str] | None = None,
+    products: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> dict[str, Any]:
-    """An EPCISDocument holding ``events``."""
+    """An EPCISDocument holding ``events``, with the master data of ``locations`` (URI ->
+    country) and ``products`` (GTIN -> attributes) in its header."""
     document: dict[str, Any] = {
         "@context": _context(namespaces or {}),
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": _time(created)[0],
     }
-    if locations:
-        document["epcisHeader"] = master_data(locations)
+    if locations or products:
+        document["epcisHeader"] = master_data(locations or {}, products)
     document["epcisBody"] = {"eventList": [dict(e) for e in events]}
     return document
 

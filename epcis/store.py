@@ -12,7 +12,7 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +29,7 @@ from epcis.aggregation import (
     events_affecting,
     unit_state,
 )
-from epcis.documents import epcis_document, query_document
+from epcis.documents import epcis_document, gtins_named, query_document
 from epcis.hashing import context_namespaces
 from epcis.identifiers import identify_code
 from epcis.model import TraceEvent
@@ -392,10 +392,23 @@ def locations_of(session: Session, brand_id: str | None) -> dict[str, str]:
     return {row.location: row.country for row in session.exec(statement)}
 
 
+ProductLookup = Callable[[frozenset[str]], Mapping[str, Sequence[tuple[str, str]]]]
+
+
 def export_document(
-    session: Session, query: EventQuery, *, now: dt.datetime, as_query_document: bool = False
+    session: Session,
+    query: EventQuery,
+    *,
+    now: dt.datetime,
+    as_query_document: bool = False,
+    products: ProductLookup | None = None,
 ) -> tuple[dict[str, Any], str | None]:
-    """An EPCIS 2.0 document of the matching events (at most ``MAX_EXPORT``) and the cursor."""
+    """An EPCIS 2.0 document of the matching events (at most ``MAX_EXPORT``) and the cursor.
+
+    ``products`` answers the master data (:func:`epcis.documents.product_attributes`) of the
+    GTINs the page's events name; the caller decides whose products it may show. A query
+    document has no header in EPCIS 2.0 JSON, so it carries no master data.
+    """
     page = query_events(session, query, max_limit=MAX_EXPORT)
     if as_query_document:
         return query_document(
@@ -411,7 +424,10 @@ def export_document(
             key = identify_code(raw).key
             if key in locations:
                 used[raw] = locations[key]
-    document = epcis_document(page.events, created=now, namespaces=page.namespaces, locations=used)
+    classes = products(gtins_named(page.events)) if products is not None else None
+    document = epcis_document(
+        page.events, created=now, namespaces=page.namespaces, locations=used, products=classes
+    )
     return document, page.next_cursor
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from mobile_api.banners import BANNERS, REASONS, Banner, banner_of
 from mobile_api.i18n import LANGUAGES, N_, Catalogue, catalogue
 from verifier.api.schemas import VerifyOut
+from verifier.product_images import PUBLIC_PREFIX as PRODUCT_IMAGE_PREFIX
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -225,12 +226,25 @@ def suspect_banner(page: Page) -> dict[str, str]:
     }
 
 
+def _product_image(answer: VerifyOut, name: str | None) -> str:
+    """The pack's picture, when its brand uploaded one (served here; the page's policy loads
+    no image from elsewhere, so an external image URL is not shown)."""
+    url = answer.product.image
+    if not name or url is None or not url.startswith(PRODUCT_IMAGE_PREFIX):
+        return ""
+    return (
+        f'<img class="product-image" id="product-image" src="{escape(url)}" '
+        f'alt="{escape(name)}" width="240" loading="lazy">'
+    )
+
+
 def verdict_page(page: Page, answer: VerifyOut, contact: BrandContact | None) -> str:
     """The whole page a consumer sees after scanning a label."""
     name = answer.product.label()
     body = (
         verdict_block(page, answer)
         + (f'<p class="product" id="product-name">{escape(name)}</p>' if name else "")
+        + _product_image(answer, name)
         + facts_block(page, answer)
         + next_block(
             page,

@@ -24,11 +24,13 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unauthenticated
+from epcis.documents import product_attributes
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.api.schemas import Country, Strict
 from verifier.db.models import AuditEvent, Product
 from verifier.producer import ItemError, error_status
+from verifier.product_images import image_urls_for
 from verifier.registry import account_id_of, caller_owns, gtin14, require_reader, require_writer
 from verifier.text import Line, Text
 
@@ -75,6 +77,9 @@ class ProductOut(ProductIn):
     gtin: str
     brand_id: str = Field(description="The brand owning the GTIN's prefix.")
     updated_at: datetime
+    uploadedImage: str | None = Field(
+        default=None, description="URL of the uploaded image (PUT /v1/products/{gtin}/image)."
+    )
 
 
 class ImportItemOut(BaseModel):
@@ -90,9 +95,9 @@ class ImportOut(BaseModel):
     results: list[ImportItemOut]
 
 
-def out(row: Product) -> ProductOut:
+def out(row: Product, image: str | None = None) -> ProductOut:
     return ProductOut(
-        gtin=row.gtin, brand_id=row.brand_id, updated_at=row.updated_at,
+        gtin=row.gtin, brand_id=row.brand_id, updated_at=row.updated_at, uploadedImage=image,
         productName=row.product_name, brandName=row.brand_name,
         productDescription=row.description, availableStrength=row.strength,
         netContent=row.net_content, image=row.image_url,
@@ -151,7 +156,7 @@ def put_product(
     row, _ = _store(session, caller, trust, gtin14(gtin), body, now)
     session.commit()
     session.refresh(row)
-    return out(row)
+    return out(row, image_urls_for(session, [gtin]).get(gtin))
 
 
 def get_product(session: Session, caller: Caller, trust: TrustList, gtin: str) -> ProductOut:
@@ -161,7 +166,7 @@ def get_product(session: Session, caller: Caller, trust: TrustList, gtin: str) -
     row = _row(session, gtin)
     if row is None:
         raise NotFound("no product data for this GTIN")
-    return out(row)
+    return out(row, image_urls_for(session, [gtin]).get(gtin))
 
 
 def delete_product(
@@ -194,9 +199,12 @@ def list_products(
     elif caller.role not in (Role.OFFICER, Role.ADMIN):
         raise PermissionDenied("products are for officers, admins and the owning brand")
     rows = session.exec(query).all()
+    images = image_urls_for(session, (r.gtin for r in rows))
     # A prefix moved to another brand since the row was written is no longer this brand's.
     return [
-        out(r) for r in rows if caller.role is not Role.BRAND or caller_owns(caller, trust, r.gtin)
+        out(r, images.get(r.gtin))
+        for r in rows
+        if caller.role is not Role.BRAND or caller_owns(caller, trust, r.gtin)
     ]
 
 
@@ -277,3 +285,31 @@ def products_for(session: Session, gtins: Iterable[str]) -> dict[str, Product]:
     if not wanted:
         return {}
     return {r.gtin: r for r in session.exec(select(Product).where(col(Product.gtin).in_(wanted)))}
+
+
+def epcis_classes(
+    session: Session, trust: TrustList, gtins: Iterable[str], *, brand_id: str | None,
+    base_url: str,
+) -> dict[str, tuple[tuple[str, str], ...]]:  # fmt: skip
+    """EPCIS EPCClass master data of ``gtins``: a brand's own products only (``brand_id``),
+    every brand's for officers and admins (None). An uploaded image is named by its
+    absolute URL on ``base_url``, this service."""
+    gtins = set(gtins)
+    rows = list(products_for(session, gtins).values())
+    uploaded = image_urls_for(session, gtins)
+    if brand_id is not None:
+        # The row's brand and the current trust list must both say it is this brand's.
+        rows = [r for r in rows if r.brand_id == brand_id and _owned_by(trust, r.gtin, brand_id)]
+    return {
+        r.gtin: product_attributes(
+            name=r.product_name, brand_name=r.brand_name, description=r.description,
+            strength=r.strength, net_content=r.net_content,
+            image=base_url.rstrip("/") + uploaded[r.gtin] if r.gtin in uploaded else r.image_url,
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+def _owned_by(trust: TrustList, gtin: str, brand_id: str) -> bool:
+    brand = trust.brand_owning(gtin)
+    return brand is not None and brand.id == brand_id

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     verify_body_limit: int = Field(default=64 * 1024, ge=1024)
     registration_body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)
     trust_list_body_limit: int = Field(default=4 * 1024 * 1024, ge=1024)
+    product_image_max_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest product image upload, in bytes."
+    )
+    product_image_max_pixels: int = Field(
+        default=16_000_000, ge=1, description="Largest product image upload, in pixels."
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://host:port/db: rate-limit counters shared by every worker and "
@@ -104,7 +110,7 @@ class Settings(BaseSettings):
         default=300,
         ge=0,
         description="Requests to anonymous routes (label URLs, decode, /scan, /report, verify, "
-        "log) per client IP per window; 0 turns the limit off.",
+        "log, product images) per client IP per window; 0 turns the limit off.",
     )
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
     rate_limit_key_prefix: str = Field(

@@ -14,8 +14,6 @@ from authn.digital_link import compress_digital_link, format_digital_link
 from authn.element_string import format_bracketed
 from authn.errors import SealtraceError
 from authn.scan import ScanInput, parse_scan
-from authn.signing import check_signature, sign_code
-from keys.filestore import load_private_key, load_public_key, passphrase_from_env
 from sealtrace.cli.scan_lines import parse_lines
 
 DEFAULT_RESOLVER = "https://id.sealtrace.example"
@@ -56,6 +54,10 @@ def sign(
     ] = False,
 ) -> None:
     """Sign one code and print its Digital Link URI."""
+    # The signing and key-file stacks (cryptography, asn1crypto) only where keys are used.
+    from authn.signing import sign_code
+    from keys.filestore import load_private_key, passphrase_from_env
+
     try:
         code = ProductCode(gtin=gtin, serial=serial, lot=lot, expiry=expiry)
         signer = load_private_key(key, passphrase_from_env(prompt=True))
@@ -121,6 +123,9 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check a code's signature: exit 0 when valid, 1 when not, 2 on unusable input."""
+    from authn.signing import check_signature
+    from keys.filestore import load_public_key
+
     try:
         keys = [load_public_key(path) for path in public_key]
         scanned = parse_scan(text)

@@ -17,12 +17,14 @@ from sealtrace.cli.api_call import ConfigOption, JsonOption, UrlOption, call, re
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Product master data per GTIN: import a CSV/JSON file, list, show, set, delete.",
+    help="Product master data per GTIN: import a CSV/JSON file, list, show, set, delete, and "
+    "upload the pack's image.",
 )
 GtinArgument = Annotated[str, typer.Argument(help="GTIN (14 digits).")]
 FIELDS = (
     ("productName", "name"), ("brandName", "brand"), ("availableStrength", "strength"),
     ("netContent", "pack size"), ("productDescription", "description"), ("image", "image"),
+    ("uploadedImage", "uploaded image"),
 )  # fmt: skip
 
 
@@ -107,3 +109,38 @@ def delete_product(gtin: GtinArgument, url: UrlOption = None, config: ConfigOpti
     """Remove one GTIN's product data (pages show the GTIN alone again)."""
     call(url, config, "DELETE", f"/v1/products/{gtin}")
     typer.echo(f"{gtin}: product data removed")
+
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".webp": "image/webp"}  # fmt: skip
+
+
+@app.command("image")
+def product_image(
+    gtin: GtinArgument,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A PNG, JPEG or WebP picture of the pack.", exists=True,
+                       dir_okay=False),
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the uploaded image.")] = False,
+    url: UrlOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
+    """Upload the pack's picture for GTIN (or --remove it). The service keeps the pixels only
+    (no metadata) and serves them to consumers' and officers' pages at the printed URL."""
+    if remove == (file is not None):
+        typer.echo("error: give the image FILE, or --remove", err=True)
+        raise typer.Exit(2)
+    if file is None:
+        call(url, config, "DELETE", f"/v1/products/{gtin}/image")
+        typer.echo(f"{gtin}: image removed")
+        return
+    kind = IMAGE_TYPES.get(file.suffix.lower(), "application/octet-stream")
+    answer = call(
+        url, config, "PUT", f"/v1/products/{gtin}/image", content=file.read_bytes(),
+        headers={"Content-Type": kind},
+    )  # fmt: skip
+    line = f"{gtin}: {answer['mediaType']} {answer['width']}x{answer['height']}, {answer['bytes']}"
+    show(answer, as_json, f"{line} bytes at {answer['url']}")

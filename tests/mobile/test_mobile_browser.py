@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
 from sqlmodel import select
 
 from tests.mobile.conftest import ACME_GTIN, Env, LiveServer, label_png, photograph, signed_uri
@@ -138,4 +140,37 @@ def test_scanner_page_uploads_a_label_photo(
     # Shown in place by scan.js: no navigation away from the scanner.
     assert page.url == live_server.base_url + "/scan"  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "mobile-scan-upload.png"), full_page=True)  # type: ignore[attr-defined]
+    assert_local(requests, live_server)
+
+
+def test_the_page_shows_the_uploaded_pack_image_and_a_forgery_does_not(
+    browser: object, live_server: LiveServer, artifacts_dir: Path
+) -> None:
+    env = live_server.env
+    env.register(["PIC1"])
+    product = {"productName": "Acmedol", "image": "https://images.example/acmedol.png"}
+    assert env.client.put(
+        f"/v1/products/{ACME_GTIN}", json=product, headers=env.auth("acme")
+    ).status_code == 200  # fmt: skip
+    page, requests = open_page(browser, viewport={"width": 390, "height": 844})
+    page.goto(label_url(live_server, "PIC1"))  # type: ignore[attr-defined]
+    # An image elsewhere is not loaded (the page's policy allows its own images only).
+    assert page.locator("#product-image").count() == 0  # type: ignore[attr-defined]
+    picture = io.BytesIO()
+    Image.new("RGB", (120, 90), (30, 90, 200)).save(picture, format="PNG")
+    uploaded = env.client.put(
+        f"/v1/products/{ACME_GTIN}/image", content=picture.getvalue(), headers=env.auth("acme")
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    page.goto(label_url(live_server, "PIC1"))  # type: ignore[attr-defined]
+    image = page.locator("#product-image")  # type: ignore[attr-defined]
+    assert image.get_attribute("src") == uploaded.json()["url"]
+    assert image.get_attribute("alt") == "Acmedol"
+    # Loaded under the page's Content-Security-Policy: the browser decoded its pixels.
+    image.evaluate("element => element.decode()")
+    assert image.evaluate("element => element.naturalWidth") == 120
+    page.screenshot(path=str(artifacts_dir / "mobile-page-product-image.png"), full_page=True)  # type: ignore[attr-defined]
+    page.goto(label_url(live_server, "PIC2", Ed25519PrivateKey.generate()))  # type: ignore[attr-defined]
+    assert verdict_of(page)[0] == "counterfeit"
+    assert page.locator("#product-image").count() == 0  # type: ignore[attr-defined]
     assert_local(requests, live_server)

@@ -408,3 +408,37 @@ def test_a_compressed_label_offline_gets_the_verdict_of_the_uncompressed_one(
     assert all(v.startswith("synced:") and "invalid" not in v for v in online), online
     assert online.count("synced:counterfeit") == 3
     context.close()
+
+
+def test_the_synced_answer_names_the_product_and_a_forgery_only_its_gtin(
+    browser: Any, live_server: LiveServer, artifacts_dir: Path
+) -> None:
+    """The officer app's product line (app.js, sync.js): name, strength and pack size from
+    the online answer, shown as text; a code the trust list does not vouch for gets the GTIN."""
+    env = live_server.env
+    _set_password(live_server, "officer")
+    env.register(["NAME-1"])
+    name = "Acmedol <b>forte</b>"  # markup in the brand's data must stay text
+    product = {"productName": name, "availableStrength": "500 mg", "netContent": "20 tablets"}
+    put = env.client.put(f"/v1/products/{ACME_GTIN}", json=product, headers=env.auth("acme"))
+    assert put.status_code == 200, put.text
+    genuine = env.sign("NAME-1", base=live_server.base_url)
+    forged = env.sign("NAME-2", key=Ed25519PrivateKey.generate(), base=live_server.base_url)
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.clock.install(time=NOW.timestamp())  # the page's clock is the service's
+    page = context.new_page()
+    _sign_in(page, live_server)
+    assert _typed(page, genuine) == ("authentic", "authentic")
+    page.wait_for_selector('#result-sync[data-online="authentic"]', timeout=30000)
+    line = page.inner_text("#result-sync")
+    assert f"Product: {name} · 500 mg · 20 tablets." in line
+    assert page.locator("#result-sync b").count() == 0
+    page.screenshot(path=str(artifacts_dir / "officer-app-product.png"), full_page=True)
+
+    _typed(page, forged)
+    page.wait_for_selector('#result-sync[data-online="counterfeit"]', timeout=30000)
+    line = page.inner_text("#result-sync")
+    assert f"Product: GTIN {ACME_GTIN}." in line
+    assert "Acmedol" not in line
+    context.close()

@@ -11,6 +11,7 @@ never sends: if one shows up in any answer to acme, other's data leaked.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from PIL import Image
 
 from authn.digital_link import compress_digital_link, parse_digital_link
 from epcis.documents import commissioning_event, epcis_document
@@ -224,6 +226,28 @@ def check_products(t: Tenants) -> None:
     assert imported.status_code in (200, 207), imported.text
     assert OTHER_GTIN not in [p.get("gtin") for p in t.acme("GET", "/v1/products").json()]
     assert t.as_other("GET", path).json()["productName"] == "Other's tablets"
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def check_product_images(t: Tenants) -> None:
+    # The other brand uploads its pack's image; acme can neither read, replace nor remove it.
+    path = f"/v1/products/{OTHER_GTIN}/image"
+    mine = t.as_other("PUT", path, content=_png())
+    assert mine.status_code == 200, mine.text
+    assert t.acme("GET", path).status_code == 404
+    assert t.acme("PUT", path, content=_png()).status_code == 404
+    assert t.acme("DELETE", path).status_code == 404
+    # The served image is public by design (its URL is handed out only with a genuine code's
+    # answer and names the content, not the GTIN); it is the same bytes for everyone.
+    served = t.acme("GET", mine.json()["url"])
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/png"
+    assert t.as_other("GET", path).json()["url"] == mine.json()["url"]
 
 
 def check_registrations(t: Tenants) -> None:
@@ -482,6 +506,10 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("PUT", "/v1/products/{gtin}"): check_products,
     ("DELETE", "/v1/products/{gtin}"): check_products,
     ("POST", "/v1/products:import"): check_products,
+    ("GET", "/v1/products/{gtin}/image"): check_product_images,
+    ("PUT", "/v1/products/{gtin}/image"): check_product_images,
+    ("DELETE", "/v1/products/{gtin}/image"): check_product_images,
+    ("GET", "/v1/product-images/{name}"): check_product_images,
     ("POST", "/v1/registrations"): check_registrations,
     ("GET", "/v1/alerts"): check_alerts,
     ("GET", "/v1/epcis/events"): check_epcis_events,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator
+from PIL import Image
 
 from epcis.documents import (
     aggregation_event,
@@ -151,3 +153,62 @@ def test_bad_events_are_listed_and_paging_uses_the_link_header(api: Any) -> None
         "/v1/epcis/events", params={"from": "2026-01-01T00:00:00"}, headers=api.auth("acme")
     )
     assert naive.status_code == 400
+
+
+def test_the_export_carries_the_brands_own_product_master_data(api: Any, shared_dir: Path) -> None:
+    acme = {"productName": "Acmedol 500 mg", "brandName": "Acmedol", "availableStrength": "500 mg",
+            "image": "https://acme.example/acmedol.png"}  # fmt: skip
+    assert api.client.put(
+        f"/v1/products/{api.ACME_GTIN}", json=acme, headers=api.auth("acme")
+    ).status_code == 200  # fmt: skip
+    other = {"productName": "Othermol syrup"}
+    assert api.client.put(
+        f"/v1/products/{api.OTHER_GTIN}", json=other, headers=api.auth("other")
+    ).status_code == 200  # fmt: skip
+    for who, gtin in (("acme", api.ACME_GTIN), ("other", api.OTHER_GTIN)):
+        document = story(gtin)
+        if who == "other":  # its units only: the case's events are acme's
+            del document["epcisBody"]["eventList"][1:]
+        captured = api.client.post("/v1/epcis/capture", json=document, headers=api.auth(who))
+        assert captured.status_code == 201, captured.text
+
+    def classes(who: str) -> dict[str, dict[str, Any]]:
+        exported = api.client.get("/v1/epcis/export", headers=api.auth(who))
+        assert exported.status_code == 200
+        schema = json.loads((shared_dir / "epcis" / "EPCIS-JSON-Schema.json").read_text())
+        validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+        assert [e.message for e in validator.iter_errors(exported.json())] == []
+        vocabularies = exported.json()["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+        found = {}
+        for vocabulary in vocabularies:
+            if vocabulary["type"] == "urn:epcglobal:epcis:vtype:EPCClass":
+                for element in vocabulary["vocabularyElementList"]:
+                    found[element["id"]] = {a["id"]: a["attribute"] for a in element["attributes"]}
+        return found
+
+    mine = classes("acme")
+    assert mine == {
+        f"https://id.gs1.org/01/{api.ACME_GTIN}": {
+            "https://gs1.org/voc/productName": "Acmedol 500 mg",
+            "https://gs1.org/voc/brandName": "Acmedol",
+            "urn:epcglobal:cbv:mda#strengthDescription": "500 mg",
+            "https://gs1.org/voc/image": "https://acme.example/acmedol.png",
+        }
+    }
+    # An uploaded image is named by its absolute URL on this service.
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    uploaded = api.client.put(
+        f"/v1/products/{api.ACME_GTIN}/image", content=png.getvalue(), headers=api.auth("acme")
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    [attributes] = classes("acme").values()
+    assert attributes["https://gs1.org/voc/image"] == "http://testserver" + uploaded.json()["url"]
+    theirs = classes("other")
+    assert list(theirs) == [f"https://id.gs1.org/01/{api.OTHER_GTIN}"]
+    assert "Acmedol" not in json.dumps(theirs)
+    # Officers read every brand's events, and so every brand's products.
+    assert len(classes("officer")) == 2
+    # A product without events in the page is not exported: only the GTINs the events name.
+    api.client.delete(f"/v1/products/{api.OTHER_GTIN}", headers=api.auth("other"))
+    assert classes("other") == {}

@@ -28,6 +28,7 @@ from verifier.api.routes_inspections import router as inspections_router
 from verifier.api.routes_log import router as log_router
 from verifier.api.routes_producer import BULK_STATUS_PATH
 from verifier.api.routes_producer import router as producer_router
+from verifier.api.routes_products import IMAGE_PATH as PRODUCT_IMAGE_PATH
 from verifier.api.routes_products import IMPORT_PATH as PRODUCT_IMPORT_PATH
 from verifier.api.routes_products import router as products_router
 from verifier.api.routes_registry import router as registry_router
@@ -158,6 +159,8 @@ def create_app(
             return settings.registration_body_limit
         if path.startswith("/v1/trust-list"):
             return settings.trust_list_body_limit
+        if PRODUCT_IMAGE_PATH.fullmatch(path):
+            return settings.product_image_max_bytes
         return settings.verify_body_limit
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)

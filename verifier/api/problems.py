@@ -29,6 +29,7 @@ from authn.errors import (
     TrustError,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
     VerificationFailed,
 )
 from epcis.query import NotAcceptable, NotSupported, QueryParameterError, QueryTooLarge
@@ -41,6 +42,7 @@ TYPE_BASE = "urn:sealtrace:problem:"
 # Most specific first: the first class an error is an instance of decides.
 STATUS_OF: tuple[tuple[type[SealtraceError], int, str, str], ...] = (
     (PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
+    (UnsupportedMediaType, 415, "unsupported-media-type", "Unsupported media type"),
     (InvalidInput, 400, "invalid-input", "Invalid input"),
     (RollbackError, 409, "rollback", "Older than the one held"),
     (TrustError, 400, "trust-invalid", "Trust data not usable"),

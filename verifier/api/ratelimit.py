@@ -44,8 +44,10 @@ LIMITED_PATHS = frozenset(
 )
 # A Digital Link opens with an Application Identifier (the resolver's route) or is one
 # compressed segment (the resolver's other route); the location a page shares later; the
-# public transparency log.
-LIMITED_PATTERN = re.compile(r"/\d{2,4}/.*|/[A-Za-z0-9_-]{8,}|/v1/scans/[^/]+/location|/v1/log/.*")
+# public transparency log; uploaded product images.
+LIMITED_PATTERN = re.compile(
+    r"/\d{2,4}/.*|/[A-Za-z0-9_-]{8,}|/v1/scans/[^/]+/location|/v1/log/.*|/v1/product-images/.*"
+)
 # "Bearer st_" and 43 base64url characters (verifier.accounts.new_token).
 TOKEN_SHAPE = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] +st_[A-Za-z0-9_-]{43} *")
 

@@ -32,6 +32,7 @@ from epcis.store import (
     capture,
     export_document,
 )
+from verifier import products
 from verifier.accounts import Caller, Role
 from verifier.api.deps import CallerDep, NowDep, ReadSessionDep, SessionDep, TrustListDep
 from verifier.api.problems import epcis_problem_for, problem
@@ -216,6 +217,7 @@ def export(
     request: Request,
     session: ReadSessionDep,
     caller: CallerDep,
+    trust: TrustListDep,
     now: NowDep,
     code: Code = None,
     start: From = None,
@@ -226,5 +228,11 @@ def export(
     containers: Containers = False,
 ) -> JSONResponse:
     query = _query(caller, code, start, end, biz_step, cursor, limit, containers)
-    document, next_cursor = export_document(session, query, now=now)
+
+    def classes(gtins: frozenset[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        return products.epcis_classes(
+            session, trust, gtins, brand_id=query.brand_id, base_url=str(request.base_url)
+        )
+
+    document, next_cursor = export_document(session, query, now=now, products=classes)
     return _paged(request, document, next_cursor)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from verifier import products
-from verifier.api.deps import CallerDep, NowDep, SessionDep, TrustListDep
+from verifier import product_images, products
+from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 
 router = APIRouter(prefix="/v1", tags=["products"])
 IMPORT_PATH = "/v1/products:import"
+IMAGE_PATH = re.compile(r"/v1/products/[^/]+/image")
+# The URL names the content: a changed image has a new URL, so this one never goes stale.
+IMAGE_HEADERS = {
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 GtinPath = Annotated[str, Path(pattern=r"^\d{14}$", description="14-digit GTIN")]
 
@@ -78,3 +86,75 @@ async def import_products(
     items = products.parse_import(await request.body(), request.headers.get("content-type", ""))
     # The database work runs off the event loop, as every sync route's does.
     return await run_in_threadpool(products.import_products, session, caller, trust, items, now=now)
+
+
+@router.put(
+    "/products/{gtin}/image",
+    response_model=product_images.ImageOut,
+    responses={
+        413: {"description": "Over the byte or pixel cap."},
+        415: {"description": "Not a PNG, JPEG or WebP file (by its bytes)."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                m: {"schema": {"type": "string", "format": "binary"}}
+                for m in ("image/png", "image/jpeg", "image/webp")
+            },
+        }
+    },
+)
+async def put_image(
+    gtin: GtinPath,
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    trust: TrustListDep,
+    services: ServicesDep,
+    now: NowDep,
+) -> product_images.ImageOut:
+    """Upload the pack's picture as the request body (owning brand, admin). It is checked,
+    re-encoded without metadata and served at the answer's ``url``, for anyone."""
+    data = await request.body()
+    settings = services.settings
+    return await run_in_threadpool(
+        product_images.put_image, session, caller, trust, gtin, data, now=now,
+        max_bytes=settings.product_image_max_bytes, max_pixels=settings.product_image_max_pixels,
+    )  # fmt: skip
+
+
+@router.get("/products/{gtin}/image", response_model=product_images.ImageOut)
+def get_image(
+    gtin: GtinPath, caller: CallerDep, session: SessionDep, trust: TrustListDep
+) -> product_images.ImageOut:
+    """Where the GTIN's uploaded image is served, and its size (owning brand, officer, admin)."""
+    return product_images.get_image_info(session, caller, trust, gtin)
+
+
+@router.delete("/products/{gtin}/image", status_code=204)
+def delete_image(
+    gtin: GtinPath, caller: CallerDep, session: SessionDep, trust: TrustListDep, now: NowDep
+) -> Response:
+    """Remove the uploaded image (owning brand, admin)."""
+    product_images.delete_image(session, caller, trust, gtin, now=now)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/product-images/{name}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+)
+def public_image(
+    name: Annotated[str, Path(max_length=80, description="<sha256>.<png|jpg|webp>")],
+    request: Request,
+    session: SessionDep,
+) -> Response:
+    """An uploaded product image, for anyone (rate limited as every anonymous route)."""
+    data, media_type, digest = product_images.public_image(session, name)
+    etag = f'"{digest}"'
+    headers = {**IMAGE_HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)

@@ -122,7 +122,9 @@ class ProductOut(BaseModel):
     brandName: str | None = Field(default=None, description="gs1:brandName, as on the pack.")
     availableStrength: str | None = None
     netContent: str | None = Field(default=None, description="gs1:netContent: the pack size.")
-    image: str | None = Field(default=None, description="gs1:image: https URL.")
+    image: str | None = Field(
+        default=None, description="gs1:image: https URL, or the uploaded image's path here."
+    )
 
     def label(self) -> str | None:
         """What a person compares with the pack: name, strength, pack size (None: unknown)."""

@@ -330,3 +330,21 @@ class Product(SQLModel, table=True):
     target_market: str = Field(default="", max_length=1000)  # ISO 3166 alpha-2, comma-separated
     updated_at: datetime = Field(sa_type=UTCDateTime)
     updated_by: int | None = Field(default=None, foreign_key="account.id")
+
+
+class ProductImage(SQLModel, table=True):
+    """A picture of a GTIN's pack that its brand uploaded, as re-encoded on upload (no
+    metadata). Served by content (``digest``), so its URL changes when the image does."""
+
+    __tablename__ = "product_image"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, unique=True)
+    brand_id: str = Field(max_length=64, index=True)
+    digest: str = Field(max_length=64, index=True)  # SHA-256 of ``data``, hex
+    media_type: str = Field(max_length=16)
+    width: int
+    height: int
+    data: bytes = Field(sa_type=LargeBinary)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    updated_by: int | None = Field(default=None, foreign_key="account.id")

@@ -42,6 +42,7 @@ from verifier.accounts import Caller, Role
 from verifier.alert_raising import SIGNATURE_FAILURES, AlertSubject, raise_batch_alerts
 from verifier.api.schemas import VerifyIn, VerifyOut
 from verifier.db.models import Product, Scan
+from verifier.product_images import image_urls_for
 from verifier.products import products_for
 from verifier.registry import caller_owns
 from verifier.settings import Clock
@@ -101,6 +102,7 @@ class _Batch:
     queries: list[StateQuery]
     stored: dict[str, Scan]  # the client-chosen scan_ids already stored
     products: dict[str, Product]  # the brands' product data of the batch's GTINs
+    images: dict[str, str]  # the URLs of their uploaded images
     seen: dict[Identity, frozenset[str]]  # the recent scan_ids read per code
     results: list[JobResult] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -231,8 +233,11 @@ class Verifier:
         history = timedelta(days=self.history_days)
         queries = [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs]
         states = load_states(session, queries, history_limit=self.history_limit)
-        products = products_for(session, (job.code.gtin for job in jobs))
-        batch = _Batch(queries=queries, stored=stored, products=products, seen=_seen(states))
+        gtins = {job.code.gtin for job in jobs}
+        batch = _Batch(
+            queries=queries, stored=stored, products=products_for(session, gtins),
+            images=image_urls_for(session, gtins), seen=_seen(states),
+        )  # fmt: skip
         for job in jobs:
             try:
                 repeat = self._repeat(job, stored, batch)
@@ -329,7 +334,7 @@ class Verifier:
             code=code, decision=decision, outcome=outcome, scanned_at=scan.scanned_at,
             scan_id=scan.scan_id, full=full, history=recent,
             flagged=flag_state(state.record, batch.flags.get(code.identity()), now=now),
-            product=batch.products.get(code.gtin),
+            product=batch.products.get(code.gtin), image=batch.images.get(code.gtin),
         )  # fmt: skip
         batch.judged_outcomes.append((job, outcome))
         if job.records:

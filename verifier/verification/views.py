@@ -67,11 +67,16 @@ def coarse(lat: float | None, lon: float | None) -> CoarseLocation | None:
 
 
 def product_of(
-    code: ProductCode, decision: TrustDecision | None, today: date, product: Product | None = None
+    code: ProductCode,
+    decision: TrustDecision | None,
+    today: date,
+    product: Product | None = None,
+    image: str | None = None,
 ) -> ProductOut:
     """The code's facts, with the brand's product data only when the trust list vouches for
     the code: a forged code must not borrow a real product's name (nor let anyone read a
-    brand's product data by inventing codes)."""
+    brand's product data by inventing codes). ``image`` is the uploaded image's URL, shown
+    instead of the product's image URL when there is one."""
     brand = decision.brand.name if decision is not None and decision.brand is not None else None
     vouched = product is not None and decision is not None and decision.outcome == "genuine"
     return ProductOut(
@@ -84,7 +89,7 @@ def product_of(
             {
                 "productName": product.product_name, "brandName": product.brand_name,
                 "availableStrength": product.strength, "netContent": product.net_content,
-                "image": product.image_url,
+                "image": image or product.image_url,
             }
             if vouched and product is not None
             else {}
@@ -113,9 +118,11 @@ def shape(
     history: Sequence[ScanFacts] | None,
     flagged: FlagOut | None = None,
     product: Product | None = None,
+    image: str | None = None,
 ) -> VerifyOut:
-    """The answer ``full`` or public; ``product`` is the brand's data of the code's GTIN."""
-    product_out = product_of(code, decision, scanned_at.date(), product)
+    """The answer ``full`` or public; ``product`` is the brand's data of the code's GTIN,
+    ``image`` the URL of its uploaded image."""
+    product_out = product_of(code, decision, scanned_at.date(), product, image)
     status = cast(StatusName, outcome.status)
     if not full:
         return VerifyOut(
