@@ -104,7 +104,8 @@ def forget_parsed_events() -> None:
 
 
 def _naming(owned: set[Owned], limit: int) -> Select[Any]:
-    """Which events name any of ``owned`` (brand, key): one row per (event, key named)."""
+    """Which events name any of ``owned`` (brand, key): one row per (event, key named),
+    found through ``ix_epcis_epc_key`` from the keys."""
     brands = sorted({brand for brand, _ in owned})
     keys = sorted({key for _, key in owned})
     step = _EVENT.c.biz_step
@@ -117,7 +118,10 @@ def _naming(owned: set[Owned], limit: int) -> Select[Any]:
             # NULL steps are kept: "x NOT IN (...)" alone would drop them in SQL.
             or_(step.is_(None), step.not_in(SKIPPED_STEPS)),
         )
-        .order_by(_EVENT.c.event_time, _EVENT.c.id)
+        # No ORDER BY: with one, SQLite walks the brand's events in time order and probes
+        # each for the keys (every event the brand ever captured, per statement); without,
+        # it starts from the keys' index entries. The limit only bounds a pathological level;
+        # each code keeps its earliest MAX_TRACE_EVENTS of what was read.
         .limit(limit)
     )
 
