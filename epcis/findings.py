@@ -33,7 +33,6 @@ from sqlmodel import Session
 
 from detection.model import Finding
 from epcis.aggregation import MAX_DEPTH, aggregation_findings, events_affecting
-from epcis.identifiers import identify_code
 from epcis.model import TraceEvent
 from epcis.tables import EpcisEvent, EpcisEventEpc, EpcisLocation
 from epcis.validation import read_event
@@ -59,9 +58,10 @@ Owned = tuple[str, str]  # (brand_id, canonical key)
 
 @dataclass(frozen=True)
 class RouteQuestion:
-    """One scan to judge: the code (URI or key), whose events count, where and when."""
+    """One scan to judge: the code's canonical key (:func:`epcis.identifiers.unit_uri`, or
+    :func:`epcis.identifiers.identify_code`'s ``key``), whose events count, where and when."""
 
-    code: str
+    key: str
     brand_id: str
     scan_country: str
     now: dt.datetime
@@ -235,7 +235,7 @@ def findings_for_scans(session: Session, questions: Sequence[RouteQuestion]) -> 
     """Aggregation and route findings for each question, in the questions' order."""
     if not questions:
         return []
-    codes = [(q.brand_id, identify_code(q.code).key) for q in questions]
+    codes = [(q.brand_id, q.key) for q in questions]
     distinct = list(dict.fromkeys(codes))
     traced = dict(zip(distinct, traced_events(session, distinct), strict=True))
     countries = _countries(

@@ -450,5 +450,6 @@ def findings_for_scan(
     """
     if scan_country is None:
         return []
-    question = RouteQuestion(code, brand_id=brand_id, scan_country=scan_country, now=now)
+    key = identify_code(code).key
+    question = RouteQuestion(key, brand_id=brand_id, scan_country=scan_country, now=now)
     return findings_for_scans(session, [question])[0]

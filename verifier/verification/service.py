@@ -37,7 +37,6 @@ from uuid import uuid4
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
-from authn.element_string import format_bracketed
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
 from detection import DetectionSettings, Finding
@@ -347,7 +346,7 @@ class Verifier:
             ):
                 continue
             question = RouteQuestion(
-                unit_uri(record.gtin, record.serial), brand_id=record.brand_id,
+                unit_uri(record.gtin, record.serial), brand_id=record.brand_id,  # the key
                 scan_country=job.scan.country, now=job.scan.scanned_at,
             )  # fmt: skip
             asked.append((index, question))
@@ -451,7 +450,7 @@ class Verifier:
                     [outcome.trust.reason, *(f.reason for f in outcome.findings)]
                 ),
                 "answer": answer.model_dump_json(),
-                "code": format_bracketed(code.ais(), check_associations=False),
+                "code": code.bracketed(),
             }
         )  # fmt: skip
 
