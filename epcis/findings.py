@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, Table, or_, select, tuple_
+from sqlalchemy import Select, Table, or_, select
 from sqlmodel import Session
 
 from detection.model import Finding
@@ -216,13 +216,18 @@ def _countries(
     found: dict[str, dict[str, str]] = {}
     if not wanted:
         return found
+    # Two plain IN lists rather than a row-value IN: simpler to plan on PostgreSQL, and a
+    # batch names few brands; a brand's row for a place another brand asked is dropped.
     rows = session.execute(
         select(_LOCATION.c.brand_id, _LOCATION.c.location, _LOCATION.c.country).where(
-            tuple_(_LOCATION.c.brand_id, _LOCATION.c.location).in_(wanted)
+            _LOCATION.c.brand_id.in_(sorted({brand for brand, _ in wanted})),
+            _LOCATION.c.location.in_(sorted({place for _, place in wanted})),
         )
     )
+    asked = set(wanted)
     for brand_id, location, country in rows:
-        found.setdefault(brand_id, {})[location] = country
+        if (brand_id, location) in asked:
+            found.setdefault(brand_id, {})[location] = country
     return found
 
 
