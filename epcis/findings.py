@@ -106,7 +106,6 @@ def forget_parsed_events() -> None:
 def _naming(owned: set[Owned], limit: int) -> Select[Any]:
     """Which events name any of ``owned`` (brand, key): one row per (event, key named),
     found through ``ix_epcis_epc_key`` from the keys."""
-    brands = sorted({brand for brand, _ in owned})
     keys = sorted({key for _, key in owned})
     step = _EVENT.c.biz_step
     return (
@@ -114,14 +113,15 @@ def _naming(owned: set[Owned], limit: int) -> Select[Any]:
         .select_from(_EPC.join(_EVENT, _EVENT.c.id == _EPC.c.event_id))
         .where(
             _EPC.c.epc.in_(keys),
-            _EVENT.c.brand_id.in_(brands),
             # NULL steps are kept: "x NOT IN (...)" alone would drop them in SQL.
             or_(step.is_(None), step.not_in(SKIPPED_STEPS)),
         )
-        # No ORDER BY: with one, SQLite walks the brand's events in time order and probes
-        # each for the keys (every event the brand ever captured, per statement); without,
-        # it starts from the keys' index entries. The limit only bounds a pathological level;
-        # each code keeps its earliest MAX_TRACE_EVENTS of what was read.
+        # No brand and no ORDER BY here: with either, SQLite and PostgreSQL (before ANALYZE)
+        # walk the brand's events by ix_epcis_event_brand_time and probe each for the keys,
+        # every event the brand ever captured per statement; without, both start from the
+        # keys' entries in ix_epcis_epc_key. The caller keeps only the rows of the brand that
+        # asked (another brand's events naming an SSCC are read, never used). The limit only
+        # bounds a pathological level; each code keeps its earliest MAX_TRACE_EVENTS of it.
         .limit(limit)
     )
 
