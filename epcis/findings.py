@@ -47,7 +47,7 @@ __all__ = [
 
 MAX_TRACE_EVENTS = 5_000  # events loaded to judge one code (its own and its containers')
 SKIPPED_STEPS = ("commissioning",)
-_CACHE_SIZE = 20_000  # parsed events kept per process; a few KiB each
+_CACHE_SIZE = 8_192  # parsed events kept per process (without their JSON)
 
 _EVENT: Table = EpcisEvent.__table__  # type: ignore[attr-defined]
 _EPC: Table = EpcisEventEpc.__table__  # type: ignore[attr-defined]
@@ -146,7 +146,9 @@ def _parse(session: Session, wanted: dict[int, str]) -> dict[int, TraceEvent]:
             event = read_event(
                 json.loads(document), namespaces=json.loads(namespaces), known_hash=event_hash
             )
-            found[row_id] = replace(event, sequence=row_id)
+            # The captured JSON is left out of what is kept: no rule reads it, and it is
+            # most of an event's memory (a case's event names every unit in it).
+            found[row_id] = replace(event, sequence=row_id, document={})
             _PARSED.put(row_id, found[row_id])
     return found
 
