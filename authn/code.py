@@ -113,6 +113,11 @@ class ProductCode:
         """The key id written in the signature (its first four characters), if any."""
         return self.signature[:4] if self.signature else None
 
+    def bracketed(self) -> str:
+        """``(AI)value...`` of :meth:`ais`, as :func:`authn.element_string.format_bracketed`
+        writes it, without checking the values again: construction checked them."""
+        return "".join(f"({ai})" + value.replace("(", "\\(") for ai, value in self.ais())
+
     def identity(self) -> tuple[str, str]:
         """What makes a unit unique: (GTIN, serial)."""
         return (self.gtin, self.serial)

@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.bench_judge                   # SQLite file
     .venv/bin/python -m bench.bench_judge --postgres        # PostgreSQL sealtrace_bench
+    .venv/bin/python -m bench.bench_judge --routes          # with country and EPCIS routes
 
 No HTTP and no client: one thread calls the service layer on the load
 benchmark's scan mix (authentic codes, clones scanned in Paris and Sydney),
@@ -12,7 +13,9 @@ first ``Verifier.verify_only`` per scan, then ``Verifier.judge`` on batches of
 the recorder does under load). Each is repeated and the median CPU time per
 scan is reported with its ratio to verify-only, side by side in one run, so
 a noisy machine moves both alike. HTTP parsing, the middleware and the event
-loop are common to both endpoints and not counted here.
+loop are common to both endpoints and not counted here. ``--routes`` uses the mix
+of :mod:`bench.bench_record_ratio` instead: every scan with a country and a
+location, the genuine codes packed in cases shipped from Germany to France.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlmodel import Session
 
+from bench import bench_record_ratio
 from bench.bench_load import PG_BENCH, Fixture, recreate_pg, scan_body
 from bench.bench_load import prepare as prepare_fixture
 from verifier.accounts import ANONYMOUS
@@ -40,11 +44,12 @@ from verifier.settings import Settings
 BATCHES = (1, 8, 32, 64)
 
 
-def requests(fixture: Fixture, count: int, seed: int) -> list[VerifyIn]:
+def requests(fixture: Fixture, count: int, seed: int, *, routes: bool) -> list[VerifyIn]:
     rng = random.Random(seed)
     chosen: list[VerifyIn] = []
+    draw = bench_record_ratio.scan_body if routes else scan_body
     while len(chosen) < count:
-        body = scan_body(fixture, rng)
+        body = draw(fixture, rng)
         if body["code"] not in fixture.garbage:  # garbage fails before any recording
             chosen.append(VerifyIn.model_validate(body))
     return chosen
@@ -74,7 +79,7 @@ def time_judge(services: Services, scans: list[VerifyIn], batch: int) -> float:
     return per_scan_us(time.process_time() - started, len(scans))
 
 
-def run(url: str, scans: int, repeats: int) -> str:
+def run(url: str, scans: int, repeats: int, *, routes: bool = False) -> str:
     with tempfile.TemporaryDirectory(prefix="sealtrace-judge-") as tmp:
         fixture = prepare_fixture(Path(tmp), url)
         settings = Settings(
@@ -94,10 +99,18 @@ def run(url: str, scans: int, repeats: int) -> str:
             )
             if registered.status_code != 200:
                 raise SystemExit(f"registration failed: {registered.text}")
+            for document in bench_record_ratio.route_documents(fixture) if routes else []:
+                captured = client.post(
+                    "/v1/epcis/capture",
+                    json=document,
+                    headers={"Authorization": f"Bearer {fixture.brand_token}"},
+                )
+                if captured.status_code != 201:
+                    raise SystemExit(f"capture failed: {captured.text[:300]}")
             services: Services = app.state.services
             rows: dict[str, list[float]] = {"verify-only": []}
             for repeat in range(repeats):
-                batch_scans = requests(fixture, scans, seed=repeat)
+                batch_scans = requests(fixture, scans, seed=repeat, routes=routes)
                 rows["verify-only"].append(time_verify_only(services, batch_scans))
                 for batch in BATCHES:
                     rows.setdefault(f"verify+record, batches of {batch}", []).append(
@@ -105,7 +118,8 @@ def run(url: str, scans: int, repeats: int) -> str:
                     )
     base = statistics.median(rows["verify-only"])
     lines = [
-        f"Command: `python -m bench.bench_judge{' --postgres' if 'postgresql' in url else ''}`  ",
+        f"Command: `python -m bench.bench_judge{' --postgres' if 'postgresql' in url else ''}"
+        f"{' --routes' if routes else ''}`  ",
         f"Machine: {platform.machine()}, Python {platform.python_version()}; {scans} scans x "
         f"{repeats} repeats, median CPU time per scan",
         "",
@@ -123,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--scans", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--routes", action="store_true", help="country, location and EPCIS routes on every scan"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sealtrace-judge-db-") as tmp:
         if args.postgres:
@@ -131,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
             url = PG_BENCH
         else:
             url = f"sqlite:///{Path(tmp) / 'judge.db'}"
-        print(run(url, args.scans, args.repeats))
+        print(run(url, args.scans, args.repeats, routes=args.routes))
 
 
 if __name__ == "__main__":

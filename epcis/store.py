@@ -24,12 +24,12 @@ from authn.errors import Conflict, InvalidInput
 from detection.model import Finding
 from epcis.aggregation import (
     UnitState,
-    aggregation_findings,
     contents,
     events_affecting,
     unit_state,
 )
 from epcis.documents import epcis_document, gtins_named, query_document
+from epcis.findings import MAX_TRACE_EVENTS, RouteQuestion, findings_for_scans
 from epcis.hashing import context_namespaces
 from epcis.identifiers import identify_code
 from epcis.model import TraceEvent
@@ -40,7 +40,6 @@ from epcis.vocabulary import bare_term
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_EXPORT = 10_000
-MAX_TRACE_EVENTS = 5_000  # events loaded to judge one code (its own and its containers')
 _CHUNK = 500
 
 
@@ -465,16 +464,13 @@ def findings_for_scan(
     scan_country: str | None,
     now: dt.datetime,
 ) -> list[Finding]:
-    """Aggregation and route findings for a scan of ``code`` in ``scan_country``."""
+    """Aggregation and route findings for a scan of ``code`` in ``scan_country``.
+
+    A batch of one of :func:`epcis.findings.findings_for_scans`, which the verify path
+    calls for a whole batch of scans at once.
+    """
     if scan_country is None:
         return []
     key = identify_code(code).key
-    query = EventQuery(brand_id=brand_id, exclude_biz_steps=("commissioning",))
-    events = [trace for _, trace in _traced_with_containers(session, key, query)]
-    return aggregation_findings(
-        events,
-        key,
-        scan_country=scan_country,
-        now=now,
-        locations=locations_of(session, brand_id),
-    )
+    question = RouteQuestion(key, brand_id=brand_id, scan_country=scan_country, now=now)
+    return findings_for_scans(session, [question])[0]

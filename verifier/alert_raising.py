@@ -89,7 +89,8 @@ def raise_batch_alerts(
     Does not commit: it runs in the verify transaction. A batch of scans raising the same
     alert (one code scanned again and again) bumps its count once, by the number of scans;
     all the batch's alerts go in one round trip, and the aggregated alerts' tallies in one
-    more. A new alert gets an outbox row when its brand has a webhook; an aggregated one
+    more. A new alert gets an outbox row when its brand has a webhook (all the batch's in
+    two statements: :func:`verifier.alert_events.enqueue_many`); an aggregated one
     gets another only when it grows meaningfully (:func:`verifier.alert_tally.crossed_threshold`
     or a first country), never for every scan.
     """
@@ -121,6 +122,7 @@ def raise_batch_alerts(
     created: list[int] = []
     grown: dict[int, tuple[str, int, int]] = {}  # alert id -> key, count before, count after
     ids: dict[str, int] = {}
+    announced: list[alert_events.Pending] = []
     for alert_id, count, key in session.execute(statement, list(rows.values())):
         ids[key] = alert_id
         added = rows[key]["count"]
@@ -128,12 +130,15 @@ def raise_batch_alerts(
             created.append(alert_id)
             subject, finding = raised_by[key]
             ALERTS.labels(finding.reason).inc()  # counted before commit: a rollback over-counts
-            alert_events.enqueue(
-                session, alert_events.ALERT_CREATED, subject.brand_id, alert_id,
-                _event_data(alert_id, subject, finding, count, seen.get(key)), now=now,
+            announced.append(
+                alert_events.Pending(
+                    alert_events.ALERT_CREATED, subject.brand_id, alert_id,
+                    _event_data(alert_id, subject, finding, count, seen.get(key)),
+                )
             )  # fmt: skip
         elif key in seen:
             grown[alert_id] = (key, count - added, count)
+    alert_events.enqueue_many(session, announced, now=now)  # the new alerts: two statements
     new_place = alert_tally.record(session, {ids[k]: v for k, v in seen.items()}, now=now)
     for alert_id, (key, before, after) in grown.items():
         if alert_tally.crossed_threshold(before, after) or alert_id in new_place:

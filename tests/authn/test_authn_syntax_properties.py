@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authn.ai import CSET64, CSET82
+from authn.code import ProductCode
 from authn.digital_link import format_digital_link, parse_digital_link
 from authn.element_string import (
     GS,
@@ -69,6 +70,15 @@ def test_digital_link_roundtrip(ais: AIPairs) -> None:
 @given(product_ais())
 def test_bracketed_roundtrip(ais: AIPairs) -> None:
     assert parse_bracketed(format_bracketed(ais)) == ais
+
+
+@BOUNDED
+@given(product_ais())
+def test_a_product_codes_bracketed_form_is_format_bracketed(ais: AIPairs) -> None:
+    # The verify path stores code.bracketed(), which skips checking the values again.
+    code = ProductCode.from_ais(ais)
+    assert code.bracketed() == format_bracketed(code.ais(), check_associations=False)
+    assert ProductCode.from_ais(parse_bracketed(code.bracketed())) == code
 
 
 @BOUNDED

@@ -212,3 +212,19 @@ def test_a_trust_list_file_not_signed_by_the_registry_key_is_not_served(
     with TestClient(make_app(trust_list=foreign)) as client:
         assert_problem(client.get("/readyz"), 503)
         assert_problem(client.post("/v1/verify", json={"code": "(01)09506000000428(21)A"}), 503)
+
+
+def test_the_encoded_answer_is_the_answer_with_hidden_sections_left_out() -> None:
+    # The verify routes send to_json_bytes(); other callers use to_json(): one answer.
+    from verifier.api.routes_verify import AUTHENTIC_EXAMPLE, OFFICER_EXAMPLE
+    from verifier.api.schemas import VerifyOut
+
+    bare = {**AUTHENTIC_EXAMPLE, "product": {"gtin": "09506000134352", "serial": "S1"}}
+    for example in (AUTHENTIC_EXAMPLE, OFFICER_EXAMPLE, bare):
+        answer = VerifyOut.model_validate(example)
+        encoded = json.loads(answer.to_json_bytes())
+        assert encoded == answer.to_json()
+        assert "history" not in encoded or example is OFFICER_EXAMPLE
+    product = json.loads(VerifyOut.model_validate(bare).to_json_bytes())["product"]
+    assert product == {"gtin": "09506000134352", "serial": "S1", "lot": None, "expiry": None,
+                       "brand": None}  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from verifier.api.deps import CallerDep, ServicesDep
 from verifier.api.metrics import VERDICTS
@@ -100,14 +100,14 @@ OFFICER_EXAMPLE = {
         },
     },
 )
-async def verify(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> JSONResponse:
+async def verify(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> Response:
     """One endpoint for every caller: consumers get the verdict, product facts and one plain
     sentence; officers, admins and the owning brand also get every reason, the recent history,
     the risk score and the right holder's contact."""
     # The scan joins the worker's next group commit; no thread or session is held meanwhile.
     answer = await services.recorder.judge(services.verifier.prepare(caller, body))
     VERDICTS.labels(answer.verdict).inc()
-    return JSONResponse(answer.to_json())
+    return Response(answer.to_json_bytes(), media_type="application/json")
 
 
 @router.post(
@@ -116,8 +116,9 @@ async def verify(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> JS
     summary="Signature and trust list only; records nothing",
     responses=PROBLEMS,
 )
-async def verify_only(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> JSONResponse:
+async def verify_only(body: VerifyIn, caller: CallerDep, services: ServicesDep) -> Response:
     """The comparison point for benchmarks: no registry, no history, no write. ``status`` is
     ``unknown`` and a genuine signature gives ``authentic``. Pure CPU (parse, Ed25519, the
     trust list), so it runs on the event loop like ``/v1/verify`` and without a thread hop."""
-    return JSONResponse(services.verifier.verify_only(caller, body).to_json())
+    answer = services.verifier.verify_only(caller, body)
+    return Response(answer.to_json_bytes(), media_type="application/json")

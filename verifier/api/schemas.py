@@ -193,6 +193,14 @@ class VerifyOut(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The answer without the sections this caller may not see (absent, not null)."""
+        return self.model_dump(mode="json", exclude=self._hidden())
+
+    def to_json_bytes(self) -> bytes:
+        """:meth:`to_json` encoded, by pydantic-core in one pass: no dict built in Python
+        (a third of the cost of ``to_json`` then ``json.dumps``; docs/performance.md)."""
+        return self.model_dump_json(exclude=self._hidden()).encode()
+
+    def _hidden(self) -> dict[str, Any]:
         hidden: dict[str, Any] = {
             k: True
             for k in ("history", "risk", "right_holder", "flagged")
@@ -202,7 +210,7 @@ class VerifyOut(BaseModel):
         unset = {k for k in PRODUCT_DATA if getattr(self.product, k) is None}
         if unset:
             hidden["product"] = unset
-        return self.model_dump(mode="json", exclude=hidden)
+        return hidden
 
 
 class RegistrationIn(Strict):

@@ -1,16 +1,22 @@
 """The verification pipeline: parse, trust, state, detection, verdict, record, alert.
 
-A request is first *prepared* (permission, parse, times: no I/O), then *judged*.
-:meth:`Verifier.judge` takes a batch of prepared scans and does, in one
-transaction and with one commit, whatever the batch's size:
+A request is first *prepared* (permission, parse, times, the Ed25519 check: no
+I/O), then *judged*. :meth:`Verifier.judge` takes a batch of prepared scans and
+does, in one transaction and with one commit, in a number of statements that
+does not grow with the batch's size:
 
-1. take the per-code locks (:mod:`verifier.verification.writes`), so that
-   scans of one code on different workers see each other;
-2. look up the client-chosen scan_ids (a repeat gets its stored answer);
-3. load every code's state in five queries (:func:`load_states`);
+1. look up the client-chosen scan_ids (a repeat gets its stored answer);
+2. load every code's state in two or three statements (:func:`load_states`);
+3. make each scan's trust decision, then read the EPCIS route findings of
+   the genuine registered codes scanned in a country, for the whole batch at
+   once (:func:`epcis.findings.findings_for_scans`);
 4. judge each scan in order, in memory; a scan sees the batch's earlier
    scans of its code as part of its history;
-5. insert the finished scans in one statement, upsert the alerts due.
+5. take the per-code locks (:mod:`verifier.verification.writes`), so that
+   scans of one code on different workers see each other, and judge again
+   only if another worker stored a scan of one of the codes meanwhile;
+6. insert the finished scans with one ``executemany``, upsert the alerts
+   due and queue their webhook events (two statements each at most).
 
 The HTTP route batches concurrent requests through
 :class:`verifier.verification.recorder.ScanRecorder` (group commit); every
@@ -31,12 +37,11 @@ from uuid import uuid4
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
-from authn.element_string import format_bracketed
 from authn.errors import Conflict, InvalidInput, PermissionDenied, SealtraceError
 from authn.signing import SignatureCheck
 from detection import DetectionSettings, Finding
+from epcis.findings import RouteQuestion, findings_for_scans
 from epcis.identifiers import unit_uri
-from epcis.store import findings_for_scan
 from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alert_raising import SIGNATURE_FAILURES, AlertSubject, raise_batch_alerts
@@ -238,7 +243,9 @@ class Verifier:
             queries=queries, stored=stored, products=products_for(session, gtins),
             images=image_urls_for(session, gtins), seen=_seen(states),
         )  # fmt: skip
-        for job in jobs:
+        decisions = self._decisions(jobs, states, stored, trust_list, now)
+        routes = self._route_findings(session, jobs, states, decisions)
+        for index, job in enumerate(jobs):
             try:
                 repeat = self._repeat(job, stored, batch)
                 if repeat is not None:
@@ -246,8 +253,11 @@ class Verifier:
                     continue
                 state = states[job.code.identity()]
                 batch.results.append(
-                    job.context.run(self._judge_one, session, job, state, trust_list, batch, now)
-                )
+                    job.context.run(
+                        self._judge_one, job, state, trust_list, batch, now,
+                        decisions.get(index), routes.get(index, ()),
+                    )
+                )  # fmt: skip
             except SealtraceError as exc:
                 batch.results.append(exc)
             except Exception as exc:  # a bug must cost one answer, not the whole batch's
@@ -293,14 +303,68 @@ class Verifier:
         row = stored.get(scan_id)
         return None if row is None else self._stored_answer(job, row)
 
+    def _decisions(
+        self,
+        jobs: Sequence[ScanJob],
+        states: dict[Identity, CodeState],
+        stored: dict[str, Scan],
+        trust_list: TrustList,
+        now: datetime,
+    ) -> dict[int, TrustDecision | Exception]:
+        """Each new scan's trust decision (by position), made once, before the batch's reads
+        that only a genuine code needs; an error is that job's, raised in its own turn."""
+        decisions: dict[int, TrustDecision | Exception] = {}
+        for index, job in enumerate(jobs):
+            if job.given_scan_id and job.scan.scan_id in stored:
+                continue  # a repeat: its stored answer is given back, nothing is judged
+            record = states[job.code.identity()].record
+            signature = job.signature if job.checked_by is trust_list else None
+            try:
+                decisions[index] = trust_list.evaluate(
+                    job.code, now=now, registered_at=record.registered_at if record else None,
+                    online=True, signature=signature,
+                )  # fmt: skip
+            except Exception as exc:
+                decisions[index] = exc
+        return decisions
+
+    @staticmethod
+    def _route_findings(
+        session: Session,
+        jobs: Sequence[ScanJob],
+        states: dict[Identity, CodeState],
+        decisions: dict[int, TrustDecision | Exception],
+    ) -> dict[int, list[Finding]]:
+        """The EPCIS aggregation and route findings of the batch's genuine registered codes
+        scanned in a country, read for the whole batch at once (:mod:`epcis.findings`)."""
+        asked: list[tuple[int, RouteQuestion]] = []
+        for index, decision in decisions.items():
+            job = jobs[index]
+            record = states[job.code.identity()].record
+            if (
+                isinstance(decision, Exception)
+                or decision.outcome != "genuine"
+                or record is None
+                or job.scan.country is None
+            ):
+                continue
+            question = RouteQuestion(
+                unit_uri(record.gtin, record.serial), brand_id=record.brand_id,  # the key
+                scan_country=job.scan.country, now=job.scan.scanned_at,
+            )  # fmt: skip
+            asked.append((index, question))
+        found = findings_for_scans(session, [question for _, question in asked])
+        return {index: findings for (index, _), findings in zip(asked, found, strict=True)}
+
     def _judge_one(
         self,
-        session: Session,
         job: ScanJob,
         stored_state: CodeState,
         trust_list: TrustList,
         batch: _Batch,
         now: datetime,
+        decision: TrustDecision | Exception | None,
+        route: Sequence[Finding],
     ) -> VerifyOut:
         code, scan, caller = job.code, job.scan, job.caller
         earlier = batch.judged.get(code.identity(), [])
@@ -312,17 +376,20 @@ class Verifier:
             )[: self.history_limit]
         )
         state = replace(stored_state, recent=recent)
-        registered_at = state.record.registered_at if state.record is not None else None
-        signature = job.signature if job.checked_by is trust_list else None
-        decision = trust_list.evaluate(
-            code, now=now, registered_at=registered_at, online=True, signature=signature
-        )
+        if isinstance(decision, Exception):
+            raise decision
+        if decision is None:
+            registered_at = state.record.registered_at if state.record is not None else None
+            signature = job.signature if job.checked_by is trust_list else None
+            decision = trust_list.evaluate(
+                code, now=now, registered_at=registered_at, online=True, signature=signature
+            )
         if decision.outcome == "genuine":
             status = effective_status_of(state.record, state.lot_status, scan.scanned_at)
             flag = flag_finding(state.record, batch.flags.get(code.identity()))
             outcome = genuine_outcome(
                 decision, code=code, state=state, scan=scan, status=status,
-                extra=[*flag, *self._trace_findings(session, state, scan)],
+                extra=[*flag, *route],
                 settings=self.detection, now=now,
             )  # fmt: skip
             if job.records and state.record is not None and not flag:
@@ -378,7 +445,7 @@ class Verifier:
                     [outcome.trust.reason, *(f.reason for f in outcome.findings)]
                 ),
                 "answer": answer.model_dump_json(),
-                "code": format_bracketed(code.ais(), check_associations=False),
+                "code": code.bracketed(),
             }
         )  # fmt: skip
 
@@ -420,19 +487,6 @@ class Verifier:
             row.scan_id: row
             for row in session.exec(select(Scan).where(col(Scan.scan_id).in_(wanted)))
         }
-
-    @staticmethod
-    def _trace_findings(session: Session, state: CodeState, scan: ScanFacts) -> Sequence[Finding]:
-        """The EPCIS aggregation and route findings: registered codes scanned in a country."""
-        if state.record is None or scan.country is None:
-            return []
-        return findings_for_scan(
-            session,
-            unit_uri(state.record.gtin, state.record.serial),
-            brand_id=state.record.brand_id,
-            scan_country=scan.country,
-            now=scan.scanned_at,
-        )
 
     def verify_only(self, caller: Caller, request: VerifyIn) -> VerifyOut:
         """Signature and trust list only: no registry, no history, nothing recorded."""

@@ -12,9 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, TextualSelect, and_, bindparam, text, tuple_
+from sqlalchemy import Table, Text, TextualSelect, and_, bindparam, func, text, tuple_
 from sqlalchemy import select as sa_select
+from sqlalchemy.types import ARRAY
 from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
@@ -84,6 +86,28 @@ _RECORDS = sa_select(
 )
 
 
+# On PostgreSQL the codes come as two arrays joined to the rows: one statement text for any
+# number of codes, which psycopg prepares once, where a row-value IN list is a new text (and
+# a new plan of its outer joins) for every batch size. SQLite keeps the IN list.
+_WANTED = (
+    func.unnest(bindparam("gtins", type_=ARRAY(Text)), bindparam("serials", type_=ARRAY(Text)))
+    .table_valued("gtin", "serial")
+    .render_derived(name="wanted")
+)
+_RECORDS_PG = _RECORDS.join(
+    _WANTED, and_(_WANTED.c.gtin == _CODE.c.gtin, _WANTED.c.serial == _CODE.c.serial)
+)
+
+
+def _records(session: Session, identities: list[Identity]) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(
+            _RECORDS_PG,
+            {"gtins": [g for g, _ in identities], "serials": [s for _, s in identities]},
+        )
+    return session.execute(_RECORDS.where(tuple_(_CODE.c.gtin, _CODE.c.serial).in_(identities)))
+
+
 @dataclass(frozen=True)
 class StateQuery:
     """One code whose state a batch needs, and the earliest moment its history must reach."""
@@ -106,9 +130,7 @@ def load_states(
     records: dict[Identity, CodeFacts] = {}
     thresholds: dict[Identity, ProductThresholds] = {}
     markets: dict[Identity, tuple[str, ...]] = {}
-    for row in session.execute(
-        _RECORDS.where(tuple_(_CODE.c.gtin, _CODE.c.serial).in_(list(wanted)))
-    ).mappings():
+    for row in _records(session, list(wanted)).mappings():
         identity = (row["gtin"], row["serial"])
         records[identity] = CodeFacts(**{name: row[name] for name in _FACTS})
         if row["threshold_gtin"] is not None:
