@@ -8,8 +8,9 @@ One ``sealtrace serve`` worker over SQLite (the load benchmark's fixture). A cli
 in its own process sends ``POST /v1/verify`` one after another (a registered code,
 with a location) for a fixed time: first idle, then while this process keeps 8
 uploads of a 6300x6300 RGBA PNG bomb (and then of a 3400x3400 RGB photo under both
-caps) in flight to ``/v1/decode``. The client never shares a process or a GIL
-with the uploads, so its figures are the server's.
+caps) in flight to ``/v1/decode``, then idle again (the shared machine's load drifts:
+the two idle phases show how much). The client never shares a process or a GIL
+with the uploads, so its figures are the server's. Ratios are to the first idle phase.
 """
 
 from __future__ import annotations
@@ -98,23 +99,27 @@ def main(argv: list[str] | None = None) -> None:
         try:
             register(base, fixture)
             rows = []
+            idle: tuple[float, float] | None = None
             for name, photo in (
                 ("idle", None),
                 ("8 bombs in flight", bomb),
                 ("8 heavy photos in flight", heavy),
+                ("idle again", None),
             ):
                 latencies, statuses = phase(base, fixture.codes[-1], args.seconds, photo)
                 ordered = sorted(latencies)
-                p95 = ordered[int(0.95 * len(ordered))]
+                p50, p99 = statistics.median(ordered), ordered[int(0.99 * len(ordered))]
+                idle = idle or (p50, p99)
                 rows.append(
-                    f"| {name} | {statistics.median(ordered):.1f} | {p95:.1f} "
-                    f"| {len(ordered)} | {statuses or '-'} |"
+                    f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / idle[0]:.2f}x "
+                    f"| {p99 / idle[1]:.2f}x | {len(ordered)} | {statuses or '-'} |"
                 )
         finally:
             stop_server(process)
     print(f"1-minute load average at the start {load:.1f}, at the end {os.getloadavg()[0]:.1f}\n")
     print(
-        "| phase | verify p50 ms | p95 ms | verifies | upload answers |\n|---|---:|---:|---:|---|"
+        "| phase | verify p50 ms | p99 ms | p50 / idle | p99 / idle | verifies | upload answers |"
+        "\n|---|---:|---:|---:|---:|---:|---|"
     )
     print("\n".join(rows))
 
