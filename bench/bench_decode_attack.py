@@ -11,6 +11,8 @@ uploads of a 6300x6300 RGBA PNG bomb (and then of a 3400x3400 RGB photo under bo
 caps) in flight to ``/v1/decode``, then idle again (the shared machine's load drifts:
 the two idle phases show how much). The client never shares a process or a GIL
 with the uploads, so its figures are the server's. Ratios are to the first idle phase.
+Each phase also reports the CPU seconds the serving process used, and those of its
+child processes (where photos are decoded, at a lower priority).
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ def client(base: str, code: str, seconds: float, out: multiprocessing.Queue[list
             http.post("/v1/verify", json={"code": code, "location": PARIS}).raise_for_status()
             latencies.append((time.perf_counter() - started) * 1000)
     out.put(latencies)
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(the server process's own CPU seconds, its child processes' CPU seconds) so far: the
+    children are the photo decode processes, alive (their own counters) or reaped (the
+    parent's cutime and cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(of: int) -> list[str]:
+        return Path(f"/proc/{of}/stat").read_text().rsplit(")", 1)[1].split()
+
+    own = fields(pid)
+    children = (int(own[13]) + int(own[14])) / tick
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                stat = fields(int(child))
+            except FileNotFoundError:
+                continue
+            children += (int(stat[11]) + int(stat[12])) / tick
+    return (int(own[11]) + int(own[12])) / tick, children
 
 
 def phase(
@@ -106,20 +129,23 @@ def main(argv: list[str] | None = None) -> None:
                 ("8 heavy photos in flight", heavy),
                 ("idle again", None),
             ):
+                before = cpu_seconds(process.pid)
                 latencies, statuses = phase(base, fixture.codes[-1], args.seconds, photo)
+                after = cpu_seconds(process.pid)
                 ordered = sorted(latencies)
                 p50, p99 = statistics.median(ordered), ordered[int(0.99 * len(ordered))]
                 idle = idle or (p50, p99)
                 rows.append(
                     f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / idle[0]:.2f}x "
-                    f"| {p99 / idle[1]:.2f}x | {len(ordered)} | {statuses or '-'} |"
+                    f"| {p99 / idle[1]:.2f}x | {len(ordered)} | {statuses or '-'} "
+                    f"| {after[0] - before[0]:.1f} | {after[1] - before[1]:.1f} |"
                 )
         finally:
             stop_server(process)
     print(f"1-minute load average at the start {load:.1f}, at the end {os.getloadavg()[0]:.1f}\n")
     print(
-        "| phase | verify p50 ms | p99 ms | p50 / idle | p99 / idle | verifies | upload answers |"
-        "\n|---|---:|---:|---:|---:|---:|---|"
+        "| phase | verify p50 ms | p99 ms | p50 / idle | p99 / idle | verifies | upload answers "
+        "| worker CPU s | decode processes' CPU s |\n|---|---:|---:|---:|---:|---:|---|---:|---:|"
     )
     print("\n".join(rows))
 

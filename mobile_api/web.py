@@ -19,7 +19,7 @@ SESSION_MAX_AGE = 60 * 60 * 24 * 180
 DEVICE_PREFIX = "web:"
 
 
-def mobile_settings(request: Request) -> MobileSettings:
+async def mobile_settings(request: Request) -> MobileSettings:  # no I/O: no thread
     settings = request.app.state.mobile_settings
     assert isinstance(settings, MobileSettings)
     return settings

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mobile_api.decode import DecoderBusy, DecoderFailed, ImageTooLarge
@@ -135,15 +136,17 @@ def test_the_route_survives_a_killed_decode_and_answers_503(env: Env) -> None:
     pool = env.app.state.decode_pool
     first = idle_pid(pool)
     os.kill(first, signal.SIGSTOP)
-    answers: list[int] = []
+    answers: list[httpx.Response] = []
     thread = threading.Thread(
-        target=lambda: answers.append(env.client.post("/v1/decode", files=photo).status_code)
+        target=lambda: answers.append(env.client.post("/v1/decode", files=photo))
     )
     thread.start()
     wait_for(lambda: pool.busy_pids() == [first], "the decode reached the child")
     os.kill(first, signal.SIGKILL)
     thread.join()
-    assert answers == [503]
+    assert [a.status_code for a in answers] == [503]
+    assert answers[0].headers["retry-after"] == "5"
+    assert "stopped" in answers[0].json()["detail"]
     again = env.client.post("/v1/decode", files=photo)
     assert again.status_code == 422, again.text
     assert "not a product code" in again.json()["detail"]
