@@ -8,9 +8,10 @@ One ``sealtrace serve`` worker over SQLite (the load benchmark's fixture). A cli
 in its own process sends ``POST /v1/verify`` one after another (a registered code,
 with a location) for a fixed time: first idle, then while this process keeps 8
 uploads of a 6300x6300 RGBA PNG bomb (and then of a 3400x3400 RGB photo under both
-caps) in flight to ``/v1/decode``, then idle again (the shared machine's load drifts:
-the two idle phases show how much). The client never shares a process or a GIL
-with the uploads, so its figures are the server's. Ratios are to the first idle phase.
+caps) in flight to ``/v1/decode``. The three phases take turns for ``--rounds`` rounds
+of ``--seconds`` each, so that a shared machine's drifting load falls on all of them
+alike; each phase's figures pool its rounds. The client never shares a process or a
+GIL with the uploads, so its figures are the server's. Ratios are to the idle phase.
 Each phase also reports the CPU seconds the serving process used, and those of its
 child processes (where photos are decoded, at a lower priority).
 """
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -111,7 +113,8 @@ def phase(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=4.0, help="one phase of one round")
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     bomb, heavy = flat_png(6300, 6300, rgba=True), flat_png(3400, 3400, rgba=False)
@@ -121,24 +124,31 @@ def main(argv: list[str] | None = None) -> None:
         process, base, _ = start_server(fixture, url, 1)
         try:
             register(base, fixture)
+            phases = (("idle", None), ("8 bombs in flight", bomb), ("8 heavy photos", heavy))
+            latencies: dict[str, list[float]] = {name: [] for name, _ in phases}
+            statuses: dict[str, Counter[int]] = {name: Counter() for name, _ in phases}
+            cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name, _ in phases}
+            # Short phases in turn, several rounds: the shared machine's load drifts over a
+            # run, and every phase then sees about the same load.
+            for _ in range(args.rounds):
+                for name, photo in phases:
+                    before = cpu_seconds(process.pid)
+                    times, answers = phase(base, fixture.codes[-1], args.seconds, photo)
+                    after = cpu_seconds(process.pid)
+                    latencies[name] += times
+                    statuses[name].update(answers)
+                    cpu[name][0] += after[0] - before[0]
+                    cpu[name][1] += after[1] - before[1]
             rows = []
             idle: tuple[float, float] | None = None
-            for name, photo in (
-                ("idle", None),
-                ("8 bombs in flight", bomb),
-                ("8 heavy photos in flight", heavy),
-                ("idle again", None),
-            ):
-                before = cpu_seconds(process.pid)
-                latencies, statuses = phase(base, fixture.codes[-1], args.seconds, photo)
-                after = cpu_seconds(process.pid)
-                ordered = sorted(latencies)
+            for name, _ in phases:
+                ordered = sorted(latencies[name])
                 p50, p99 = statistics.median(ordered), ordered[int(0.99 * len(ordered))]
                 idle = idle or (p50, p99)
                 rows.append(
                     f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / idle[0]:.2f}x "
-                    f"| {p99 / idle[1]:.2f}x | {len(ordered)} | {statuses or '-'} "
-                    f"| {after[0] - before[0]:.1f} | {after[1] - before[1]:.1f} |"
+                    f"| {p99 / idle[1]:.2f}x | {len(ordered)} | {dict(statuses[name]) or '-'} "
+                    f"| {cpu[name][0]:.1f} | {cpu[name][1]:.1f} |"
                 )
         finally:
             stop_server(process)
