@@ -7,10 +7,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from authn.errors import KeyStoreError
 from authn.signing import Signer
 from keys.filestore import load_private_key, passphrase_from_env
 
@@ -45,3 +49,40 @@ def open_signer(
         close = getattr(signer, "close", None)
         if callable(close):
             close()
+
+
+class LazyFileSigner:
+    """A file key opened on its first use, not when the service starts.
+
+    Opening an encrypted key costs one scrypt (about a quarter of a second at the
+    production work factor), and every serving worker would pay it before it could
+    answer. The file is checked at once (it exists, it is the owner's only); the
+    passphrase is checked on first use (``sealtrace serve`` opens each key once in
+    the parent before any worker starts, so a wrong one still stops the start)."""
+
+    def __init__(self, path: Path, passphrase: bytes) -> None:
+        if not path.is_file():
+            raise KeyStoreError(f"{path.name} is not a key file")
+        self.path = path
+        self._passphrase = passphrase
+        self._key: Ed25519PrivateKey | None = None
+        self._lock = threading.Lock()
+
+    def _opened(self) -> Ed25519PrivateKey:
+        key = self._key
+        if key is None:
+            with self._lock:
+                if self._key is None:
+                    self._key = load_private_key(self.path, self._passphrase)
+                key = self._key
+        return key
+
+    def open(self) -> None:
+        """Open the key now: a wrong passphrase or a damaged file raises here."""
+        self._opened()
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self._opened().public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        return self._opened().sign(data)

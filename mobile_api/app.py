@@ -9,6 +9,8 @@ Digital Link segment, so they never shadow /v1, /docs or /static.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from authn.signing import Signer
 from console import STATIC as CONSOLE_STATIC
 from console import router as console_router
 from mobile_api.bundle_service import BundleService, load_bundle_signer
-from mobile_api.decode import DecodeGate
+from mobile_api.decode_pool import DecodeGate, DecodePool, Gate, HostDecodeGate
 from mobile_api.officer_app import router as officer_app_router
 from mobile_api.resolver import resolver_router
 from mobile_api.routes_consumer import api_router
@@ -52,7 +54,23 @@ def create_app(
     app = create_verifier_app(settings, extra_body_limits=limits, **kwargs)
     app.title = "sealtrace verifier and mobile API"
     app.state.mobile_settings = mobile
-    app.state.decode_gate = DecodeGate(mobile.decode_concurrency)
+    app.state.decode_gate = decode_gate(mobile)
+    app.state.decode_pool = pool = DecodePool(
+        niceness=mobile.decode_nice,
+        memory_bytes=mobile.decode_memory_mb * 1024 * 1024,
+        timeout=mobile.decode_timeout_seconds,
+    )
+    verifier_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with verifier_lifespan(app) as state:
+            try:
+                yield state
+            finally:
+                pool.close()  # the decode processes end with the worker
+
+    app.router.lifespan_context = lifespan
     app.state.bundle_service = BundleService(signer, mobile)
     app.include_router(officer_router)
     app.include_router(scan_router)
@@ -63,6 +81,12 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(resolver_router)  # last: the Digital Link catch-all
     return app
+
+
+def decode_gate(mobile: MobileSettings) -> Gate:
+    if mobile.decode_scope == "host":
+        return HostDecodeGate(mobile.decode_concurrency)
+    return DecodeGate(mobile.decode_concurrency)
 
 
 def app() -> FastAPI:

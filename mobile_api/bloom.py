@@ -21,8 +21,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
 from authn.errors import TrustError
 
 KIND = "bloom-v1"
@@ -105,6 +103,8 @@ class BloomFilter:
             raise ValueError("keys must be a concatenation of 16-byte keys")
         if not keys:
             return
+        import numpy as np  # only bundles need it: not loaded when a worker starts
+
         words = np.frombuffer(keys, dtype="<u8").reshape(-1, 2)
         h1 = words[:, 0].copy()
         h2 = words[:, 1] | np.uint64(1)

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from authn.signing import Signer, raw_public_key
 from keys.canonical import format_time
-from keys.filestore import load_private_key
+from keys.signers import LazyFileSigner
 from keys.trust import TrustList
 from mobile_api.bloom import BloomFilter, filter_id_for, keys_of
 from mobile_api.bundle import FlaggedCode, build_delta, build_full
@@ -50,7 +50,8 @@ def load_bundle_signer(settings: MobileSettings, *, environment: str) -> Signer:
         passphrase = settings.bundle_key_passphrase
         if passphrase is None:
             raise ValueError("SEALTRACE_MOBILE_BUNDLE_KEY_PASSPHRASE is needed for the bundle key")
-        return load_private_key(settings.bundle_key, passphrase.get_secret_value().encode())
+        # Opened on the first bundle, not in every worker's start (one scrypt each).
+        return LazyFileSigner(settings.bundle_key, passphrase.get_secret_value().encode())
     if environment == "production":
         raise ValueError("production needs SEALTRACE_MOBILE_BUNDLE_KEY (offline bundle signing)")
     log.warning("no bundle key configured: offline bundles are signed by a throwaway key")

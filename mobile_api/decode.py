@@ -8,37 +8,42 @@ declared. Decoding is bounded by work, not only by pixels:
   single pixel is decoded;
 - JPEGs are decoded already scaled down (Pillow's ``draft``: the DCT does the
   reduction, so a 48 MP photo costs what a 12 MP one does);
-- a small per-process semaphore bounds how many decodes run at once
-  (:class:`DecodeGate`); past it the route answers 503 with Retry-After.
+- the pixels are decoded in a separate, lower-priority process with a memory
+  cap, a bounded number at a time (:mod:`mobile_api.decode_pool`).
 
-Every decoder failure becomes an :class:`ImageUnusable` (422).
+Every decoder failure becomes an :class:`ImageUnusable` (422). Pillow and
+zxing-cpp are imported on the first photo, not when a worker starts.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import zxingcpp
-from PIL import ExifTags, Image
+from typing import TYPE_CHECKING
 
 from authn.errors import InvalidInput, PayloadTooLarge, Unavailable
 
-FORMATS = zxingcpp.barcode_formats_from_str("QRCode,DataMatrix")  # nothing else is a label
+if TYPE_CHECKING:
+    from PIL import Image
+
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 MAX_SIDE = 2400  # larger photos are scaled down first: codes stay readable, decoding stays fast
 DEFAULT_MAX_BYTES = 48 * 1024 * 1024  # a 12 MP RGB PNG; JPEGs are drafted down first
-T = Image.Transpose
-# EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose,
-# applied to the small grey copy instead of copying the full-colour image).
-UPRIGHT = {
-    2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
-    6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90,
-}  # fmt: skip
+
+
+def _upright(orientation: object) -> Image.Transpose | None:
+    """EXIF orientation -> the turn that makes the picture upright (as
+    ImageOps.exif_transpose, applied to the small grey copy instead of the full-colour one)."""
+    from PIL.Image import Transpose as T
+
+    turns = {
+        2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+        6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90,
+    }  # fmt: skip
+    return turns.get(orientation) if isinstance(orientation, int) else None
 
 
 class UnsupportedImage(InvalidInput):
@@ -54,7 +59,12 @@ class ImageTooLarge(PayloadTooLarge):
 
 
 class DecoderBusy(Unavailable):
-    """Every decode slot of this process is taken (503 with Retry-After)."""
+    """Every decode slot is taken (503 with Retry-After)."""
+
+
+class DecoderFailed(Unavailable):
+    """The decode process died or overran its time on this photo (503 with Retry-After);
+    it is replaced, and the serving worker carries on."""
 
 
 @dataclass(frozen=True)
@@ -62,22 +72,6 @@ class Decoded:
     text: str  # what the symbol holds
     scan: str  # the same with its AIM symbology identifier, as a scanner would send it
     format: str
-
-
-class DecodeGate:
-    """At most ``slots`` decodes at once in this process; never waits (the caller retries)."""
-
-    def __init__(self, slots: int) -> None:
-        self._semaphore = threading.BoundedSemaphore(slots)
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        if not self._semaphore.acquire(blocking=False):
-            raise DecoderBusy("every photo decoder is busy; try again in a moment")
-        try:
-            yield
-        finally:
-            self._semaphore.release()
 
 
 def sniff(data: bytes) -> str | None:
@@ -118,6 +112,8 @@ def _check_bytes(image: Image.Image, max_bytes: int) -> None:
 
 def _open(data: bytes, *, max_pixels: int, max_bytes: int) -> Image.Image:
     """The image with only its header read, drafted, and checked against both caps."""
+    from PIL import Image
+
     kind = sniff(data)
     if kind is None:
         raise UnsupportedImage("send a JPEG, PNG or WebP photo")
@@ -132,6 +128,8 @@ def _open(data: bytes, *, max_pixels: int, max_bytes: int) -> Image.Image:
 
 @contextmanager
 def _decoder_errors() -> Iterator[None]:
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -151,14 +149,17 @@ def check_header(data: bytes, *, max_pixels: int, max_bytes: int = DEFAULT_MAX_B
 
 
 def load_image(data: bytes, *, max_pixels: int, max_bytes: int = DEFAULT_MAX_BYTES) -> Image.Image:
+    from PIL import ExifTags
+
     with _decoder_errors():
         image = _open(data, max_pixels=max_pixels, max_bytes=max_bytes)
         orientation = image.getexif().get(ExifTags.Base.Orientation)  # phones rotate in EXIF
         image.load()
         gray = image.convert("L")
         del image  # the full-colour pixels go before the grey copy is turned and scaled
-        if orientation in UPRIGHT:
-            gray = gray.transpose(UPRIGHT[orientation])
+        turn = _upright(orientation)
+        if turn is not None:
+            gray = gray.transpose(turn)
     if max(gray.size) > MAX_SIDE:
         gray.thumbnail((MAX_SIDE, MAX_SIDE))  # reduce() by whole factors first, then resample
     return gray
@@ -168,10 +169,12 @@ def decode_codes(
     data: bytes, *, max_pixels: int, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> list[Decoded]:
     """Every QR code and DataMatrix in the photo, in zxing's order; ImageUnusable if none."""
+    import zxingcpp
+
     image = load_image(data, max_pixels=max_pixels, max_bytes=max_bytes)
     results = zxingcpp.read_barcodes(
         image,
-        formats=FORMATS,
+        formats=zxingcpp.barcode_formats_from_str("QRCode,DataMatrix"),  # nothing else is a label
         try_rotate=True,
         try_downscale=True,
         text_mode=zxingcpp.TextMode.Plain,

@@ -22,7 +22,7 @@ from mobile_api.web import (
     device_id_of,
     html_response,
     is_prefetch,
-    mobile_settings,
+    mobile_settings_of,
     new_session_cookie,
     session_cookie,
     set_session_cookie,
@@ -98,7 +98,7 @@ def _shown_again(request: Request, link: DigitalLink, services: Any, page: Page)
     ais = dict(link.ais)
     if AI_GTIN not in ais or AI_SERIAL not in ais:
         return None
-    window = timedelta(minutes=mobile_settings(request).location_window_minutes)
+    window = timedelta(minutes=mobile_settings_of(request).location_window_minutes)
     with Session(services.engine) as session:
         answer = shown_answer(
             session, request, window, services.clock(), code=(ais[AI_GTIN], ais[AI_SERIAL])

@@ -36,7 +36,7 @@ UPLOAD_CHUNK = 200  # scans judged in one transaction; bounds the locks one uplo
 BUNDLE_MEDIA = "application/vnd.sealtrace.offline-bundle+json"
 
 
-def get_officer(caller: CallerDep) -> Caller:
+async def get_officer(caller: CallerDep) -> Caller:
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("this needs a customs officer's bearer token")
     if caller.role not in (Role.OFFICER, Role.ADMIN):
@@ -47,7 +47,7 @@ def get_officer(caller: CallerDep) -> Caller:
 OfficerDep = Annotated[Caller, Depends(get_officer)]
 
 
-def bundle_service(request: Request) -> BundleService:
+async def bundle_service(request: Request) -> BundleService:
     service = request.app.state.bundle_service
     assert isinstance(service, BundleService)
     return service

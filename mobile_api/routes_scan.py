@@ -15,13 +15,13 @@ from starlette.formparsers import MultiPartException
 from authn.errors import InvalidInput, PayloadTooLarge
 from mobile_api.decode import (
     Decoded,
-    DecodeGate,
     DecoderBusy,
+    DecoderFailed,
     ImageUnusable,
     UnsupportedImage,
     check_header,
-    decode_codes,
 )
+from mobile_api.decode_pool import DecodePool
 from mobile_api.own_scan import shown_answer
 from mobile_api.page_view import brand_contact
 from mobile_api.pages import NO_CODE, NOT_A_PRODUCT_CODE, scan_result, scanner_page
@@ -73,14 +73,14 @@ async def _photo(request: Request, settings: MobileSettings) -> bytes:
 
 
 async def _decode(request: Request, data: bytes, mobile: MobileSettings) -> list[Decoded]:
-    """Decode in a worker thread, holding one of this process's decode slots."""
+    """Decode in a decode process (waited on from a thread), holding one decode slot."""
     # Too large is told before a slot is taken: the header costs microseconds.
     check_header(data, max_pixels=mobile.decode_max_pixels, max_bytes=mobile.decode_max_bytes)
-    gate = request.app.state.decode_gate
-    assert isinstance(gate, DecodeGate)
-    with gate.slot():
+    pool = request.app.state.decode_pool
+    assert isinstance(pool, DecodePool)
+    with request.app.state.decode_gate.slot():
         return await run_in_threadpool(
-            decode_codes,
+            pool.decode,
             data,
             max_pixels=mobile.decode_max_pixels,
             max_bytes=mobile.decode_max_bytes,
@@ -122,7 +122,10 @@ def _device(request: Request, caller: Caller) -> tuple[str | None, str | None]:
         413: {"description": "Over 8 MB, or more pixels or decoded bytes than the caps."},
         415: {"description": "Not a JPEG, PNG or WebP file (by its bytes)."},
         422: {"description": "No code found, or the image is unusable."},
-        503: {"description": "Every decode slot of the worker is busy (Retry-After)."},
+        503: {
+            "description": "Every decode slot is busy, or the decoder stopped on this photo "
+            "(Retry-After)."
+        },
     },
 )
 async def decode(
@@ -194,7 +197,7 @@ async def scan_form(
         _decoded, answer = await run_in_threadpool(
             _verify_decoded, services, session, caller, codes, device_id
         )
-    except DecoderBusy:
+    except (DecoderBusy, DecoderFailed):
         busy = html_response(scanner_page(page, error=NO_CODE), status_code=503, lang=page.lang)
         busy.headers["Retry-After"] = "5"
         return busy

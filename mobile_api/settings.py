@@ -8,6 +8,7 @@ decommissioned-code filter's false-positive rate and the upload limits.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,10 +55,34 @@ class MobileSettings(BaseSettings):
         "after JPEG draft scaling); larger images are refused with 413 before decoding.",
     )
     decode_concurrency: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=64,
-        description="Photo decodes one worker runs at once; past it, 503 with Retry-After.",
+        description="Photo decodes run at once (per worker or per host, see decode_scope); "
+        "past it, 503 with Retry-After.",
+    )
+    decode_scope: Literal["worker", "host"] = Field(
+        default="worker",
+        description="Whether decode_concurrency counts per worker process or for every worker "
+        "on the host together (flock on slot files).",
+    )
+    decode_nice: int = Field(
+        default=19,
+        ge=0,
+        le=19,
+        description="CPU priority (nice) of the photo decode processes: above the serving "
+        "worker's, so decoding only takes CPU that verify does not need.",
+    )
+    decode_memory_mb: int = Field(
+        default=384,
+        ge=64,
+        description="Address-space cap (RLIMIT_AS) of one photo decode process, in MiB.",
+    )
+    decode_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="A decode still running after this is stopped (503); its process is replaced.",
     )
     location_window_minutes: int = Field(
         default=30, ge=1, description="How long after a page view its location may be added."

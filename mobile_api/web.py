@@ -19,10 +19,14 @@ SESSION_MAX_AGE = 60 * 60 * 24 * 180
 DEVICE_PREFIX = "web:"
 
 
-def mobile_settings(request: Request) -> MobileSettings:
+def mobile_settings_of(request: Request) -> MobileSettings:
     settings = request.app.state.mobile_settings
     assert isinstance(settings, MobileSettings)
     return settings
+
+
+async def mobile_settings(request: Request) -> MobileSettings:  # no I/O: no thread
+    return mobile_settings_of(request)
 
 
 MobileSettingsDep = Annotated[MobileSettings, Depends(mobile_settings)]

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Connection, select
 
 from authn.signing import Signer
-from keys.filestore import load_private_key
+from keys.signers import LazyFileSigner
 from transparency import store
 from transparency.note import Checkpoint, sign_checkpoint, verifier_key
 from transparency.tables import LogCheckpoint
@@ -46,7 +46,8 @@ def load_log_signer(settings: Settings) -> Signer:
         if settings.log_key_passphrase is None:
             raise ValueError("SEALTRACE_LOG_KEY_PASSPHRASE is needed for the log key")
         passphrase = settings.log_key_passphrase.get_secret_value().encode()
-        return load_private_key(settings.log_key, passphrase)
+        # Opened on the first checkpoint, not in every worker's start (one scrypt each).
+        return LazyFileSigner(settings.log_key, passphrase)
     if settings.environment == "production":
         raise ValueError("production needs SEALTRACE_LOG_KEY (signs log checkpoints)")
     return development_log_key(settings.token_pepper.get_secret_value().encode())

@@ -20,8 +20,8 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
@@ -31,6 +31,9 @@ from keys.trust import TrustList
 from verifier.accounts import Caller, Role
 from verifier.db.models import AuditEvent, BrandWebhook, WebhookOutbox
 from verifier.webhooks import Destinations, WebhookEvent, check_endpoint, deliver, guarded_client
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from authn.errors import SealtraceError
+from keys.signers import LazyFileSigner
+
+if TYPE_CHECKING:
+    from verifier.settings import Settings
 
 
 def serve(
@@ -71,7 +75,8 @@ def serve(
     try:
         if migrate and settings.apply_migrations:
             upgrade(settings.database_url)
-    except SealtraceError as exc:
+        check_keys(settings)
+    except (SealtraceError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -91,6 +96,23 @@ def serve(
         server_header=False,  # no "Server: uvicorn": nothing to fingerprint
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
     )
+
+
+def check_keys(settings: Settings) -> None:
+    """Open the log and bundle keys once, here, before any worker starts: a wrong passphrase
+    stops the start with one line. Workers open them again on first use only (a scrypt
+    each), so a worker answers without paying for them."""
+    from mobile_api.bundle_service import load_bundle_signer
+    from mobile_api.settings import MobileSettings
+    from verifier.log_service import load_log_signer
+
+    signers = [load_log_signer(settings)]
+    mobile = MobileSettings()
+    if mobile.bundle_key is not None:
+        signers.append(load_bundle_signer(mobile, environment=settings.environment))
+    for signer in signers:
+        if isinstance(signer, LazyFileSigner):
+            signer.open()
 
 
 def prepare_multiprocess_metrics() -> Path:

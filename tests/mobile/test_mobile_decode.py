@@ -13,7 +13,6 @@ from authn.code import ProductCode
 from authn.element_string import format_fnc1
 from authn.signing import sign_code
 from mobile_api.decode import (
-    DecodeGate,
     DecoderBusy,
     ImageTooLarge,
     ImageUnusable,
@@ -21,6 +20,7 @@ from mobile_api.decode import (
     decode_codes,
     sniff,
 )
+from mobile_api.decode_pool import DecodeGate
 from tests.mobile.conftest import ACME_GTIN, Env, label_png, photograph
 
 

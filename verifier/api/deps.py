@@ -55,7 +55,13 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    # Dependencies that do no I/O are async: a sync one costs a trip to a worker thread
+    # and back on every request, and a flood of cheap requests pays it many times over.
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def get_session(services: ServicesDep) -> Iterator[Session]:
@@ -81,7 +87,7 @@ transactions are read-only, so a write through it fails. See docs/deploy.md, "Re
 replicas"."""
 
 
-def get_now(services: ServicesDep) -> datetime:
+async def get_now(services: ServicesDep) -> datetime:
     return services.clock()
 
 
@@ -116,7 +122,7 @@ def _authenticate(engine: Engine, token: str, pepper: bytes, now: datetime) -> C
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_admin(caller: CallerDep) -> Caller:
+async def get_admin(caller: CallerDep) -> Caller:
     if caller.role is Role.ANONYMOUS:
         raise Unauthenticated("this needs a registry admin's bearer token")
     if caller.role is not Role.ADMIN:
