@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, Response
@@ -32,7 +34,7 @@ from sqlmodel import Session
 
 from authn.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied, SealtraceError
 from epcis.documents import EPCIS_CONTEXT, query_document
-from epcis.jobs import REGISTRY_SCOPE, get_job, list_jobs, open_job, run_job
+from epcis.jobs import REGISTRY_SCOPE, get_job, is_stale, list_jobs, open_job, run_job
 from epcis.model import EVENT_TYPES
 from epcis.query import (
     NotAcceptable,
@@ -330,9 +332,9 @@ def _job_reader(caller: Caller) -> str | None:
     raise PermissionDenied("capture jobs are for brand owners and admins")
 
 
-def _run(services: Any, capture_id: str, document: Any, prefixes: Any, now: Any) -> None:
-    with Session(services.engine) as session:
-        run_job(session, capture_id, document, prefixes=prefixes, now=now, clock=services.clock)
+def _run(services: Any, capture_id: str, owner: str) -> None:
+    lease = services.settings.epcis_job_lease_seconds
+    run_job(services.engine, capture_id, owner, clock=services.clock, lease_seconds=lease)
 
 
 @router.post("/capture", status_code=202, summary="Capture an EPCISDocument as an asynchronous job")
@@ -361,15 +363,14 @@ async def capture(
     if len(event_list(document)) > MAX_EVENTS:
         raise PayloadTooLarge(f"a document may hold at most {MAX_EVENTS} events; split it")
     behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback")
-    capture_id = await run_in_threadpool(
-        open_job,
-        session,
-        brand_id=brand_id,
-        account_id=caller.account_id,
-        behaviour=behaviour,
-        now=now,
-    )
-    background.add_task(_run, services, capture_id, document, prefixes, now)
+    capture_id, owner = await run_in_threadpool(
+        partial(
+            open_job, session, brand_id=brand_id, account_id=caller.account_id,
+            behaviour=behaviour, document=document, prefixes=prefixes, now=now,
+            lease_seconds=services.settings.epcis_job_lease_seconds,
+        )
+    )  # fmt: skip
+    background.add_task(_run, services, capture_id, owner)
     location = f"{request.url_for('capture_job', captureID=capture_id).path}"
     headers = {"Location": location, "GS1-Capture-Error-Behaviour": behaviour}
     return Response(status_code=202, headers=headers)
@@ -401,13 +402,19 @@ def capture_jobs(
 @router.get("/capture/{captureID}", summary="The state and errors of one capture job")
 def capture_job(
     request: Request,
+    background: BackgroundTasks,
     session: SessionDep,
+    services: ServicesDep,
     caller: CallerDep,
     capture_id: Annotated[str, Path(alias="captureID", max_length=64)],
 ) -> JSONResponse:
     brand_id = _job_reader(caller)
     _no_parameters(request)
     job = get_job(session, capture_id, brand_id=brand_id)
+    if is_stale(session, capture_id, services.clock()):
+        # Its worker died (or stalls): take it over after this answer; the run claims the
+        # lease atomically, so of several pollers one runs it.
+        background.add_task(_run, services, capture_id, str(uuid.uuid4()))
     return JSONResponse(job, headers={"GS1-Capture-Error-Behaviour": job["captureErrorBehaviour"]})
 
 
