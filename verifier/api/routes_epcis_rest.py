@@ -6,7 +6,8 @@ Routes parse, check the caller's role and call ``epcis``; see docs/epcis.md.
   job runs after the answer. ``GET /epcis/capture[/{captureID}]``: the jobs.
 - ``GET /epcis/events`` (the simple event query as URL parameters),
   ``/epcis/events/{eventID}``, ``/epcis/eventTypes``, ``/epcis/eventTypes/{type}``,
-  ``/epcis/eventTypes/{type}/events``, ``/epcis/epcs/{epc}``, ``/epcis/epcs/{epc}/events``.
+  ``/epcis/eventTypes/{type}/events``, ``/epcis/epcs`` (the EPCs the caller's events name),
+  ``/epcis/epcs/{epc}``, ``/epcis/epcs/{epc}/events``.
 - ``GET /epcis`` lists the resources; ``OPTIONS`` on each answers 204 with the
   versions and limits. ``/epcis/queries``: no named queries (501 to create one).
 
@@ -46,7 +47,7 @@ from epcis.query import (
     seal,
     unseal,
 )
-from epcis.search import event_types_present, search
+from epcis.search import epcs_present, event_types_present, search
 from epcis.validation import MAX_EVENTS, event_list, read_document_shape
 from verifier.accounts import Caller, Role
 from verifier.api.deps import (
@@ -129,6 +130,7 @@ ALLOW: dict[str, str] = {
     "/eventTypes": "OPTIONS, GET",
     "/eventTypes/{eventType}": "OPTIONS, GET",
     "/eventTypes/{eventType}/events": "OPTIONS, GET",
+    "/epcs": "OPTIONS, GET",
     "/epcs/{epc}": "OPTIONS, GET",
     "/epcs/{epc}/events": "OPTIONS, GET",
     "/queries": "OPTIONS, GET, POST",
@@ -282,6 +284,39 @@ def events_of_type(
 ) -> JSONResponse:
     fixed = {"eventType": _known_type(kind)}
     return _events_answer(request, session, services, caller, now, fixed)
+
+
+def _page_after(request: Request, query: Any, secret: bytes, scope: str) -> Any:
+    """The position a ``nextPageToken`` of a listing (jobs, EPCs) names, or None."""
+    if query.next_page_token is None:
+        return None
+    values = unseal(query.next_page_token, secret, "nextPageToken")
+    if len(values) != 3 or values[1] != scope or values[2] != request.url.path:
+        raise QueryParameterError("nextPageToken is not one this repository gave")
+    return values[0]
+
+
+def _next_link(request: Request, position: Any, secret: bytes, scope: str) -> dict[str, str]:
+    if position is None:
+        return {}
+    token = seal([position, scope, request.url.path], secret)
+    url = request.url.remove_query_params("nextPageToken").include_query_params(nextPageToken=token)
+    return {"Link": f'<{url}>; rel="next"'}
+
+
+@router.get("/epcs", summary="The EPCs the caller's events name, paginated")
+def epcs(
+    request: Request, session: ReadSessionDep, services: ServicesDep, caller: CallerDep
+) -> JSONResponse:
+    brand_id = reading_brand(caller)
+    _no_parameters(request, ("perPage", "nextPageToken"))
+    query = parse_query(list(request.query_params.multi_items()))
+    secret, scope = _page_secret(services), _scope_name(brand_id)
+    after = _page_after(request, query, secret, scope)
+    if after is not None and not isinstance(after, str):
+        raise QueryParameterError("nextPageToken is not one this repository gave")
+    keys, more = epcs_present(session, brand_id, limit=query.per_page, after=after)
+    return JSONResponse(keys, headers=_next_link(request, more, secret, scope))
 
 
 @router.get("/epcs/{epc:path}/events", summary="Events naming an EPC in any role")
