@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from epcis.documents import epcis_document
 from epcis.identifiers import unit_uri
-from epcis.jobs import open_job
+from epcis.jobs import open_job, run_job
 from tests.production.conftest import ACME_GTIN, EnvFactory, ServerFactory, create_accounts
 from verifier.db.engine import make_engine
 
@@ -171,3 +171,30 @@ def _open_dead_job(url: str) -> str:
     finally:
         engine.dispose()
     return capture_id
+
+
+def test_only_the_lease_holder_runs_a_job_and_only_once(database_url: str) -> None:
+    engine = make_engine(database_url)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with Session(engine) as session:
+            capture_id, owner = open_job(
+                session, brand_id="acme", account_id=None, behaviour="rollback",
+                document=_document(3, "L"), prefixes=["9506000"], now=now, lease_seconds=300,
+            )  # fmt: skip
+
+        def clock() -> dt.datetime:
+            return dt.datetime.now(dt.UTC)
+
+        # Another worker while the lease is held (the first run is still queued): nothing.
+        assert run_job(engine, capture_id, "another-worker", clock=clock) is False
+        assert _row(database_url, capture_id)["attempts"] == 0
+        assert run_job(engine, capture_id, owner, clock=clock) is True
+        done = _row(database_url, capture_id)
+        assert (done["running"], done["success"], done["stored"]) == (False, True, 3)
+        # A finished job is not run again, by its owner or a taker.
+        assert run_job(engine, capture_id, owner, clock=clock) is False
+        assert run_job(engine, capture_id, "another-worker", clock=clock) is False
+        assert _row(database_url, capture_id)["total"] == 3
+    finally:
+        engine.dispose()
