@@ -152,3 +152,32 @@ def event_types_present(session: Session, brand_id: str | None) -> list[str]:
     if brand_id is not None:
         statement = statement.where(EpcisEvent.brand_id == brand_id)
     return sorted(session.exec(statement))
+
+
+# Roles of instance identifiers: what MATCH_anyEPC (and so /epcs/{epc}/events) finds. The
+# quantity classes are EPC classes, not EPCs, and are left out.
+EPC_ROLES = ("epc", "parent", "child", "input", "output")
+
+
+def epcs_present(
+    session: Session, brand_id: str | None, *, limit: int, after: str | None = None
+) -> tuple[list[str], str | None]:
+    """The EPCs (canonical keys) the caller's events name, in key order, ``limit`` at a
+    time after the key ``after``; the key to continue after, when there are more."""
+    statement = (
+        select(EpcisEventEpc.epc)
+        .distinct()
+        .where(col(EpcisEventEpc.role).in_(EPC_ROLES))
+        .order_by(col(EpcisEventEpc.epc))
+        .limit(limit + 1)
+    )
+    if brand_id is not None:
+        statement = statement.join(
+            EpcisEvent, col(EpcisEvent.id) == col(EpcisEventEpc.event_id)
+        ).where(EpcisEvent.brand_id == brand_id)
+    if after is not None:
+        statement = statement.where(col(EpcisEventEpc.epc) > after)
+    keys = list(session.exec(statement))
+    more = len(keys) > limit
+    keys = keys[:limit]
+    return keys, (keys[-1] if more and keys else None)

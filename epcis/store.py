@@ -170,8 +170,12 @@ def capture(
     account_id: int | None,
     now: dt.datetime,
     capture_id: str | None = None,
+    commit: bool = True,
 ) -> CaptureResult:
     """Store every event of ``document`` for ``brand_id`` in one transaction, or none.
+
+    ``commit=False`` leaves the transaction open (flushed), for a caller that commits
+    more with it (a capture job records its outcome in the same transaction).
 
     Raises :class:`CaptureRejected` (per-event errors), :class:`CaptureConflict`
     (events captured before, by hash) or InvalidInput (the document itself).
@@ -202,7 +206,10 @@ def capture(
             capture_id=capture_id,
         )
         upsert_locations(session, brand_id, read.locations, now)
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
     except IntegrityError:
         # The same event arrived concurrently through another request.
         session.rollback()

@@ -82,9 +82,13 @@ class EpcisCaptureJob(SQLModel, table=True):
     """One capture job of the EPCIS 2.0 REST binding: its state, its errors, its events.
 
     ``brand_id`` is the brand the events were captured for, or ``REGISTRY_SCOPE``.
+    While it runs, the row keeps the document and the prefixes it was accepted under
+    (so another worker can run it again) and a lease: ``lease_owner`` is the run that
+    holds it, renewed until ``lease_until``; past that, another worker may take over.
     """
 
     __tablename__ = "epcis_capture_job"
+    __table_args__ = (Index("ix_epcis_capture_job_running", "running", "lease_until"),)
 
     id: int | None = Field(default=None, primary_key=True)
     capture_id: str = Field(max_length=36, unique=True)
@@ -97,3 +101,8 @@ class EpcisCaptureJob(SQLModel, table=True):
     behaviour: str = Field(default="rollback", max_length=8)
     errors: str = Field(default="[]", sa_type=Text)  # JSON list of problem bodies
     event_ids: str = Field(default="[]", sa_type=Text)  # JSON list of stored event hashes
+    document: str | None = Field(default=None, sa_type=Text)  # dropped once finished
+    prefixes: str | None = Field(default=None, sa_type=Text)  # JSON list; None: unscoped
+    lease_owner: str | None = Field(default=None, max_length=36)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     hsts_seconds: int = Field(
         default=31_536_000, ge=0, description="Strict-Transport-Security max-age on https."
     )
+    epcis_job_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Lease of a running EPCIS capture job, renewed while it runs: a job whose "
+        "worker died is taken over by another worker once its lease has expired.",
+    )
     worker_healthcheck_seconds: int = Field(
         default=30,
         gt=0,

@@ -307,6 +307,14 @@ def check_epcis_rest_read(t: Tenants) -> None:
     assert t.acme("GET", "/epcis/eventTypes").status_code == 200
 
 
+def check_epcis_rest_epcs(t: Tenants) -> None:
+    mine = t.acme("GET", "/epcis/epcs")
+    assert mine.status_code == 200, mine.text
+    assert any("EV-acme" in key for key in mine.json())
+    assert not any("EV-other" in key for key in mine.json())
+    assert any("EV-other" in key for key in t.as_other("GET", "/epcis/epcs").json())
+
+
 def check_epcis_rest_capture(t: Tenants) -> None:
     at = dt.datetime.now(dt.UTC)
     document = epcis_document([commissioning_event(OTHER_GTIN, ["EV-forged2"], at=at)], created=at)
@@ -520,6 +528,7 @@ CHECKS: dict[tuple[str, str], Callable[[Tenants], None]] = {
     ("GET", "/epcis/eventTypes"): check_epcis_rest_read,
     ("GET", "/epcis/eventTypes/{eventType}/events"): check_epcis_rest_read,
     ("GET", "/epcis/epcs/{epc:path}/events"): check_epcis_rest_read,
+    ("GET", "/epcis/epcs"): check_epcis_rest_epcs,
     ("POST", "/epcis/capture"): check_epcis_rest_capture,
     ("GET", "/epcis/capture"): check_epcis_rest_capture,
     ("GET", "/epcis/capture/{captureID}"): check_epcis_rest_capture,

@@ -19,7 +19,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 from epcis.documents import epcis_document
-from epcis.identifiers import unit_uri
+from epcis.identifiers import identify, unit_uri
 from tests.verifier.conftest import (
     ACME_GTIN,
     ACME_GTIN_2,
@@ -360,6 +360,42 @@ def test_event_by_id_by_type_and_by_epc(rest: Rest) -> None:
     assert rest.get(f"/epcis/epcs/{CASE}").json() == ["events"]
     bad = rest.get("/epcis/epcs/https://id.gs1.org/01/09506000134353/21/X/events")
     assert bad.status_code == 400
+
+
+def test_epcs_lists_the_callers_epcs_paginated_and_brand_scoped(rest: Rest) -> None:
+    # The story names four units, a case and a transformation output; its lots are
+    # EPC classes (quantities), not EPCs.
+    expected = sorted({*UNITS, identify(CASE).key, OUTPUT})
+    answer = rest.get("/epcis/epcs")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["GS1-EPCIS-Version"] == "2.0"
+    assert answer.json() == expected
+    assert "link" not in answer.headers
+    for key in expected:  # each is a resource whose events the caller can read
+        assert labels(rest.get(f"/epcis/epcs/{quote(key, safe='')}/events")), key
+
+    first = rest.get("/epcis/epcs", params={"perPage": "4"})
+    assert first.json() == expected[:4]
+    link = first.headers["link"]
+    assert link.endswith('>; rel="next"')
+    following = rest.get(link[1 : link.index(">")])
+    assert following.json() == expected[4:]
+    assert "link" not in following.headers
+
+    # Another brand sees none of acme's EPCs, not even with acme's page token.
+    assert rest.get("/epcis/epcs", "other").json() == []
+    stolen = rest.get(link[1 : link.index(">")], "other")
+    assert stolen.status_code == 400
+    assert stolen.json()["type"] == QUERY_EXCEPTION
+    assert rest.get("/epcis/epcs", "officer").json() == expected
+    assert rest.get("/epcis/epcs", None).status_code == 401
+    for params in ({"nextPageToken": "forged"}, {"MATCH_epc": UNITS[0]}, {"perPage": "0"}):
+        refused = rest.get("/epcis/epcs", params=params)
+        assert refused.status_code == 400, params
+        assert refused.json()["type"] == QUERY_EXCEPTION
+    options = rest.client.options("/epcis/epcs")
+    assert options.status_code == 204
+    assert options.headers["Allow"] == "OPTIONS, GET"
 
 
 def test_discovery_and_version_headers(rest: Rest) -> None:

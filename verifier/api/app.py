@@ -7,6 +7,7 @@ and ``sealtrace db upgrade`` run them before any worker starts.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from sqlmodel import Session
 
 from detection import DetectionSettings
+from epcis.jobs import resume_stale
 from keys.filestore import load_public_key
 from verifier.api import problems
 from verifier.api.deps import Services
@@ -122,6 +124,12 @@ def create_app(
         )  # fmt: skip
         outbox_worker.start()
         app.state.outbox_worker = outbox_worker  # tests and operators may stop it
+        # Capture jobs a dead worker left running past their lease are run again, off the
+        # start-up path (a job still inside its lease is taken over when a client polls it).
+        threading.Thread(
+            target=resume_stale, name="epcis-resume", daemon=True, args=(engine,),
+            kwargs={"clock": clock, "lease_seconds": settings.epcis_job_lease_seconds},
+        ).start()  # fmt: skip
         yield
         services.recorder.close()
         outbox_worker.stop()

@@ -6,7 +6,8 @@ Routes parse, check the caller's role and call ``epcis``; see docs/epcis.md.
   job runs after the answer. ``GET /epcis/capture[/{captureID}]``: the jobs.
 - ``GET /epcis/events`` (the simple event query as URL parameters),
   ``/epcis/events/{eventID}``, ``/epcis/eventTypes``, ``/epcis/eventTypes/{type}``,
-  ``/epcis/eventTypes/{type}/events``, ``/epcis/epcs/{epc}``, ``/epcis/epcs/{epc}/events``.
+  ``/epcis/eventTypes/{type}/events``, ``/epcis/epcs`` (the EPCs the caller's events name),
+  ``/epcis/epcs/{epc}``, ``/epcis/epcs/{epc}/events``.
 - ``GET /epcis`` lists the resources; ``OPTIONS`` on each answers 204 with the
   versions and limits. ``/epcis/queries``: no named queries (501 to create one).
 
@@ -21,18 +22,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import uuid
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from authn.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied, SealtraceError
 from epcis.documents import EPCIS_CONTEXT, query_document
-from epcis.jobs import REGISTRY_SCOPE, get_job, list_jobs, open_job, run_job
+from epcis.jobs import REGISTRY_SCOPE, get_job, is_stale, list_jobs, open_job, run_job
 from epcis.model import EVENT_TYPES
 from epcis.query import (
     NotAcceptable,
@@ -44,7 +49,7 @@ from epcis.query import (
     seal,
     unseal,
 )
-from epcis.search import event_types_present, search
+from epcis.search import epcs_present, event_types_present, search
 from epcis.validation import MAX_EVENTS, event_list, read_document_shape
 from verifier.accounts import Caller, Role
 from verifier.api.deps import (
@@ -58,6 +63,7 @@ from verifier.api.deps import (
 from verifier.api.problems import epcis_problem_for
 from verifier.api.routes_epcis import EPCIS_MEDIA, VERSION_HEADERS, reading_brand
 
+log = logging.getLogger(__name__)
 VERSION = "2.0"
 DISCOVERY_HEADERS = {
     **VERSION_HEADERS,
@@ -127,6 +133,7 @@ ALLOW: dict[str, str] = {
     "/eventTypes": "OPTIONS, GET",
     "/eventTypes/{eventType}": "OPTIONS, GET",
     "/eventTypes/{eventType}/events": "OPTIONS, GET",
+    "/epcs": "OPTIONS, GET",
     "/epcs/{epc}": "OPTIONS, GET",
     "/epcs/{epc}/events": "OPTIONS, GET",
     "/queries": "OPTIONS, GET, POST",
@@ -282,6 +289,39 @@ def events_of_type(
     return _events_answer(request, session, services, caller, now, fixed)
 
 
+def _page_after(request: Request, query: Any, secret: bytes, scope: str) -> Any:
+    """The position a ``nextPageToken`` of a listing (jobs, EPCs) names, or None."""
+    if query.next_page_token is None:
+        return None
+    values = unseal(query.next_page_token, secret, "nextPageToken")
+    if len(values) != 3 or values[1] != scope or values[2] != request.url.path:
+        raise QueryParameterError("nextPageToken is not one this repository gave")
+    return values[0]
+
+
+def _next_link(request: Request, position: Any, secret: bytes, scope: str) -> dict[str, str]:
+    if position is None:
+        return {}
+    token = seal([position, scope, request.url.path], secret)
+    url = request.url.remove_query_params("nextPageToken").include_query_params(nextPageToken=token)
+    return {"Link": f'<{url}>; rel="next"'}
+
+
+@router.get("/epcs", summary="The EPCs the caller's events name, paginated")
+def epcs(
+    request: Request, session: ReadSessionDep, services: ServicesDep, caller: CallerDep
+) -> JSONResponse:
+    brand_id = reading_brand(caller)
+    _no_parameters(request, ("perPage", "nextPageToken"))
+    query = parse_query(list(request.query_params.multi_items()))
+    secret, scope = _page_secret(services), _scope_name(brand_id)
+    after = _page_after(request, query, secret, scope)
+    if after is not None and not isinstance(after, str):
+        raise QueryParameterError("nextPageToken is not one this repository gave")
+    keys, more = epcs_present(session, brand_id, limit=query.per_page, after=after)
+    return JSONResponse(keys, headers=_next_link(request, more, secret, scope))
+
+
 @router.get("/epcs/{epc:path}/events", summary="Events naming an EPC in any role")
 def events_of_epc(
     request: Request,
@@ -330,9 +370,14 @@ def _job_reader(caller: Caller) -> str | None:
     raise PermissionDenied("capture jobs are for brand owners and admins")
 
 
-def _run(services: Any, capture_id: str, document: Any, prefixes: Any, now: Any) -> None:
-    with Session(services.engine) as session:
-        run_job(session, capture_id, document, prefixes=prefixes, now=now, clock=services.clock)
+def _run(services: Any, capture_id: str, owner: str) -> None:
+    lease = services.settings.epcis_job_lease_seconds
+    try:
+        run_job(services.engine, capture_id, owner, clock=services.clock, lease_seconds=lease)
+    except SQLAlchemyError:
+        # E.g. SQLite's write lock held by a long capture: the job stays running under its
+        # lease and is taken over once that expires, so nothing is lost by giving up here.
+        log.warning("capture job %s not run now; it is taken over after its lease", capture_id)
 
 
 @router.post("/capture", status_code=202, summary="Capture an EPCISDocument as an asynchronous job")
@@ -361,15 +406,14 @@ async def capture(
     if len(event_list(document)) > MAX_EVENTS:
         raise PayloadTooLarge(f"a document may hold at most {MAX_EVENTS} events; split it")
     behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback")
-    capture_id = await run_in_threadpool(
-        open_job,
-        session,
-        brand_id=brand_id,
-        account_id=caller.account_id,
-        behaviour=behaviour,
-        now=now,
-    )
-    background.add_task(_run, services, capture_id, document, prefixes, now)
+    capture_id, owner = await run_in_threadpool(
+        partial(
+            open_job, session, brand_id=brand_id, account_id=caller.account_id,
+            behaviour=behaviour, document=document, prefixes=prefixes, now=now,
+            lease_seconds=services.settings.epcis_job_lease_seconds,
+        )
+    )  # fmt: skip
+    background.add_task(_run, services, capture_id, owner)
     location = f"{request.url_for('capture_job', captureID=capture_id).path}"
     headers = {"Location": location, "GS1-Capture-Error-Behaviour": behaviour}
     return Response(status_code=202, headers=headers)
@@ -401,13 +445,19 @@ def capture_jobs(
 @router.get("/capture/{captureID}", summary="The state and errors of one capture job")
 def capture_job(
     request: Request,
+    background: BackgroundTasks,
     session: SessionDep,
+    services: ServicesDep,
     caller: CallerDep,
     capture_id: Annotated[str, Path(alias="captureID", max_length=64)],
 ) -> JSONResponse:
     brand_id = _job_reader(caller)
     _no_parameters(request)
     job = get_job(session, capture_id, brand_id=brand_id)
+    if is_stale(session, capture_id, services.clock()):
+        # Its worker died (or stalls): take it over after this answer; the run claims the
+        # lease atomically, so of several pollers one runs it.
+        background.add_task(_run, services, capture_id, str(uuid.uuid4()))
     return JSONResponse(job, headers={"GS1-Capture-Error-Behaviour": job["captureErrorBehaviour"]})
 
 

@@ -1,6 +1,6 @@
 """Uploaded product images: one re-encoded picture per GTIN, served by its digest.
 
-Revision ID: 0013_products18
+Revision ID: 0013_product_image
 Revises: 0012_alerts
 Create Date: 2026-12-04 02:10:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision: str = "0013_products18"
+revision: str = "0013_product_image"
 down_revision: str | None = "0012_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
