@@ -2,7 +2,7 @@
 
 Every error the project raises on purpose derives from :class:`SealtraceError`,
 so a caller can catch all of them in one place, and the web layer maps each
-class to one HTTP answer in one function (``verifier.api.problems``)::
+class to one HTTP answer in one function (``http_api.problems``)::
 
     SealtraceError
     ├── InvalidInput                 the caller's input is unusable; fix it and retry   -> 400/422

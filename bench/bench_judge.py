@@ -35,10 +35,10 @@ from sqlmodel import Session
 from bench import bench_record_ratio
 from bench.bench_load import PG_BENCH, Fixture, recreate_pg, scan_body
 from bench.bench_load import prepare as prepare_fixture
+from http_api.app import create_app
+from http_api.deps import Services
 from verifier.accounts import ANONYMOUS
-from verifier.api.app import create_app
-from verifier.api.deps import Services
-from verifier.api.schemas import VerifyIn
+from verifier.schemas import VerifyIn
 from verifier.settings import Settings
 
 BATCHES = (1, 8, 32, 64)

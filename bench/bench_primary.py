@@ -36,9 +36,9 @@ from sqlmodel import Session
 from bench.bench_judge import requests
 from bench.bench_load import PG_ADMIN
 from bench.bench_load import prepare as prepare_fixture
+from http_api.app import create_app
+from http_api.deps import Services
 from verifier.accounts import ANONYMOUS
-from verifier.api.app import create_app
-from verifier.api.deps import Services
 from verifier.settings import Settings
 
 BATCHES = (1, 32, 64)

@@ -23,7 +23,6 @@ from detection import DetectionSettings
 from keys.trust import TrustList
 from verifier import inspections
 from verifier.accounts import Caller, Role
-from verifier.api.schemas import product_label
 from verifier.db.models import (
     Alert,
     AuditEvent,
@@ -38,6 +37,7 @@ from verifier.geography import country_places
 from verifier.inspections import InspectionIn, InspectionOut, InspectionOutcome
 from verifier.products import products_for
 from verifier.registry import require_reader
+from verifier.schemas import product_label
 from verifier.trust import TrustStore
 
 SCAN_LIMIT = 200  # scans drawn on one code's page (the newest ones)

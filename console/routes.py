@@ -46,12 +46,12 @@ from console.web import (
     secure,
     set_session_cookie,
 )
+from http_api.deps import get_services
 from keys.trust import TrustList
 from verifier import alerts as alert_service
 from verifier import console_auth as auth
 from verifier import statuses
 from verifier.accounts import Role
-from verifier.api.deps import get_services
 from verifier.inspections import InspectionIn
 from verifier.text import text_problem
 

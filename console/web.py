@@ -33,9 +33,9 @@ from authn.errors import (
 from console.html import html_response
 from console.layout import layout
 from console.pages import READER_LOCALE, reader_locale
+from http_api.deps import Services, get_services
 from verifier import console_auth as auth
 from verifier.accounts import Caller, Role
-from verifier.api.deps import Services, get_services
 
 COOKIE = "st_console"
 LOGIN_COOKIE = "st_console_login"  # double-submit token of the sign-in form (no session yet)

@@ -1,6 +1,6 @@
 """``create_app``: the verifier's app plus what phones and handhelds talk to.
 
-The verifier builds the API (``verifier.api.app.create_app``); this adds the
+The verifier builds the API (``http_api.app.create_app``); this adds the
 consumer page behind every label's Digital Link URL, the offline bundle, batch
 sync, photo decode and the scanner page. The resolver routes go last and only
 match paths that open with an Application Identifier or are one compressed
@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from authn.signing import Signer
 from console import STATIC as CONSOLE_STATIC
 from console import router as console_router
+from http_api.app import create_app as create_verifier_app
 from mobile_api.bundle_service import BundleService, load_bundle_signer
 from mobile_api.decode_pool import DecodeGate, DecodePool, Gate, HostDecodeGate
 from mobile_api.officer_app import router as officer_app_router
@@ -28,7 +29,6 @@ from mobile_api.routes_consumer import api_router
 from mobile_api.routes_officer import router as officer_router
 from mobile_api.routes_scan import router as scan_router
 from mobile_api.settings import MobileSettings
-from verifier.api.app import create_app as create_verifier_app
 from verifier.settings import Settings
 
 STATIC = Path(__file__).parent / "static"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mobile_api.i18n import N_
-from verifier.api.schemas import VerifyOut
+from verifier.schemas import VerifyOut
 from verifier.verification.views import WITHHELD, public_status
 
 

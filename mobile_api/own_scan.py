@@ -19,8 +19,8 @@ from authn.errors import NotFound
 from mobile_api.pages import SHOWN
 from mobile_api.web import device_id_of, session_cookie
 from verifier.accounts import Role
-from verifier.api.schemas import VerifyOut
 from verifier.db.models import Scan
+from verifier.schemas import VerifyOut
 from verifier.statuses import recorded_by
 
 MAX_SCAN_ID = 36

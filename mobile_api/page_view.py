@@ -15,6 +15,7 @@ from sqlmodel import Session
 from authn.code import AI_GTIN, AI_SERIAL
 from authn.digital_link import DigitalLink, format_digital_link
 from authn.errors import InvalidInput, Unavailable
+from http_api.ratelimit import client_ip, parse_networks
 from mobile_api.netplace import locate, network_device_id
 from mobile_api.own_scan import shown_answer
 from mobile_api.pages import BrandContact, Page, error_page, verdict_page
@@ -28,8 +29,7 @@ from mobile_api.web import (
     set_session_cookie,
 )
 from verifier.accounts import Caller
-from verifier.api.ratelimit import client_ip, parse_networks
-from verifier.api.schemas import VerifyIn
+from verifier.schemas import VerifyIn
 
 
 def brand_contact(services: Any, gtin: str) -> BrandContact | None:

@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from mobile_api.banners import BANNERS, REASONS, Banner, banner_of
 from mobile_api.i18n import LANGUAGES, N_, Catalogue, catalogue
-from verifier.api.schemas import VerifyOut
 from verifier.product_images import PUBLIC_PREFIX as PRODUCT_IMAGE_PREFIX
+from verifier.schemas import VerifyOut
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -19,6 +19,8 @@ from authn.code import AI_GTIN, AI_SERIAL
 from authn.digital_link import DigitalLink, parse_digital_link
 from authn.errors import GS1SyntaxError, Unavailable
 from authn.gs1 import has_valid_check_digit
+from http_api.deps import CallerDep, Services, ServicesDep
+from http_api.problems import problem
 from mobile_api.linkset import (
     LINKSET_JSON,
     LINKSET_REQUESTS,
@@ -34,8 +36,6 @@ from mobile_api.page_view import brand_contact, verify_page_view
 from mobile_api.pages import error_page
 from mobile_api.web import html_response, page_of, wants_html
 from verifier.accounts import Caller
-from verifier.api.deps import CallerDep, Services, ServicesDep
-from verifier.api.problems import problem
 
 METHODS = "GET, HEAD, OPTIONS"
 PATH_GTIN = re.compile(r"/01/(\d{14})(?:/|$)")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from authn.errors import NotFound
+from http_api.deps import ServicesDep, SessionDep
 from mobile_api.own_scan import own_recent_scan
 from mobile_api.page_view import brand_contact
 from mobile_api.pages import error_page, report_sent_page, suspect_banner
@@ -24,9 +25,8 @@ from mobile_api.web import (
     session_cookie,
 )
 from verifier.alert_raising import REPORT_KIND, ConsumerReport, record_consumer_report
-from verifier.api.deps import ServicesDep, SessionDep
-from verifier.api.schemas import Location, ReasonOut, VerdictName
 from verifier.db.models import Alert, Scan
+from verifier.schemas import Location, ReasonOut, VerdictName
 from verifier.verification.rejudge import rejudge_with_location
 
 LINKSET_JSON = "application/linkset+json"

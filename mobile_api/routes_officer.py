@@ -11,11 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from authn.errors import PermissionDenied, SealtraceError, Unauthenticated
-from keys.filestore import export_public_key
-from mobile_api.bundle_service import BundleService
-from mobile_api.web import MobileSettingsDep
-from verifier.accounts import Caller, Role
-from verifier.api.deps import (
+from http_api.deps import (
     CallerDep,
     NowDep,
     ReadSessionDep,
@@ -23,8 +19,12 @@ from verifier.api.deps import (
     ServicesDep,
     TrustListDep,
 )
-from verifier.api.problems import TYPE_BASE, status_of
-from verifier.api.schemas import VerifyIn
+from http_api.problems import TYPE_BASE, status_of
+from keys.filestore import export_public_key
+from mobile_api.bundle_service import BundleService
+from mobile_api.web import MobileSettingsDep
+from verifier.accounts import Caller, Role
+from verifier.schemas import VerifyIn
 from verifier.verification.recorder import judge_batch
 from verifier.verification.service import ScanJob
 

@@ -13,6 +13,8 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
 
 from authn.errors import InvalidInput, PayloadTooLarge
+from http_api.deps import CallerDep, ServicesDep, SessionDep
+from http_api.problems import problem
 from mobile_api.decode import (
     Decoded,
     DecoderBusy,
@@ -36,9 +38,7 @@ from mobile_api.web import (
     set_session_cookie,
 )
 from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, ServicesDep, SessionDep
-from verifier.api.problems import problem
-from verifier.api.schemas import VerifyIn, VerifyOut
+from verifier.schemas import VerifyIn, VerifyOut
 
 router = APIRouter(tags=["scan"])
 

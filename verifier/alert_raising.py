@@ -22,8 +22,8 @@ from sqlmodel import Session, select
 from detection.model import Finding
 from storage.upsert import dialect_insert
 from verifier import alert_events, alert_tally
-from verifier.api.metrics import ALERTS
 from verifier.db.models import Alert
+from verifier.metrics import ALERTS
 
 ALERTING_SEVERITIES = frozenset({"warning", "critical"})
 REPORT_KIND = "CONSUMER_REPORT"

@@ -67,7 +67,7 @@ class BulkItem:
 
 
 def error_status(exc: SealtraceError) -> int:
-    # The same statuses verifier.api.problems gives these classes; kept to the four
+    # The same statuses http_api.problems gives these classes; kept to the four
     # a per-item check can raise so that the API layer stays the one full mapping.
     for cls, status in ((NotFound, 404), (Conflict, 409), (PermissionDenied, 403)):
         if isinstance(exc, cls):

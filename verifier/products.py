@@ -27,11 +27,11 @@ from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceErro
 from epcis.documents import product_attributes
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
-from verifier.api.schemas import Country, Strict
 from verifier.db.models import AuditEvent, Product
 from verifier.producer import ItemError, error_status
 from verifier.product_images import image_urls_for
 from verifier.registry import account_id_of, caller_owns, gtin14, require_reader, require_writer
+from verifier.schemas import Country, Strict
 from verifier.text import Line, Text
 
 MAX_ITEMS = 10_000

@@ -24,7 +24,15 @@ from epcis.store import record_own_events
 from keys.model import Brand
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
-from verifier.api.schemas import (
+from verifier.db.models import (
+    Account,
+    AuditEvent,
+    CodeRecord,
+    IntendedMarket,
+    LotStatus,
+    ProductThreshold,
+)
+from verifier.schemas import (
     AuditOut,
     CodePublic,
     MarketsOut,
@@ -33,14 +41,6 @@ from verifier.api.schemas import (
     RejectedSerial,
     ThresholdsIn,
     ThresholdsOut,
-)
-from verifier.db.models import (
-    Account,
-    AuditEvent,
-    CodeRecord,
-    IntendedMarket,
-    LotStatus,
-    ProductThreshold,
 )
 from verifier.verification.rules import ACTIVE
 from verifier.verification.state import code_facts, effective_status_of

@@ -23,9 +23,9 @@ from epcis.store import record_own_events
 from epcis.vocabulary import STATUS_EVENTS
 from keys.trust import TrustList
 from verifier.accounts import Caller, Role
-from verifier.api.schemas import StatusChangeOut
 from verifier.db.models import AuditEvent, CodeRecord, LotStatus, Scan
 from verifier.registry import account_id_of, gtin14, require_writer
+from verifier.schemas import StatusChangeOut
 from verifier.verification.rules import ACTIVE
 from verifier.verification.views import coarse_position
 

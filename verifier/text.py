@@ -42,6 +42,6 @@ def _line(value: str) -> str:
 
 
 # Every text field of every request body is one of these two (re-exported by
-# verifier.api.schemas), so bad text is a 422, never a 500.
+# verifier.schemas), so bad text is a 422, never a 500.
 Text = Annotated[str, AfterValidator(check_text)]  # free text: comments, notes
 Line = Annotated[str, AfterValidator(_line)]  # identifiers and one-line values

@@ -33,11 +33,11 @@ from authn.digital_link import format_digital_link
 from authn.signing import sign_code
 from bench.clone_eval.geography import MARKETS
 from bench.clone_eval.model import START, ScanEvent, Simulation, StatusEvent
+from http_api.app import create_app
 from keys.filestore import export_public_key
 from keys.sample import gtin_with_prefix, sample_hierarchy
 from keys.trust import build_trust_list
 from verifier import accounts
-from verifier.api.app import create_app
 from verifier.db.migrate import upgrade
 from verifier.db.models import Scan as ScanRow
 from verifier.settings import Settings

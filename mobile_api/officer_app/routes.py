@@ -29,6 +29,8 @@ from sqlmodel import Session, col, select
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unauthenticated
 from authn.signing import raw_public_key
+from http_api.deps import NowDep, ServicesDep, SessionDep, TrustListDep
+from http_api.problems import TYPE_BASE, status_of
 from keys.canonical import b64
 from keys.filestore import load_public_key
 from keys.trust import TrustList
@@ -36,8 +38,6 @@ from mobile_api.pages import CONTENT_SECURITY_POLICY
 from mobile_api.routes_officer import BundleServiceDep, OfficerDep
 from verifier import accounts, console_auth, inspections
 from verifier.accounts import Caller, Role
-from verifier.api.deps import NowDep, ServicesDep, SessionDep, TrustListDep
-from verifier.api.problems import TYPE_BASE, status_of
 from verifier.db.models import Inspection, Scan
 
 STATIC = Path(__file__).parent / "static"

@@ -30,6 +30,7 @@ from sqlmodel import Session, SQLModel
 from authn.code import ProductCode
 from authn.digital_link import format_digital_link
 from authn.signing import sign_code
+from http_api.deps import Services
 from issuer.render import render_png
 from keys.authority import BrandApplication, issue_line_certificate, register_brand, revoke
 from keys.filestore import export_public_key
@@ -39,7 +40,6 @@ from keys.trust import TrustList, build_trust_list
 from mobile_api.app import create_app
 from mobile_api.settings import MobileSettings
 from verifier import accounts
-from verifier.api.deps import Services
 from verifier.db.engine import make_engine
 from verifier.db.migrate import upgrade
 from verifier.settings import Settings

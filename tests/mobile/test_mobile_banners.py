@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mobile_api.banners import BANNERS, banner_of
-from verifier.api.schemas import ProductOut, ReasonOut, VerifyOut
+from verifier.schemas import ProductOut, ReasonOut, VerifyOut
 
 
 def answer(verdict: str, status: str, *codes: str) -> VerifyOut:

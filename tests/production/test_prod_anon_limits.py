@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from authn.digital_link import compress_digital_link, parse_digital_link
+from http_api.ratelimit import client_ip, parse_networks
 from tests.production.conftest import (
     Server,
     ServerFactory,
@@ -28,7 +29,6 @@ from tests.production.conftest import (
     settings_env,
     signed_uri,
 )
-from verifier.api.ratelimit import client_ip, parse_networks
 from verifier.settings import Settings
 
 LIMIT = 2

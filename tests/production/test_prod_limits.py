@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from http_api.ratelimit import Decision, LocalCounter, RedisCounter
 from tests.production.conftest import Env, EnvFactory
-from verifier.api.ratelimit import Decision, LocalCounter, RedisCounter
 
 
 def verify(env: Env, serial: str, **headers: str) -> int:

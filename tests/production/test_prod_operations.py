@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from http_api.metrics import may_read
 from tests.production.conftest import ACME_GTIN, Env, EnvFactory
-from verifier.api.metrics import VERDICTS, may_read
 from verifier.logging_setup import JsonFormatter, RequestIdFilter, uvicorn_log_config
+from verifier.metrics import VERDICTS
 from verifier.settings import Settings
 
 

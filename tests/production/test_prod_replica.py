@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlmodel import Session
 
+from http_api.deps import Services, get_read_session
 from tests.console.console_world import csrf_of
 from tests.production.conftest import (
     ACME_GTIN,
@@ -30,7 +31,6 @@ from tests.production.conftest import (
 )
 from tests.production.standby import Pair
 from verifier import console_auth
-from verifier.api.deps import Services, get_read_session
 from verifier.db.engine import make_engine
 from verifier.settings import Settings
 

@@ -28,14 +28,14 @@ from sqlmodel import Session
 from authn.code import ProductCode
 from authn.digital_link import format_digital_link
 from authn.signing import sign_code
+from http_api.app import create_app
+from http_api.deps import Services
 from keys.authority import BrandApplication, issue_line_certificate, register_brand, revoke
 from keys.filestore import export_public_key
 from keys.model import Brand, Contact, LineCertificate, Revocation
 from keys.sample import gtin_with_prefix
 from keys.trust import TrustList, build_trust_list
 from verifier import accounts
-from verifier.api.app import create_app
-from verifier.api.deps import Services
 from verifier.db.engine import make_engine
 from verifier.db.migrate import upgrade
 from verifier.db.models import Account, ApiToken

@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from detection.verdict import CONSUMER_AUTHENTIC, CONSUMER_RECALLED, CONSUMER_SUSPECT
 from verifier.accounts import ANONYMOUS
-from verifier.api.schemas import Location, VerifyIn
 from verifier.db.models import Scan
+from verifier.schemas import Location, VerifyIn
 
 if TYPE_CHECKING:
     from tests.verifier.conftest import Env

@@ -19,7 +19,7 @@ from epcis.documents import (
     object_event,
 )
 from epcis.identifiers import unit_uri
-from verifier.api.routes_epcis import router
+from http_api.routes_epcis import router
 
 T0 = dt.datetime(2026, 2, 1, 8, 0, tzinfo=dt.UTC)
 FACTORY = "urn:epc:id:sgln:9506000.00001.0"

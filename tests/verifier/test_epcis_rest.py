@@ -20,6 +20,7 @@ from jsonschema import Draft7Validator
 
 from epcis.documents import epcis_document
 from epcis.identifiers import identify, unit_uri
+from http_api.app import create_app
 from tests.verifier.conftest import (
     ACME_GTIN,
     ACME_GTIN_2,
@@ -31,7 +32,6 @@ from tests.verifier.conftest import (
     make_settings,
     running,
 )
-from verifier.api.app import create_app
 
 T0 = dt.datetime(2026, 2, 1, 8, 0, tzinfo=dt.UTC)
 FACTORY = "urn:epc:id:sgln:9506000.00001.0"

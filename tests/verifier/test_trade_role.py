@@ -105,7 +105,7 @@ def test_a_trade_return_of_a_sold_unit_is_not_a_customs_finding(env: Env) -> Non
 
 
 # What a trade account must be refused. The checks live in verifier/registry.py,
-# verifier/alerts.py and verifier/api/routes_epcis.py, which treat every account that is not a
+# verifier/alerts.py and http_api/routes_epcis.py, which treat every account that is not a
 # brand as an officer; until they name the roles they allow, a trade account passes them.
 FORBIDDEN_TO_TRADE = [
     pytest.param("GET", "/v1/codes/{gtin}/P1", None, id="read-a-brands-code-record"),

@@ -188,7 +188,7 @@ def test_openapi_documents_verify_with_examples(env: Env) -> None:
 def test_a_restart_keeps_the_newest_stored_list_over_an_older_file(env: Env) -> None:
     from fastapi.testclient import TestClient
 
-    from verifier.api.app import create_app
+    from http_api.app import create_app
 
     v2 = env.world.build(2).to_signed_json()
     env.client.put("/v1/trust-list", content=v2, headers=env.auth("admin"))
@@ -216,8 +216,8 @@ def test_a_trust_list_file_not_signed_by_the_registry_key_is_not_served(
 
 def test_the_encoded_answer_is_the_answer_with_hidden_sections_left_out() -> None:
     # The verify routes send to_json_bytes(); other callers use to_json(): one answer.
-    from verifier.api.routes_verify import AUTHENTIC_EXAMPLE, OFFICER_EXAMPLE
-    from verifier.api.schemas import VerifyOut
+    from http_api.routes_verify import AUTHENTIC_EXAMPLE, OFFICER_EXAMPLE
+    from verifier.schemas import VerifyOut
 
     bare = {**AUTHENTIC_EXAMPLE, "product": {"gtin": "09506000134352", "serial": "S1"}}
     for example in (AUTHENTIC_EXAMPLE, OFFICER_EXAMPLE, bare):

@@ -20,9 +20,9 @@ from sqlalchemy import event
 from epcis.documents import aggregation_event, epcis_document, object_event
 from epcis.findings import forget_parsed_events
 from epcis.identifiers import unit_uri
+from http_api.routes_epcis import router
 from verifier.accounts import ANONYMOUS
-from verifier.api.routes_epcis import router
-from verifier.api.schemas import VerifyIn, VerifyOut
+from verifier.schemas import VerifyIn, VerifyOut
 
 if TYPE_CHECKING:
     from tests.verifier.conftest import Env

@@ -20,8 +20,8 @@ from sqlmodel import Session, func, select
 
 from authn.errors import Conflict
 from verifier.accounts import ANONYMOUS
-from verifier.api.schemas import Location, VerifyIn, VerifyOut
 from verifier.db.models import Alert, Scan
+from verifier.schemas import Location, VerifyIn, VerifyOut
 from verifier.verification.recorder import ScanRecorder
 from verifier.verification.state import StateQuery, load_states
 from verifier.verification.writes import insert_scans

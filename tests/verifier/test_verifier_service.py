@@ -22,9 +22,9 @@ from sqlalchemy import text
 from sqlmodel import SQLModel, select
 from typer.testing import CliRunner
 
+from http_api.app import create_app
 from sealtrace.cli import accounts_cmd, db_cmd
 from tests.verifier.conftest import free_port, running
-from verifier.api.app import create_app
 from verifier.db.engine import make_engine
 from verifier.db.migrate import alembic_config, current, upgrade
 from verifier.settings import Settings

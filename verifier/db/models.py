@@ -1,4 +1,4 @@
-"""Table models. API shapes live in ``verifier.api.schemas``: a table is never an answer.
+"""Table models. API shapes live in ``verifier.schemas``: a table is never an answer.
 
 Sizing notes: ``scan`` grows with every verification, so it is read only
 through the (gtin, serial, scanned_at) index and only a bounded recent window;

@@ -27,9 +27,9 @@ from detection.flagging import (
 )
 from keys.trust import TrustList
 from verifier.accounts import Caller
-from verifier.api.schemas import FlagOut, FlagResolutionOut
 from verifier.db.models import AuditEvent, CodeRecord
 from verifier.registry import account_id_of, gtin14, require_reader
+from verifier.schemas import FlagOut, FlagResolutionOut
 from verifier.statuses import load_code_for_update
 from verifier.verification.detect import ROLES, detection_scan
 from verifier.verification.rules import CodeFacts, ScanFacts, stored_reasons

@@ -28,8 +28,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from authn.errors import Unavailable
-from verifier.api.metrics import RECORD_BATCH
-from verifier.api.schemas import VerifyOut
+from verifier.metrics import RECORD_BATCH
+from verifier.schemas import VerifyOut
 from verifier.verification.service import JobResult, ScanJob, Verifier
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,9 @@ from detection import Finding
 from epcis.identifiers import unit_uri
 from epcis.store import findings_for_scan
 from verifier.alert_raising import AlertSubject, raise_batch_alerts
-from verifier.api.schemas import VerdictName
 from verifier.db.models import Scan
 from verifier.products import products_for
+from verifier.schemas import VerdictName
 from verifier.statuses import locate_scan
 from verifier.verification.detect import genuine_outcome
 from verifier.verification.flags import flag_codes, flag_finding, flag_state, scan_flag

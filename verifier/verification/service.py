@@ -45,11 +45,11 @@ from epcis.identifiers import unit_uri
 from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alert_raising import SIGNATURE_FAILURES, AlertSubject, raise_batch_alerts
-from verifier.api.schemas import VerifyIn, VerifyOut
 from verifier.db.models import Product, Scan
 from verifier.product_images import image_urls_for
 from verifier.products import products_for
 from verifier.registry import caller_owns
+from verifier.schemas import VerifyIn, VerifyOut
 from verifier.settings import Clock
 from verifier.trust import TrustStore
 from verifier.verification.detect import (

@@ -18,7 +18,8 @@ from typing import cast
 from authn.code import ProductCode
 from detection import Finding, expiry_date
 from keys.trust import TrustDecision
-from verifier.api.schemas import (
+from verifier.db.models import Product
+from verifier.schemas import (
     CoarseLocation,
     FindingOut,
     FlagOut,
@@ -31,7 +32,6 @@ from verifier.api.schemas import (
     VerdictName,
     VerifyOut,
 )
-from verifier.db.models import Product
 from verifier.verification.detect import Outcome
 from verifier.verification.rules import ScanFacts
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from http_api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier import registry, statuses
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
-from verifier.api.schemas import (
+from verifier.schemas import (
     CodePublic,
     CodeStatusIn,
     FlagResolutionOut,

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from http_api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier import product_images, products
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 
 router = APIRouter(prefix="/v1", tags=["products"])
 IMPORT_PATH = "/v1/products:import"

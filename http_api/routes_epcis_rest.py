@@ -51,8 +51,7 @@ from epcis.query import (
 )
 from epcis.search import epcs_present, event_types_present, search
 from epcis.validation import MAX_EVENTS, event_list, read_document_shape
-from verifier.accounts import Caller, Role
-from verifier.api.deps import (
+from http_api.deps import (
     CallerDep,
     NowDep,
     ReadSessionDep,
@@ -60,8 +59,9 @@ from verifier.api.deps import (
     SessionDep,
     TrustListDep,
 )
-from verifier.api.problems import epcis_problem_for
-from verifier.api.routes_epcis import EPCIS_MEDIA, VERSION_HEADERS, reading_brand
+from http_api.problems import epcis_problem_for
+from http_api.routes_epcis import EPCIS_MEDIA, VERSION_HEADERS, reading_brand
+from verifier.accounts import Caller, Role
 
 log = logging.getLogger(__name__)
 VERSION = "2.0"

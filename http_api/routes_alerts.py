@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from verifier import alerts, outbox, registry
-from verifier.alerts import AlertFilter, AlertStatus, AlertView
-from verifier.api.deps import (
+from http_api.deps import (
     CallerDep,
     NowDep,
     ReadSessionDep,
@@ -17,8 +15,10 @@ from verifier.api.deps import (
     SessionDep,
     TrustListDep,
 )
-from verifier.api.schemas import ThresholdsIn, ThresholdsOut
+from verifier import alerts, outbox, registry
+from verifier.alerts import AlertFilter, AlertStatus, AlertView
 from verifier.outbox import WebhookConfigOut
+from verifier.schemas import ThresholdsIn, ThresholdsOut
 from verifier.text import Line, Text
 from verifier.webhooks import Destinations
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from http_api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier import evidence, inspections
-from verifier.api.deps import CallerDep, NowDep, ServicesDep, SessionDep, TrustListDep
 from verifier.inspections import InspectionIn, InspectionOut, SeizureReport
 
 router = APIRouter(prefix="/v1", tags=["inspections"])

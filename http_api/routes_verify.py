@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from verifier.api.deps import CallerDep, ServicesDep
-from verifier.api.metrics import VERDICTS
-from verifier.api.schemas import VerifyIn, VerifyOut
+from http_api.deps import CallerDep, ServicesDep
+from verifier.metrics import VERDICTS
+from verifier.schemas import VerifyIn, VerifyOut
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 

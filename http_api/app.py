@@ -17,25 +17,25 @@ from sqlmodel import Session
 
 from detection import DetectionSettings
 from epcis.jobs import resume_stale
+from http_api import problems
+from http_api.deps import Services
+from http_api.docs_page import install_docs
+from http_api.metrics import install_operations
+from http_api.middleware import BodyLimitMiddleware, RequestIdMiddleware, UrlTextMiddleware
+from http_api.routes_alerts import router as alerts_router
+from http_api.routes_epcis import router as epcis_router
+from http_api.routes_epcis_rest import router as epcis_rest_router
+from http_api.routes_inspections import router as inspections_router
+from http_api.routes_log import router as log_router
+from http_api.routes_producer import BULK_STATUS_PATH
+from http_api.routes_producer import router as producer_router
+from http_api.routes_products import IMAGE_PATH as PRODUCT_IMAGE_PATH
+from http_api.routes_products import IMPORT_PATH as PRODUCT_IMPORT_PATH
+from http_api.routes_products import router as products_router
+from http_api.routes_registry import router as registry_router
+from http_api.routes_service import router as service_router
+from http_api.routes_verify import router as verify_router
 from keys.filestore import load_public_key
-from verifier.api import problems
-from verifier.api.deps import Services
-from verifier.api.docs_page import install_docs
-from verifier.api.metrics import install_operations
-from verifier.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, UrlTextMiddleware
-from verifier.api.routes_alerts import router as alerts_router
-from verifier.api.routes_epcis import router as epcis_router
-from verifier.api.routes_epcis_rest import router as epcis_rest_router
-from verifier.api.routes_inspections import router as inspections_router
-from verifier.api.routes_log import router as log_router
-from verifier.api.routes_producer import BULK_STATUS_PATH
-from verifier.api.routes_producer import router as producer_router
-from verifier.api.routes_products import IMAGE_PATH as PRODUCT_IMAGE_PATH
-from verifier.api.routes_products import IMPORT_PATH as PRODUCT_IMPORT_PATH
-from verifier.api.routes_products import router as products_router
-from verifier.api.routes_registry import router as registry_router
-from verifier.api.routes_service import router as service_router
-from verifier.api.routes_verify import router as verify_router
 from verifier.db.engine import make_engine
 from verifier.geography import country_places
 from verifier.log_service import LogService, load_log_signer
@@ -194,5 +194,5 @@ def timeouts_of(settings: Settings) -> Timeouts:
 
 
 def app() -> FastAPI:
-    """Factory target for ``uvicorn --factory verifier.api.app:app`` (settings from the env)."""
+    """Factory target for ``uvicorn --factory http_api.app:app`` (settings from the env)."""
     return create_app()

@@ -1,5 +1,5 @@
 """Plain ASGI middleware: request ids, body size limits (before any parsing), security
-headers. ``verifier.api.metrics.install_operations`` adds the last with rate limits and
+headers. ``http_api.metrics.install_operations`` adds the last with rate limits and
 metrics."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from verifier.api.problems import PROBLEM_JSON, TYPE_BASE
+from http_api.problems import PROBLEM_JSON, TYPE_BASE
 from verifier.logging_setup import REQUEST_ID
 from verifier.text import text_problem
 

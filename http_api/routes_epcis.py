@@ -32,10 +32,10 @@ from epcis.store import (
     capture,
     export_document,
 )
+from http_api.deps import CallerDep, NowDep, ReadSessionDep, SessionDep, TrustListDep
+from http_api.problems import epcis_problem_for, problem
 from verifier import products
 from verifier.accounts import Caller, Role
-from verifier.api.deps import CallerDep, NowDep, ReadSessionDep, SessionDep, TrustListDep
-from verifier.api.problems import epcis_problem_for, problem
 
 # The parameters of this dialect; any other name is refused, never ignored (the
 # standard's parameters are answered by /epcis/events).

@@ -1,8 +1,9 @@
 """Prometheus metrics at ``GET /metrics``, the middleware that feeds them, and
 :func:`install_operations`, which adds them to an app with rate limits and security headers.
 
-Metrics are module-level, so any layer can count: the verification pipeline
-calls ``VERDICTS.labels(verdict).inc()`` and ``ALERTS.labels(kind).inc()``.
+Metrics are module-level, so any layer can count: the service's own counters
+(verdicts, alerts, group-commit sizes) live in :mod:`verifier.metrics`, these are
+the HTTP ones.
 With several workers, ``sealtrace serve`` sets ``PROMETHEUS_MULTIPROC_DIR``
 before the workers start; each worker then writes its samples to files there
 and a scrape of any worker adds up all of them.
@@ -34,9 +35,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authn.errors import PermissionDenied
-from verifier.api.middleware import SecurityHeadersMiddleware
-from verifier.api.ratelimit import Counter as RateCounter
-from verifier.api.ratelimit import (
+from http_api.middleware import SecurityHeadersMiddleware
+from http_api.ratelimit import Counter as RateCounter
+from http_api.ratelimit import (
     LocalCounter,
     RateLimitMiddleware,
     RedisCounter,
@@ -57,15 +58,6 @@ LATENCY = Histogram(
     "Time from the request's arrival to the end of its answer, by route template.",
     ["route", "method"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
-)
-VERDICTS = Counter(
-    "sealtrace_verdicts_total", "Verification verdicts given, by verdict.", ["verdict"]
-)
-ALERTS = Counter("sealtrace_alerts_total", "Alerts created, by kind.", ["kind"])
-RECORD_BATCH = Histogram(
-    "sealtrace_record_batch_scans",
-    "Scans judged and committed together in one transaction (group commit).",
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 RATE_LIMITED = Counter("sealtrace_rate_limited_total", "Anonymous requests refused with 429.")
 

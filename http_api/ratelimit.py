@@ -33,7 +33,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from verifier.api.problems import PROBLEM_JSON, TYPE_BASE
+from http_api.problems import PROBLEM_JSON, TYPE_BASE
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class RateLimitMiddleware:
         if decision.allowed:
             await self.app(scope, receive, send)
             return
-        from verifier.api.metrics import RATE_LIMITED
+        from http_api.metrics import RATE_LIMITED
 
         RATE_LIMITED.inc()
         await refuse(send, decision.retry_after, self.counter.limit, self.counter.window)

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from authn.errors import Unavailable
-from verifier.api.deps import AdminDep, ServicesDep, SessionDep
-from verifier.api.schemas import TrustListInstalled
+from http_api.deps import AdminDep, ServicesDep, SessionDep
+from verifier.schemas import TrustListInstalled
 
 router = APIRouter()
 TRUST_LIST_MEDIA = "application/json"

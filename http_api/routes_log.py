@@ -16,8 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
+from http_api.deps import AdminDep, ServicesDep, SessionDep
 from transparency import store
-from verifier.api.deps import AdminDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/v1/log", tags=["transparency log"])
 NOTE_MEDIA = "text/plain; charset=utf-8"

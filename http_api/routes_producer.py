@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
-from verifier import producer
-from verifier.api.deps import (
+from http_api.deps import (
     CallerDep,
     NowDep,
     ReadSessionDep,
@@ -16,7 +15,8 @@ from verifier.api.deps import (
     SessionDep,
     TrustListDep,
 )
-from verifier.api.schemas import CodeStatusName, Strict
+from verifier import producer
+from verifier.schemas import CodeStatusName, Strict
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 BULK_STATUS_PATH = "/v1/codes/status:batch"
