@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +59,17 @@ def _distances_km(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.
 def _cell_half_diagonal_km(lat: float) -> float:
     half = CELL_DEGREES / 2
     return haversine_km(lat - half, -half, lat + half, half) / 2
+
+
+class CountryBounds(Protocol):
+    """What the travel rules ask of country data: :class:`CountryPlaces`, or a holder
+    that builds one on first use (the service's, so that a worker starts without it)."""
+
+    def knows(self, country: str | None) -> bool: ...
+
+    def between(self, a: str | None, b: str | None) -> float | None: ...
+
+    def to_point(self, country: str | None, lat: float, lon: float) -> float | None: ...
 
 
 @dataclass(eq=False)

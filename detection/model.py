@@ -17,7 +17,7 @@ from authn.errors import InvalidInput
 from authn.gs1 import check_yymmdd
 
 if TYPE_CHECKING:
-    from detection.countries import CountryPlaces
+    from detection.countries import CountryBounds
 
 Role = Literal["consumer", "trade", "officer", "brand", "admin"]
 CodeStatus = Literal[
@@ -213,7 +213,7 @@ class DetectionSettings:
     # Where countries' people live, for scans placed only by country (page views): the
     # travel rules use the least distance between two countries. None: such scans are
     # never compared (docs/detection.md, "Page views by country").
-    countries: CountryPlaces | None = field(default=None, compare=False, repr=False)
+    countries: CountryBounds | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in (

@@ -49,6 +49,7 @@ ROUTED_READS = {
     ("GET", "/epcis/events/{eventID:path}"),
     ("GET", "/epcis/eventTypes"),
     ("GET", "/epcis/eventTypes/{eventType}/events"),
+    ("GET", "/epcis/epcs"),
     ("GET", "/epcis/epcs/{epc:path}/events"),
     ("GET", "/v1/offline-bundle"),
 }

@@ -10,7 +10,7 @@ import pytest
 from detection import CodeRecord, DetectionSettings, Scan, concurrent_scans, impossible_travel
 from detection import reasons as r
 from detection.countries import City, build_places, country_distance_km
-from verifier.geography import country_places
+from verifier.geography import LazyCountryPlaces, country_places
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 RECORD = CodeRecord(gtin="09506000134352", serial="C1", registered=True)
@@ -103,8 +103,14 @@ def test_a_point_against_a_country_uses_the_countrys_nearest_place(
     # Switzerland is 400 km from Paris, but a land neighbour of France: never.
     assert found([officer], view("v", 1, "BE"), settings) == set()
     assert found([officer], view("v", 1, "CH"), settings) == set()
-    assert settings.countries is not None
-    assert settings.countries.country_at(*PARIS) == "FR"
+    assert country_places().places().country_at(*PARIS) == "FR"
+
+
+def test_the_service_builds_the_country_data_only_when_a_rule_asks() -> None:
+    holder = LazyCountryPlaces()
+    assert holder._places is None  # a worker starts without it (docs/performance.md)
+    assert holder.between("FR", "DE") == 0.0
+    assert holder._places is not None
 
 
 def test_without_country_data_country_only_scans_are_never_compared() -> None:
