@@ -9,13 +9,14 @@ and never ahead of a code lock. Nothing is stored without its leaf.
 
 After the head's read, the entries (each with the nodes it completes) and the new
 head are written with one statement on PostgreSQL: the entries go as one array
-per column through ``unnest``, and the head's update rides in the same
-statement as a data-modifying CTE. A Core ``executemany`` there would be one
-INSERT per entry (psycopg pipelines them, but the backend executes each, and
-the client binds each), which is what the log cost on PostgreSQL when measured;
-the statement's text does not depend on the batch, so psycopg prepares it once
-per connection. On SQLite the driver's executemany is a C loop in the same
-process, and two statements cost no round trip.
+per column (in the driver's binary format) through ``unnest``, and the head's
+update rides in the same statement as a data-modifying CTE. A Core
+``executemany`` there would be one INSERT per entry (psycopg pipelines them, but
+the client binds each and the backend executes each), which is what the log
+cost on PostgreSQL when measured; the statement's text does not depend on the
+batch, so psycopg prepares it once per connection. On SQLite the driver's
+executemany is a C loop in the same process, and two statements cost no round
+trip.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -49,12 +50,14 @@ class PendingEntry:
 
 
 _ARRAY_COLUMNS = ("idx", "kind", "ref", "body", "leaf", "nodes")
-_PG_APPEND = text(
-    "WITH head AS (UPDATE log_head SET size = :size, frontier = :frontier WHERE id = 1) "
+# The arrays go in psycopg's binary format (``%b``): its text format quotes every
+# element with a regular expression, and an entry's JSON body is full of quotes.
+_PG_APPEND = (
+    "WITH head AS (UPDATE log_head SET size = %(size)s, frontier = %(frontier)s WHERE id = 1) "
     "INSERT INTO log_entry (idx, kind, ref, body, leaf, nodes, logged_at) "
-    "SELECT e.idx, e.kind, e.ref, e.body, e.leaf, e.nodes, CAST(:logged_at AS timestamptz) "
-    "FROM unnest(CAST(:idx AS bigint[]), CAST(:kind AS text[]), CAST(:ref AS text[]), "
-    "CAST(:body AS text[]), CAST(:leaf AS bytea[]), CAST(:nodes AS bytea[])) "
+    "SELECT e.idx, e.kind, e.ref, e.body, e.leaf, e.nodes, %(logged_at)s "
+    "FROM unnest(CAST(%(idx)b AS bigint[]), CAST(%(kind)b AS text[]), CAST(%(ref)b AS text[]), "
+    "CAST(%(body)b AS text[]), CAST(%(leaf)b AS bytea[]), CAST(%(nodes)b AS bytea[])) "
     "AS e(idx, kind, ref, body, leaf, nodes)"
 )
 
@@ -111,7 +114,7 @@ def append(connection: Connection, entries: Sequence[PendingEntry], *, now: date
     head = {"size": frontier.size, "frontier": _frontier_text(frontier)}
     if connection.dialect.name == "postgresql":
         arrays = {name: [row[name] for row in entry_rows] for name in _ARRAY_COLUMNS}
-        connection.execute(_PG_APPEND, {**arrays, **head, "logged_at": now})
+        connection.exec_driver_sql(_PG_APPEND, {**arrays, **head, "logged_at": now})
         return frontier
     connection.execute(insert(_entry), [{**row, "logged_at": now} for row in entry_rows])
     connection.execute(update(_head).where(_head.c.id == 1).values(**head))
