@@ -21,13 +21,14 @@ trip.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Dialect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -60,6 +61,18 @@ _PG_APPEND = (
     "CAST(%(body)b AS text[]), CAST(%(leaf)b AS bytea[]), CAST(%(nodes)b AS bytea[])) "
     "AS e(idx, kind, ref, body, leaf, nodes)"
 )
+
+_SQLITE_APPEND = (
+    "INSERT INTO log_entry (idx, kind, ref, body, leaf, nodes, logged_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_HEAD = "UPDATE log_head SET size = ?, frontier = ? WHERE id = 1"
+
+
+@functools.lru_cache(maxsize=4)
+def _stamp_processor(dialect: Dialect) -> Callable[[datetime], Any]:
+    process = _entry.c.logged_at.type.bind_processor(dialect)
+    return process if process is not None else (lambda value: value)
 
 
 def _frontier_from(size: int, text_value: str) -> Frontier:
@@ -116,8 +129,13 @@ def append(connection: Connection, entries: Sequence[PendingEntry], *, now: date
         arrays = {name: [row[name] for row in entry_rows] for name in _ARRAY_COLUMNS}
         connection.exec_driver_sql(_PG_APPEND, {**arrays, **head, "logged_at": now})
         return frontier
-    connection.execute(insert(_entry), [{**row, "logged_at": now} for row in entry_rows])
-    connection.execute(update(_head).where(_head.c.id == 1).values(**head))
+    # The driver's executemany with the row tuples as stored, and the one time of the
+    # batch converted once (by the column's own bind processor), not once per entry.
+    stamp = _stamp_processor(connection.dialect)(now)
+    connection.exec_driver_sql(
+        _SQLITE_APPEND, [(*(row[n] for n in _ARRAY_COLUMNS), stamp) for row in entry_rows]
+    )
+    connection.exec_driver_sql(_SQLITE_HEAD, (head["size"], head["frontier"]))
     return frontier
 
 
