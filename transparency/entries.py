@@ -75,7 +75,12 @@ LOGGED_TABLES: dict[str, LoggedTable] = {
 }  # fmt: skip
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _value(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most columns; an exact-type test, ahead of the isinstance chain
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
