@@ -22,6 +22,8 @@ from verifier.accounts import Role
 from verifier.db.models import Scan
 from verifier.schemas import VerifyOut
 from verifier.statuses import recorded_by
+from verifier.verification.redraw import answer_now
+from verifier.verification.service import Verifier
 
 MAX_SCAN_ID = 36
 
@@ -49,15 +51,17 @@ def own_recent_scan(
 
 def shown_answer(
     session: Session,
+    verifier: Verifier,
     request: Request,
     window: timedelta,
     now: datetime,
     *,
     code: tuple[str, str] | None = None,
 ) -> VerifyOut | None:
-    """The answer this browser was shown for the scan named by the ``shown`` parameter
-    (and, on a label's page, for that label's ``code``), to draw again without recording a
-    scan; None when there is no such reference, it is not this browser's or it is old."""
+    """The answer of the scan named by the ``shown`` parameter (and, on a label's page, of
+    that label's ``code``), to draw again without recording a scan: its stored verdict,
+    with the code's flag and status as they are now (:func:`answer_now`); None when there
+    is no such reference, it is not this browser's or it is old."""
     scan_id = request.query_params.get(SHOWN)
     if not scan_id:
         return None
@@ -68,6 +72,6 @@ def shown_answer(
     if code is not None and (scan.gtin, scan.serial) != code:
         return None
     try:
-        return VerifyOut.model_validate_json(scan.answer)
+        return answer_now(session, verifier, scan, now=now)
     except ValueError:  # a damaged stored answer: record afresh rather than fail the page
         return None

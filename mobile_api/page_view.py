@@ -101,8 +101,9 @@ def _shown_again(request: Request, link: DigitalLink, services: Any, page: Page)
     window = timedelta(minutes=mobile_settings_of(request).location_window_minutes)
     with Session(services.engine) as session:
         answer = shown_answer(
-            session, request, window, services.clock(), code=(ais[AI_GTIN], ais[AI_SERIAL])
-        )
+            session, services.verifier, request, window, services.clock(),
+            code=(ais[AI_GTIN], ais[AI_SERIAL]),
+        )  # fmt: skip
     if answer is None:
         return None
     page = replace(page, shown=answer.scan_id)

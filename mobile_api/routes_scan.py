@@ -166,7 +166,7 @@ def scan_page(
     browser was just shown, drawn again in the page's language without a new scan."""
     page = page_of(request)
     window = timedelta(minutes=mobile.location_window_minutes)
-    answer = shown_answer(session, request, window, services.clock())
+    answer = shown_answer(session, services.verifier, request, window, services.clock())
     if answer is None:
         return html_response(scanner_page(page), lang=page.lang)
     page = replace(page, shown=answer.scan_id)

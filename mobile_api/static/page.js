@@ -7,6 +7,8 @@
   var status = document.getElementById("location-status");
   box.hidden = false;
   // The scan is judged again with the location; a worse verdict replaces the banner.
+  // The language links need no change: they name this scan (?shown=), whose stored
+  // answer the re-judgement raised, so a switch draws the new verdict (docs/i18n.md).
   function showVerdict(answer) {
     var verdict = document.getElementById("verdict");
     var banner = answer && answer.banner;

@@ -38,9 +38,9 @@ from verifier.statuses import locate_scan
 from verifier.verification.detect import genuine_outcome
 from verifier.verification.flags import flag_codes, flag_finding, flag_state, scan_flag
 from verifier.verification.parse import parse_code
-from verifier.verification.rules import ScanFacts, effective_status_of
+from verifier.verification.rules import effective_status_of
 from verifier.verification.service import Verifier
-from verifier.verification.state import StateQuery, load_states
+from verifier.verification.state import StateQuery, load_states, scan_facts
 from verifier.verification.views import shape
 from verifier.verification.writes import begin_scan_writes
 
@@ -140,11 +140,7 @@ def _rejudge(session: Session, verifier: Verifier, row: Scan, *, now: datetime) 
     decision = trust_list.evaluate(code, now=at, registered_at=registered_at, online=True)
     if decision.outcome != "genuine":
         return _unchanged(row)
-    facts = ScanFacts(
-        scanned_at=scanned_at, role=row.role, device_id=row.device_id, country=row.country,
-        lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m, verdict=row.verdict,
-        scan_id=row.scan_id, recorded_at=at,
-    )  # fmt: skip
+    facts = scan_facts(row)
     flag = flag_finding(state.record, None)
     trace: list[Finding] = []
     if state.record is not None and row.country is not None:

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, Text, TextualSelect, and_, bindparam, func, text, tuple_
@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from authn.code import ProductCode
 from detection import ProductThresholds
 from storage.types import UTCDateTime
-from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold
+from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold, Scan
 from verifier.verification.rules import CodeFacts, ScanFacts, effective_status_of
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "effective_status_of",
     "load_states",
     "recent_scan_ids",
+    "scan_facts",
 ]
 
 
@@ -54,6 +55,19 @@ def code_facts(row: CodeRecord) -> CodeFacts:
         status=row.status, status_changed_at=row.status_changed_at, flagged_at=row.flagged_at,
         flag_reasons=row.flag_reasons, flag_scan_id=row.flag_scan_id,
     )  # fmt: skip
+
+
+def scan_facts(row: Scan) -> ScanFacts:
+    """A stored scan as the rules see it (times read back as UTC)."""
+    return ScanFacts(
+        scanned_at=_aware(row.scanned_at), role=row.role, device_id=row.device_id,
+        country=row.country, lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m,
+        verdict=row.verdict, scan_id=row.scan_id, recorded_at=_aware(row.recorded_at),
+    )  # fmt: skip
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 Identity = tuple[str, str]  # (gtin, serial)
