@@ -36,10 +36,22 @@ def expiry_date(yymmdd: str | None) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
+def _product(page: CodePage) -> str:
+    """The Product line: the brand's uploaded picture of the pack (if any) beside its name."""
+    name = escape(page.product_name or "no product data: GTIN only")
+    if page.product_image is None:
+        return f"<dd>{name}</dd>"
+    alt = f"Pack of {page.product_name or 'GTIN ' + page.gtin}, as its brand uploaded it"
+    return (
+        f'<dd class="product"><img class="product-image" id="product-image" '
+        f'src="{escape(page.product_image)}" alt="{escape(alt)}" decoding="async">'
+        f"<span>{name}</span></dd>"
+    )
+
+
 def _facts(page: CodePage) -> str:
     record = page.record
     rows = [
-        ("Product", page.product_name or "no product data: GTIN only"),
         ("GTIN", page.gtin), ("Serial", page.serial), ("Brand", page.brand_name or "—"),
         ("Registered", when(record.registered_at) if record else "never: not registered"),
         ("Status", record.status if record else "unknown"),
@@ -47,7 +59,9 @@ def _facts(page: CodePage) -> str:
         ("Expiry", expiry_date(record.expiry) if record else "—"),
         ("Batch", record.batch_id if record else "—"),
     ]  # fmt: skip
-    cells = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    cells = f"<dt>Product</dt>{_product(page)}" + "".join(
+        f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows
+    )
     return f'<dl class="facts" id="facts">{cells}</dl>'
 
 

@@ -35,6 +35,7 @@ from verifier.db.models import (
 )
 from verifier.geography import country_places
 from verifier.inspections import InspectionIn, InspectionOut, InspectionOutcome
+from verifier.product_images import image_urls_for
 from verifier.products import products_for
 from verifier.registry import require_reader
 from verifier.schemas import product_label
@@ -129,6 +130,9 @@ class CodePage:
     inspections: list[Inspection]
     audit: list[AuditEvent]
     product_name: str | None = None  # the brand's name, strength and pack size of the GTIN
+    # The uploaded image's URL (/v1/product-images/...): same origin, so the console's CSP
+    # (img-src 'self') lets it load; a brand's own https image URL would not, and is not shown.
+    product_image: str | None = None
 
 
 def code_page(
@@ -181,6 +185,7 @@ def code_page(
         inspections, audit,
         product_label(product.product_name, product.strength, product.net_content)
         if product else None,
+        image_urls_for(session, [gtin]).get(gtin),
     )  # fmt: skip
 
 

@@ -3,10 +3,13 @@
 Format (spec: docs/mobile.md): a signed envelope of ``keys.canonical`` whose
 ``signed`` part holds the registry's trust list *verbatim* (so the handheld
 checks the registry's own signature on it, as the server does), the recalled
-lots, and a Bloom filter of decommissioned codes. The server signs the
+lots, a Bloom filter of decommissioned codes, the codes flagged as cloned, and the
+product master data (name, strength, pack size; no images) of the GTINs whose brand
+is in the trust list. The server signs the
 envelope with its bundle key; the handheld pins that key and the registry key.
 A delta carries the keys added to the filter since ``base_version`` instead of
-the whole filter. Pure: bytes, keys and times come in as arguments.
+the whole filter, and the products changed or removed since then. Pure: bytes,
+keys and times come in as arguments.
 """
 
 from __future__ import annotations
@@ -54,6 +57,23 @@ class FlaggedCode:
     reasons: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class BundleProduct:
+    """A GTIN's product as its brand describes it, for the officer's offline answer.
+
+    ``brand_id`` is the brand that owned the GTIN when the bundle was made: the answer
+    names the product only when the code's trusted brand is that brand."""
+
+    brand_id: str
+    name: str
+    strength: str | None = None
+    net_content: str | None = None
+
+    def label(self) -> str:
+        """ "name · strength · size", leaving out what the brand did not give."""
+        return " · ".join(p for p in (self.name, self.strength, self.net_content) if p)
+
+
 @dataclass(frozen=True, eq=False)
 class OfflineBundle:
     """A verified bundle, ready for :func:`mobile_api.offline.verify_offline`."""
@@ -65,6 +85,8 @@ class OfflineBundle:
     recalled_lots: frozenset[Lot]
     decommissioned: BloomFilter
     flagged: Mapping[Identity, FlaggedCode] = field(default_factory=dict)
+
+    products: Mapping[str, BundleProduct] = field(default_factory=dict)
 
     def is_stale(self, now: datetime) -> bool:
         return now > self.expires_at
@@ -81,6 +103,19 @@ def _flagged_json(flagged: Mapping[Identity, FlaggedCode]) -> list[JSONValue]:
     ]
 
 
+def _products_json(products: Mapping[str, BundleProduct]) -> list[JSONValue]:
+    out: list[JSONValue] = []
+    for gtin, p in sorted(products.items()):
+        entry: dict[str, JSONValue] = {"gtin": gtin, "brand_id": p.brand_id, "productName": p.name}
+        # Absent, not null, when the brand gave none: a few bytes less per GTIN.
+        if p.strength is not None:
+            entry["availableStrength"] = p.strength
+        if p.net_content is not None:
+            entry["netContent"] = p.net_content
+        out.append(entry)
+    return out
+
+
 def build_full(
     signer: Signer,
     *,
@@ -91,6 +126,7 @@ def build_full(
     recalled_lots: Iterable[Lot],
     decommissioned: BloomFilter,
     flagged: Mapping[Identity, FlaggedCode] | None = None,
+    products: Mapping[str, BundleProduct] | None = None,
 ) -> bytes:
     signed: dict[str, JSONValue] = {
         "type": BUNDLE_TYPE,
@@ -103,6 +139,7 @@ def build_full(
         "recalled_lots": _lots_json(recalled_lots),
         "decommissioned": dict(decommissioned.to_json()),
         "flagged": _flagged_json(flagged or {}),
+        "products": _products_json(products or {}),
     }
     return canonical_json(sign_envelope(signed, BUNDLE_TAG, [signer]))
 
@@ -120,8 +157,11 @@ def build_delta(
     added_keys: Sequence[bytes],
     flagged_added: Mapping[Identity, FlaggedCode] | None = None,
     flagged_removed: Iterable[Identity] = (),
+    products_changed: Mapping[str, BundleProduct] | None = None,
+    products_removed: Iterable[str] = (),
 ) -> bytes:
-    """A delta: the full (small) trust list and lot list, only the filter keys added."""
+    """A delta: the full (small) trust list and lot list, only the filter keys added and
+    the products changed (added or rewritten) and removed."""
     signed: dict[str, JSONValue] = {
         "type": BUNDLE_TYPE,
         "spec_version": SPEC_VERSION,
@@ -138,6 +178,8 @@ def build_delta(
         "flagged_removed": [
             {"gtin": gtin, "serial": serial} for gtin, serial in sorted(set(flagged_removed))
         ],
+        "products_changed": _products_json(products_changed or {}),
+        "products_removed": sorted(set(products_removed)),
     }
     return canonical_json(sign_envelope(signed, BUNDLE_TAG, [signer]))
 
@@ -188,6 +230,31 @@ def _flagged(value: JSONValue, what: str) -> dict[Identity, FlaggedCode]:
     return found
 
 
+def _optional_str(value: JSONValue, what: str) -> str | None:
+    return None if value is None else expect_str(value, what, max_len=200)
+
+
+def _products(value: JSONValue, what: str) -> dict[str, BundleProduct]:
+    found: dict[str, BundleProduct] = {}
+    # A bundle from before products were carried has none: the answer names the GTIN only.
+    for i, item in enumerate(expect_list(value if value is not None else [], what)):
+        entry = expect_object(item, f"{what}[{i}]")
+        found[expect_str(entry.get("gtin"), "gtin", max_len=14)] = BundleProduct(
+            brand_id=expect_str(entry.get("brand_id"), "brand_id", max_len=64),
+            name=expect_str(entry.get("productName"), "productName", max_len=200),
+            strength=_optional_str(entry.get("availableStrength"), "availableStrength"),
+            net_content=_optional_str(entry.get("netContent"), "netContent"),
+        )
+    return found
+
+
+def _gtins(value: JSONValue, what: str) -> list[str]:
+    return [
+        expect_str(g, what, max_len=14)
+        for g in expect_list(value if value is not None else [], what)
+    ]
+
+
 def open_bundle(
     data: bytes, *, registry_key: Ed25519PublicKey, bundle_key: Ed25519PublicKey, now: datetime
 ) -> OfflineBundle:
@@ -203,6 +270,7 @@ def open_bundle(
         recalled_lots=_lots(signed.get("recalled_lots")),
         decommissioned=BloomFilter.from_json(expect_object(signed.get("decommissioned"), "filter")),
         flagged=_flagged(signed.get("flagged"), "flagged"),
+        products=_products(signed.get("products"), "products"),
     )
 
 
@@ -238,6 +306,10 @@ def apply_delta(
     for identity in _flagged(signed.get("flagged_removed"), "flagged_removed"):
         flagged.pop(identity, None)
     flagged.update(_flagged(signed.get("flagged_added"), "flagged_added"))
+    products = dict(bundle.products)
+    for gtin in _gtins(signed.get("products_removed"), "products_removed"):
+        products.pop(gtin, None)
+    products.update(_products(signed.get("products_changed"), "products_changed"))
     return replace(
         bundle,
         version=expect_str(signed.get("version"), "version"),
@@ -247,4 +319,5 @@ def apply_delta(
         recalled_lots=_lots(signed.get("recalled_lots")),
         decommissioned=filter_copy,
         flagged=flagged,
+        products=products,
     )

@@ -6,7 +6,9 @@ capacity ``C``. A delta since ``T'.A'.C`` lists the codes decommissioned by
 audit events after ``A'``; it is only possible while the capacity is unchanged
 and no code was put back into circulation since (a Bloom filter cannot forget),
 and while it lists at most ``delta_max_codes``: otherwise the full bundle is
-sent. Either answer brings the handheld to the current version.
+sent. Either answer brings the handheld to the current version. Product data
+changes write audit events too, so a delta carries the products set or deleted
+after ``A'``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from keys.canonical import format_time
 from keys.signers import LazyFileSigner
 from keys.trust import TrustList
 from mobile_api.bloom import BloomFilter, filter_id_for, keys_of
-from mobile_api.bundle import FlaggedCode, build_delta, build_full
+from mobile_api.bundle import BundleProduct, FlaggedCode, build_delta, build_full
 from mobile_api.settings import MobileSettings
-from verifier.db.models import AuditEvent, CodeRecord, LotStatus
+from verifier.db.models import AuditEvent, CodeRecord, LotStatus, Product
+from verifier.products import PRODUCT_DELETE, PRODUCT_SET
 from verifier.statuses import CODE_STATUS
 from verifier.verification.flags import FLAG_RESOLVED, FLAGGED
 from verifier.verification.rules import ACTIVE, LOT_RECALLED_STATUS, stored_reasons
@@ -125,6 +128,26 @@ class BundleService:
             found[(gtin, serial)] = FlaggedCode(format_time(flagged_at), why)
         return found
 
+    @staticmethod
+    def products(
+        session: Session, trust: TrustList, only: set[str] | None = None
+    ) -> dict[str, BundleProduct]:
+        """The products (of ``only``, when given) whose brand owns their GTIN in ``trust``:
+        a row left behind by a prefix that moved to another brand is not shipped."""
+        if only is not None and not only:
+            return {}
+        query = select(Product)
+        if only is not None:
+            query = query.where(col(Product.gtin).in_(sorted(only)))
+        found: dict[str, BundleProduct] = {}
+        for row in session.exec(query):
+            owner = trust.brand_owning(row.gtin)
+            if owner is not None and owner.id == row.brand_id:
+                found[row.gtin] = BundleProduct(
+                    row.brand_id, row.product_name, row.strength, row.net_content
+                )
+        return found
+
     def answer(
         self,
         session: Session,
@@ -171,7 +194,7 @@ class BundleService:
                 self.signer, version=version, generated_at=now,
                 expires_at=self._expires_at(trust, now), trust_list=trust_bytes,
                 recalled_lots=self.recalled_lots(session), decommissioned=bloom,
-                flagged=self.flagged_codes(session),
+                flagged=self.flagged_codes(session), products=self.products(session, trust),
             )  # fmt: skip
             self._cached = (version, now, data)
             return data
@@ -196,14 +219,26 @@ class BundleService:
                 col(AuditEvent.id) > base[1],
                 col(AuditEvent.id) <= current[1],
                 col(AuditEvent.action).in_(
-                    [CODE_STATUS, CODE_STATUS + ".undo", FLAGGED, FLAG_RESOLVED]
+                    [
+                        CODE_STATUS,
+                        CODE_STATUS + ".undo",
+                        FLAGGED,
+                        FLAG_RESOLVED,
+                        PRODUCT_SET,
+                        PRODUCT_DELETE,
+                    ]
                 ),
             )
             .order_by(col(AuditEvent.id))
         ).all()
         added: list[tuple[str, str]] = []
         flag_changes: set[tuple[str, str]] = set()
+        product_changes: set[str] = set()
         for action, gtin, serial, after in events:
+            if action in (PRODUCT_SET, PRODUCT_DELETE):
+                if gtin is not None:
+                    product_changes.add(gtin)
+                continue
             if action in (FLAGGED, FLAG_RESOLVED):
                 if gtin is not None and serial is not None:
                     flag_changes.add((gtin, serial))
@@ -219,11 +254,13 @@ class BundleService:
         filter_id = filter_id_for(capacity, self.settings.filter_fp_per_million, salt)
         keys = keys_of(salt, added)
         flagged = self.flagged_codes(session, only=flag_changes)
+        products = self.products(session, trust, only=product_changes)
         data = build_delta(
             self.signer, version=version, base_version=since, generated_at=now,
             expires_at=self._expires_at(trust, now), trust_list=trust_bytes,
             recalled_lots=self.recalled_lots(session), filter_id=filter_id,
             added_keys=[keys[i : i + 16] for i in range(0, len(keys), 16)],
             flagged_added=flagged, flagged_removed=flag_changes - set(flagged),
+            products_changed=products, products_removed=product_changes - set(products),
         )  # fmt: skip
         return BundleAnswer(data, version, "delta")

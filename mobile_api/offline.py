@@ -27,7 +27,7 @@ from detection import expiry_date
 from detection.flagging import CODE_FLAGGED
 from detection.reasons import SCANNED_AFTER_DECOMMISSION
 from keys.trust import TrustDecision
-from mobile_api.bundle import OfflineBundle
+from mobile_api.bundle import BundleProduct, OfflineBundle
 from verifier.verification.parse import parse_code
 from verifier.verification.rules import (
     LOT_RECALLED_STATUS,
@@ -58,6 +58,7 @@ class OfflineVerdict:
     bundle_version: str = ""
     expiry: date | None = None
     findings: tuple[Reason, ...] = field(default=())
+    product: BundleProduct | None = None
 
     @property
     def authentic(self) -> bool:
@@ -74,6 +75,15 @@ class OfflineVerdict:
                 "lot": self.code.lot,
                 "expiry": self.expiry.isoformat() if self.expiry else None,
                 "brand": self.brand,
+                **(
+                    {
+                        "productName": self.product.name,
+                        "availableStrength": self.product.strength,
+                        "netContent": self.product.net_content,
+                    }
+                    if self.product is not None
+                    else {}
+                ),
             },
             "bundle_version": self.bundle_version,
         }
@@ -111,6 +121,18 @@ def _flagged(bundle: OfflineBundle, code: ProductCode, decision: TrustDecision) 
             score=100,
         )
     ]
+
+
+def product_of(
+    bundle: OfflineBundle, code: ProductCode, decision: TrustDecision
+) -> BundleProduct | None:
+    """The bundle's product for the code, only when the trust list vouches for the code and
+    its brand is the one the product was stored for: a forged code must not borrow a real
+    product's name (as online, :func:`verifier.verification.views.product_of`)."""
+    product = bundle.products.get(code.gtin)
+    if product is None or not decision.genuine or decision.brand is None:
+        return None
+    return product if product.brand_id == decision.brand.id else None
 
 
 def verify_offline(bundle: OfflineBundle, text: str, *, now: datetime) -> OfflineVerdict:
@@ -166,4 +188,5 @@ def verify_offline(bundle: OfflineBundle, text: str, *, now: datetime) -> Offlin
         bundle_version=bundle.version,
         expiry=expiry_date(code.expiry, now.date()) if code.expiry is not None else None,
         findings=tuple(Reason(f.code, f.message) for f in judgement.findings),
+        product=product_of(bundle, code, decision),
     )

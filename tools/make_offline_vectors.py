@@ -5,8 +5,8 @@
 
 ``tests/vectors/offline-vectors.json`` holds a signed offline bundle (and a
 delta) made from fixed test keys, the two public keys a handheld pins, and
-cases: scanned text, the moment of the scan, and the verdict and reason codes
-that :func:`mobile_api.offline.verify_offline` gives. The Python test and the
+cases: scanned text, the moment of the scan, and the verdict, reason codes,
+brand and product line that :func:`mobile_api.offline.verify_offline` gives. The Python test and the
 officer app's in-page verifier both run every case and must agree.
 
 ``mobile_api/officer_app/static/gs1-table.js`` is :data:`authn.ai_table.AI_TABLE`
@@ -56,7 +56,14 @@ from keys.model import Contact
 from keys.sample import gtin_with_prefix
 from keys.trust import build_trust_list
 from mobile_api.bloom import BloomFilter, keys_of
-from mobile_api.bundle import FlaggedCode, apply_delta, build_delta, build_full, open_bundle
+from mobile_api.bundle import (
+    BundleProduct,
+    FlaggedCode,
+    apply_delta,
+    build_delta,
+    build_full,
+    open_bundle,
+)
 from mobile_api.offline import verify_offline
 from tools.make_vectors import test_key
 
@@ -68,6 +75,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GTIN = "0" + gtin_with_prefix("9506000", "42")
 OTHER_GTIN = "0" + gtin_with_prefix("9506001", "7")  # same brand, outside the narrow key
 STRANGER_GTIN = "0" + gtin_with_prefix("4012345", "1")  # no brand owns it
+THIRD_GTIN = "0" + gtin_with_prefix("9506000", "43")  # a product the delta removes
 SALT = b"offline-vectors-salt-v1"
 
 
@@ -139,6 +147,12 @@ def build() -> dict[str, Any]:
             (GTIN, "FLAGGED0001"): FlaggedCode("2026-02-27T08:00:00Z", ("CONCURRENT_SCANS",)),
             (GTIN, "FLAGGED0002"): FlaggedCode("2026-02-28T09:30:00Z", ("IMPOSSIBLE_TRAVEL",)),
         },
+        products={
+            GTIN: BundleProduct("acme", "Paracetamol 500 mg tablets", "500 mg", "20 tablets"),
+            THIRD_GTIN: BundleProduct("acme", "Ibuprofen gel"),
+            # Stored for another brand (a prefix since moved): acme's codes must not show it.
+            OTHER_GTIN: BundleProduct("bravo", "Bravo cough syrup", None, "150 ml"),
+        },
     )  # fmt: skip
     delta = build_delta(
         bundle_key, version="3.120.1024", base_version="3.100.1024",
@@ -151,6 +165,8 @@ def build() -> dict[str, Any]:
             )
         },
         flagged_removed=[(GTIN, "FLAGGED0002")],
+        products_changed={OTHER_GTIN: BundleProduct("acme", "Aspirin 100 mg tablets", "100 mg")},
+        products_removed=[THIRD_GTIN],
     )  # fmt: skip
     keys = {"registry_key": registry.public_key(), "bundle_key": bundle_key.public_key()}
     held_full = open_bundle(full, now=NOW, **keys)
@@ -164,12 +180,15 @@ def build() -> dict[str, Any]:
         try:
             result = verify_offline(held, text, now=at)
         except SealtraceError:
-            expected: dict[str, Any] = {"verdict": "invalid", "reasons": [], "brand": None}
+            expected: dict[str, Any] = {
+                "verdict": "invalid", "reasons": [], "brand": None, "product": None,
+            }  # fmt: skip
         else:
             expected = {
                 "verdict": result.verdict,
                 "reasons": [reason.code for reason in result.reasons],
                 "brand": result.brand,
+                "product": result.product.label() if result.product is not None else None,
             }
         cases.append({"name": name, "input": text, "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                       "bundle": bundle, **expected})  # fmt: skip
@@ -216,6 +235,18 @@ def build() -> dict[str, Any]:
     add("delta_flag_added", uri(code("FLAGGED0003")), bundle="delta")
     add("delta_flag_removed", uri(code("FLAGGED0002")), bundle="delta")
     add("delta_flag_kept", uri(code("FLAGGED0001")), bundle="delta")
+    # Product data: named only for codes the trust list vouches for, of the product's brand.
+    add("product_named", uri(code("PRODUCT0001")))
+    add("product_name_only", uri(code("PRODUCT0002", gtin=THIRD_GTIN)))
+    add("product_forged_uncertified_key_gtin_only", uri(code("PRODUCT0003", stranger)))
+    add("product_forged_unsigned_gtin_only", uri(ProductCode(gtin=GTIN, serial="PRODUCT0004")))
+    add("product_forged_serial_changed_gtin_only",
+        uri(ProductCode(gtin=GTIN, serial="PRODUCT0005").with_signature(sig)))  # fmt: skip
+    add("product_revoked_key_not_named", uri(code("PRODUCT0006", leaked)))
+    add("product_of_another_brand_not_named", uri(code("PRODUCT0007", gtin=OTHER_GTIN)))
+    add("delta_product_changed", uri(code("PRODUCT0008", gtin=OTHER_GTIN)), bundle="delta")
+    add("delta_product_removed", uri(code("PRODUCT0009", gtin=THIRD_GTIN)), bundle="delta")
+    add("delta_product_kept", uri(code("PRODUCT0010")), bundle="delta")
     add("invalid_not_gs1", "hello world")
     add("invalid_empty", "   ")
     add("invalid_gtin_check_digit", uri(genuine).replace(GTIN, wrong_check))
@@ -281,7 +312,8 @@ def build() -> dict[str, Any]:
     return {
         "about": "Offline verification vectors: python -m tools.make_offline_vectors. Each case "
         "is judged with the bundle ('full', or 'delta' = full + delta) at 'at'; 'verdict' "
-        "'invalid' means the input is not a product code.",
+        "'invalid' means the input is not a product code; 'product' is the answer's \"name · "
+        'strength · size" from the bundle, or null (the GTIN only).',
         "registry_key": b64url(raw_public_key(registry.public_key())),
         "bundle_key": b64url(raw_public_key(bundle_key.public_key())),
         "bundle": full.decode("utf-8"),

@@ -116,8 +116,10 @@ def _print(held: OfflineBundle, result: OfflineVerdict, as_json: bool) -> None:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return
     product = result.code
+    # The bundle's product data, only for a code its trust list vouches for (as online).
+    label = result.product.label() if result.product is not None else "no product data"
     typer.echo(f"verdict: {result.verdict}")
-    typer.echo(f"product: GTIN {product.gtin} serial {product.serial}"
+    typer.echo(f"product: {label}: GTIN {product.gtin} serial {product.serial}"
                + (f" lot {product.lot}" if product.lot else "")
                + (f" ({result.brand})" if result.brand else ""))  # fmt: skip
     for reason in result.reasons:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -13,8 +14,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
 
 from tests.console.console_world import (
+    ACME_GTIN,
     NOW,
     Clock,
     Seeded,
@@ -108,3 +111,27 @@ def live_console(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def pack_png() -> bytes:
+    """A small picture of a pack, as a brand would upload it."""
+    image = Image.new("RGB", (120, 80), (240, 240, 235))
+    ImageDraw.Draw(image).rectangle((10, 10, 110, 70), outline=(31, 59, 87), width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def upload_product(live: LiveConsole, name: str) -> str:
+    """The acme owner's product data and uploaded image for ACME_GTIN; the image's URL."""
+    owner = {"Authorization": f"Bearer {live.console.seeded.tokens['acme-owner']}"}
+    client = live.console.client
+    product = client.put(f"/v1/products/{ACME_GTIN}", json={"productName": name}, headers=owner)
+    assert product.status_code == 200, product.text
+    image = client.put(
+        f"/v1/products/{ACME_GTIN}/image", content=pack_png(),
+        headers={**owner, "Content-Type": "image/png"},
+    )  # fmt: skip
+    assert image.status_code == 200, image.text
+    url: str = image.json()["url"]
+    return url

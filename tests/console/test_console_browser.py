@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlmodel import Session, select
 
-from tests.console.conftest import LiveConsole
+from tests.console.conftest import LiveConsole, upload_product
 from tests.console.console_world import ACME_GTIN, BRAVO_GTIN, PASSWORD
 from verifier.db.models import Inspection
 
@@ -113,4 +113,35 @@ def test_brand_owner_sees_its_overview_but_not_another_brands_code(
     assert response.status == 404
     sync_api.expect(page.locator("#error")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "console-brand-other-code-404.png"))
+    assert_local(requests)
+
+
+def test_the_code_page_shows_the_uploaded_image_under_the_consoles_own_csp(
+    browser: Any, live_console: LiveConsole, artifacts_dir: Path
+) -> None:
+    """No bypass_csp here: the console's own Content-Security-Policy must let the image
+    (same origin, /v1/product-images/...) load, and the page must report no violation."""
+    url = upload_product(live_console, "Acmedol 500 mg tablets")
+    page, requests = new_page(browser, viewport={"width": 1280, "height": 900})
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    sign_in(page, live_console, "officer")
+    response = page.goto(live_console.base_url + f"/console/codes/{ACME_GTIN}/COPY1")
+    assert "img-src 'self'" in response.headers["content-security-policy"]
+    image = page.locator("#facts dd.product img#product-image")
+    sync_api.expect(image).to_be_visible()
+    assert image.get_attribute("src") == url
+    assert image.get_attribute("alt") == "Pack of Acmedol 500 mg tablets, as its brand uploaded it"
+    sync_api.expect(page.locator("#facts dd.product")).to_contain_text("Acmedol 500 mg tablets")
+    page.wait_for_function("() => document.querySelector('#product-image').complete")
+    assert image.evaluate("img => img.naturalWidth") == 120  # loaded, not blocked
+    assert live_console.base_url + url in requests
+    assert not violations, violations
+    page.screenshot(path=str(artifacts_dir / "console-code-product-image.png"), full_page=True)
+    # A code of a brand with no uploaded image shows no image element.
+    page.goto(live_console.base_url + f"/console/codes/{BRAVO_GTIN}/BRAVO1")
+    sync_api.expect(page.locator("#facts")).to_contain_text("no product data: GTIN only")
+    sync_api.expect(page.locator("#product-image")).to_have_count(0)
     assert_local(requests)

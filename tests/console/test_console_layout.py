@@ -20,7 +20,7 @@ import pytest
 from console.code_pages import journey_story
 from console.journey import build_journey
 from detection import CodeRecord, Scan
-from tests.console.conftest import LiveConsole
+from tests.console.conftest import LiveConsole, upload_product
 from tests.console.console_world import ACME_GTIN, BRAVO_GTIN, NOW, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -202,6 +202,8 @@ def test_every_console_page_fits_and_passes_axe(
         headers=officer,
     )
     assert seizure.status_code == 201, seizure.text
+    # The code pages show the brand's uploaded pack picture: axe judges its alt text too.
+    upload_product(live_console, "Acmedol 500 mg tablets")
     login = browser.new_context(viewport=WIDTHS[size], bypass_csp=True).new_page()
     login.goto(live_console.base_url + "/console/login")
     assert_no_overflow(login)
@@ -215,6 +217,8 @@ def test_every_console_page_fits_and_passes_axe(
             response = page.goto(live_console.base_url + path)
             assert response.status == 200, path
             page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
+            if name in ("code", "report", "brand-code"):
+                assert page.locator("#facts img#product-image[alt]").count() == 1, path
             assert_no_overflow(page)
             seen |= assert_tables_fit(page, size)
             assert_accessible(page, axe_script)

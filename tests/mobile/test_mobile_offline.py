@@ -284,3 +284,63 @@ def test_flagged_codes_travel_in_the_bundle_and_its_deltas(env: Env, tmp_path: P
     after = apply_delta(updated, removal.content, **keys)
     assert after.flagged == {}
     assert verify_offline(after, env.sign("FL1"), now=env.clock()).verdict == "authentic"
+
+
+def _put_product(env: Env, **fields: str) -> None:
+    body = {"productName": "Paracetamol 500 mg tablets", **fields}
+    response = env.client.put(f"/v1/products/{ACME_GTIN}", json=body, headers=env.auth("acme"))
+    assert response.status_code == 200, response.text
+
+
+def test_products_travel_in_the_bundle_and_its_deltas(any_env: Env, tmp_path: Path) -> None:
+    env = any_env
+    _put_product(env, availableStrength="500 mg", netContent="20 tablets",
+                 image="https://acme.example/pack.png")  # fmt: skip
+    base, headers = fetch(env)
+    signed = json.loads(base)["signed"]
+    # Name, strength and size travel; the image does not (and it is under the signature).
+    assert signed["products"] == [
+        {"gtin": ACME_GTIN, "brand_id": "acme", "productName": "Paracetamol 500 mg tablets",
+         "availableStrength": "500 mg", "netContent": "20 tablets"}
+    ]  # fmt: skip
+    bundle = opened(env, base)
+    named = verify_offline(bundle, env.sign("P1"), now=env.clock())
+    assert named.product is not None
+    assert named.product.label() == "Paracetamol 500 mg tablets · 500 mg · 20 tablets"
+    assert named.to_json()["product"]["netContent"] == "20 tablets"  # type: ignore[index]
+    # A forgery of the same GTIN gets the GTIN only, as online.
+    for forged in (env.sign("P2", key=Ed25519PrivateKey.generate()), env.sign("P3").split("?")[0]):
+        result = verify_offline(bundle, forged, now=env.clock())
+        assert result.verdict != "authentic"
+        assert result.product is None
+        assert "productName" not in result.to_json()["product"]  # type: ignore[operator]
+    # A changed product arrives in a delta, a removed one leaves in the next.
+    _put_product(env, productName="Paracetamol 1 g tablets", availableStrength="1 g")
+    keys = {"registry_key": env.world.registry.public_key(),
+            "bundle_key": env.world.bundle_key.public_key(), "now": env.clock()}  # fmt: skip
+    changed = env.client.get(
+        f"/v1/offline-bundle?since={headers['x-bundle-version']}", headers=env.auth("officer")
+    )
+    assert changed.headers["x-bundle-kind"] == "delta"
+    updated = apply_delta(bundle, changed.content, **keys)
+    assert updated.products[ACME_GTIN].label() == "Paracetamol 1 g tablets · 1 g"
+    path = tmp_path / "bundle.json"
+    path.write_bytes(fetch(env)[0])
+    cli = CliRunner().invoke(
+        officer_app,
+        ["verify", "--bundle", str(path), "--registry-key", str(env.world.registry_key_path),
+         "--bundle-key", str(env.world.bundle_key_path), "--at", env.clock().isoformat(),
+         env.sign("P4")],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    assert f"product: Paracetamol 1 g tablets · 1 g: GTIN {ACME_GTIN}" in cli.output
+    gone = env.client.delete(f"/v1/products/{ACME_GTIN}", headers=env.auth("acme"))
+    assert gone.status_code == 204
+    removal = env.client.get(
+        f"/v1/offline-bundle?since={updated.version}", headers=env.auth("officer")
+    )
+    assert removal.headers["x-bundle-kind"] == "delta"
+    assert json.loads(removal.content)["signed"]["products_removed"] == [ACME_GTIN]
+    after = apply_delta(updated, removal.content, **keys)
+    assert after.products == {}
+    assert verify_offline(after, env.sign("P5"), now=env.clock()).product is None

@@ -410,11 +410,12 @@ def test_a_compressed_label_offline_gets_the_verdict_of_the_uncompressed_one(
     context.close()
 
 
-def test_the_synced_answer_names_the_product_and_a_forgery_only_its_gtin(
+def test_offline_and_synced_answers_name_the_product_and_a_forgery_only_its_gtin(
     browser: Any, live_server: LiveServer, artifacts_dir: Path
 ) -> None:
-    """The officer app's product line (app.js, sync.js): name, strength and pack size from
-    the online answer, shown as text; a code the trust list does not vouch for gets the GTIN."""
+    """The officer app's product line (app.js, verify.js, sync.js): name, strength and pack
+    size from the offline bundle and then from the online answer, shown as text; a code the
+    trust list does not vouch for gets the GTIN."""
     env = live_server.env
     _set_password(live_server, "officer")
     env.register(["NAME-1"])
@@ -430,6 +431,10 @@ def test_the_synced_answer_names_the_product_and_a_forgery_only_its_gtin(
     page = context.new_page()
     _sign_in(page, live_server)
     assert _typed(page, genuine) == ("authentic", "authentic")
+    # Offline first: the bundle fetched at sign-in carries the product (verify.js).
+    facts = page.inner_text("#facts")
+    assert f"Product\n{name} · 500 mg · 20 tablets" in facts, facts
+    assert page.locator("#facts b").count() == 0
     page.wait_for_selector('#result-sync[data-online="authentic"]', timeout=30000)
     line = page.inner_text("#result-sync")
     assert f"Product: {name} · 500 mg · 20 tablets." in line
@@ -437,6 +442,8 @@ def test_the_synced_answer_names_the_product_and_a_forgery_only_its_gtin(
     page.screenshot(path=str(artifacts_dir / "officer-app-product.png"), full_page=True)
 
     _typed(page, forged)
+    assert "Acmedol" not in page.inner_text("#facts")  # offline: the GTIN only
+    assert ACME_GTIN in page.inner_text("#facts")
     page.wait_for_selector('#result-sync[data-online="counterfeit"]', timeout=30000)
     line = page.inner_text("#result-sync")
     assert f"Product: GTIN {ACME_GTIN}." in line

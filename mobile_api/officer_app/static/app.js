@@ -199,7 +199,7 @@ function showResult(result, scanId) {
   const facts = $("facts");
   facts.replaceChildren();
   if (result.code) {
-    for (const [name, value] of [["GTIN", result.code.gtin], ["Serial", result.code.serial], ["Lot", result.code.lot],
+    for (const [name, value] of [["Product", result.product], ["GTIN", result.code.gtin], ["Serial", result.code.serial], ["Lot", result.code.lot],
       ["Expiry (YYMMDD)", result.code.expiry], ["Brand", result.brand]]) {
       if (value) facts.append(el("dt", name), el("dd", value));
     }

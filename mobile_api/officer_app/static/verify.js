@@ -271,6 +271,9 @@ async function openSigned(text, keys) {
   return [signed, await openTrustList(signed.trust_list, keys.registryKey)];
 }
 
+// GTIN -> {brand_id, productName, availableStrength?, netContent?} (mobile_api.bundle).
+const productsOf = (list) => new Map((list || []).map((p) => [p.gtin, p]));
+
 const lotsOf = (signed) => new Set(signed.recalled_lots.map(([gtin, lot]) => `${gtin}\x1d${lot}`));
 
 // keys: {registryKey, bundleKey} as raw 32-byte Uint8Arrays, pinned at sign-in.
@@ -280,7 +283,7 @@ export async function openBundle(text, keys) {
   const flagged = new Map((signed.flagged || []).map((f) => [flagKey(f.gtin, f.serial), f]));
   return { version: signed.version, generatedAt: parseTime(signed.generated_at),
     expiresAt: parseTime(signed.expires_at), trust, recalledLots: lotsOf(signed),
-    decommissioned: bloomOf(signed.decommissioned), flagged };
+    decommissioned: bloomOf(signed.decommissioned), flagged, products: productsOf(signed.products) };
 }
 
 // The bundle after a delta, or the server's full bundle when it sent one instead.
@@ -297,9 +300,12 @@ export async function applyDelta(bundle, text, keys) {
   const flagged = new Map(bundle.flagged);
   for (const f of signed.flagged_removed || []) flagged.delete(flagKey(f.gtin, f.serial));
   for (const f of signed.flagged_added || []) flagged.set(flagKey(f.gtin, f.serial), f);
+  const products = new Map(bundle.products);
+  for (const gtin of signed.products_removed || []) products.delete(gtin);
+  for (const [gtin, p] of productsOf(signed.products_changed)) products.set(gtin, p);
   return { version: signed.version, generatedAt: parseTime(signed.generated_at),
     expiresAt: parseTime(signed.expires_at), trust, recalledLots: lotsOf(signed),
-    decommissioned: filter, flagged };
+    decommissioned: filter, flagged, products };
 }
 
 // --- the verdict (mobile_api.offline.verify_offline) ----------------------------------------
@@ -323,6 +329,14 @@ export function expiryDate(expiry, now) {
   return Date.UTC(year, month - 1, day);
 }
 
+// As mobile_api.offline.product_of: the product only for a code the trust list vouches for,
+// of the brand it was stored for, so a forgery never borrows a real product's name.
+function productOf(bundle, code, decision) {
+  const product = bundle.products.get(code.gtin);
+  if (!product || decision.outcome !== "genuine" || !decision.brand || product.brand_id !== decision.brand.id) return null;
+  return [product.productName, product.availableStrength, product.netContent].filter(Boolean).join(" · ");
+}
+
 const isoDate = (ms) => new Date(ms).toISOString().slice(0, 10);
 
 export async function verifyOffline(bundle, text, now) {
@@ -330,7 +344,7 @@ export async function verifyOffline(bundle, text, now) {
   try {
     code = parseCode(text);
   } catch (error) {
-    if (error instanceof GS1Error) return { verdict: "invalid", reasons: [{ code: "NOT_A_CODE", message: error.message }], code: null, brand: null };
+    if (error instanceof GS1Error) return { verdict: "invalid", reasons: [{ code: "NOT_A_CODE", message: error.message }], code: null, brand: null, product: null };
     throw error;
   }
   const decision = await evaluate(bundle.trust, code, now);
@@ -379,6 +393,7 @@ export async function verifyOffline(bundle, text, now) {
     reasons: reasons.map(({ code: c, message }) => ({ code: c, message })),
     code: { gtin: code.gtin, serial: code.serial, lot: code.lot, expiry: code.expiry },
     brand: brand ? brand.name : null,
+    product: productOf(bundle, code, decision),
     contact: brand ? brand.contact : null,
     bundleVersion: bundle.version,
     bundleGeneratedAt: bundle.generatedAt,
