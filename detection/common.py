@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,10 @@ EARTH_RADIUS_KM = 6371.0088
 # from, then its browser session. Device rules count the network (docs/detection.md).
 NETWORK_DEVICE_PREFIX = "net:"
 NETWORK_SEPARATOR = "/"
+# A browser's session cookie as the /scan page records it (mobile_api.web).
+BROWSER_DEVICE_PREFIX = "web:"
+# What every anonymous browser view becomes when browsers are counted as one.
+_BROWSERS_AS_ONE = "browsers"
 
 
 def device_key(device_id: str) -> str:
@@ -26,6 +31,31 @@ def device_key(device_id: str) -> str:
     if device_id.startswith(NETWORK_DEVICE_PREFIX):
         return device_id.split(NETWORK_SEPARATOR, 1)[0]
     return device_id
+
+
+def is_browser_view(scan: Scan) -> bool:
+    """An anonymous consumer scan from a web browser: a label page view (recorded as its
+    network) or the /scan page (recorded as its session cookie)."""
+    return (
+        scan.role == "consumer"
+        and scan.device_id is not None
+        and scan.device_id.startswith((NETWORK_DEVICE_PREFIX, BROWSER_DEVICE_PREFIX))
+    )
+
+
+def rests_on_browsers(scans: Sequence[Scan], settings: DetectionSettings, *, limit: int) -> bool:
+    """Whether ``scans`` exceed ``limit`` sessions only by counting browsers apart.
+
+    Counted again with every anonymous browser view as one session: if that count is
+    within the limit, the excess is made of distinct networks and cookies alone, which
+    one household's phones (each on its carrier's changing addresses, on home Wi-Fi,
+    with cleared cookies) make as easily as copies do (docs/detection.md,
+    "Browser evidence")."""
+    merged = [
+        dataclasses.replace(s, device_id=_BROWSERS_AS_ONE) if is_browser_view(s) else s
+        for s in scans
+    ]
+    return len(session_starts(merged, settings, cap=limit + 1)) <= limit
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

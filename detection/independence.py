@@ -21,7 +21,13 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-from detection.common import NETWORK_DEVICE_PREFIX, device_key, earlier_scans, least_distance_km
+from detection.common import (
+    NETWORK_DEVICE_PREFIX,
+    device_key,
+    earlier_scans,
+    least_distance_km,
+    rests_on_browsers,
+)
 from detection.model import DetectionSettings, Scan
 
 # This many distinct networks ...
@@ -93,3 +99,27 @@ def independent_sources(
                         *(s.scan_id for s in sources if s.scan_id != scan.scan_id),
                     )
     return None
+
+
+BROWSERS_NOTE = (
+    " They are anonymous browser views on distinct networks or cookies only, as one"
+    " household's phones make: a warning, not a verdict."
+)
+
+
+def only_browsers_apart(
+    history: Sequence[Scan],
+    scans: Sequence[Scan],
+    scan: Scan,
+    settings: DetectionSettings,
+    *,
+    limit: int,
+) -> bool:
+    """Whether a count of ``scans`` over ``limit`` rests on anonymous browser views alone
+    (:func:`~detection.common.rests_on_browsers`) and those views are not independent
+    sources (:func:`independent_sources`: networks in places too
+    far apart for the time between them). Such evidence only warns (docs/detection.md,
+    "Browser evidence")."""
+    if not rests_on_browsers(scans, settings, limit=limit):
+        return False
+    return independent_sources(history, scan, settings) is None

@@ -210,6 +210,10 @@ class DetectionSettings:
     anonymous_weight: float = 0.7
     # The risk score from which the verdict is "suspect".
     suspect_score: float = 0.6
+    # The most that findings resting on anonymous browser views alone (distinct networks
+    # and cookies, no independent sources) add to the score together: below
+    # suspect_score, so they warn but never make a verdict on their own.
+    browser_evidence_cap: float = 0.3
     # Where countries' people live, for scans placed only by country (page views): the
     # travel rules use the least distance between two countries. None: such scans are
     # never compared (docs/detection.md, "Page views by country").
@@ -246,6 +250,9 @@ class DetectionSettings:
         for name in ("officer_weight", "trade_weight", "anonymous_weight"):
             _fraction(name, getattr(self, name))
         _fraction("suspect_score", self.suspect_score)
+        _fraction("browser_evidence_cap", self.browser_evidence_cap)
+        if self.browser_evidence_cap >= self.suspect_score:
+            raise InvalidInput("browser_evidence_cap must stay below suspect_score")
         if self.suspect_score == 0.0:
             raise InvalidInput("suspect_score must be above 0, or every code is suspect")
 
@@ -273,7 +280,10 @@ class Finding:
     ``weight`` is the finding's contribution in [0, 1] to the risk score;
     ``related_scan_ids`` names the earlier scans it concerns (sorted), so a
     console can mark the offending leg; ``key_alert`` asks the service to
-    raise an alert about the signing key, not only about this code.
+    raise an alert about the signing key, not only about this code;
+    ``browsers_only`` marks a finding that rests on anonymous browser views alone
+    (distinct networks and cookies), whose weight the verdict caps together with
+    others like it (``DetectionSettings.browser_evidence_cap``).
     """
 
     reason: str
@@ -282,6 +292,7 @@ class Finding:
     weight: float
     related_scan_ids: tuple[str, ...] = ()
     key_alert: bool = False
+    browsers_only: bool = False
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from detection import reasons
 from detection.common import (
     earlier_scans,
+    is_browser_view,
     place,
     session_starts,
     when,
     who,
     widened_distance_km,
 )
+from detection.independence import BROWSERS_NOTE, only_browsers_apart
 from detection.model import CodeRecord, DetectionSettings, Finding, Scan
 
 # How far past the limit the device count is followed: enough to grade the
@@ -45,7 +47,9 @@ def too_many_devices(
     purchase ten times is one). Device-less scans are separate sessions only
     when far apart in space, or, without a location, in time (see
     :func:`~detection.common.session_starts`). Device ids are
-    cheap to invent, so the evidence always weighs as anonymous.
+    cheap to invent, so the evidence always weighs as anonymous; when the
+    excess is made of anonymous browser views alone, not independent, the
+    finding is ``browsers_only`` (a warning the verdict caps).
     """
     settings = settings.for_record(record)
     limit = settings.max_distinct_devices
@@ -64,7 +68,15 @@ def too_many_devices(
         _DEVICES_MAX, _DEVICES_BASE + _DEVICES_PER_EXCESS * excess
     )
     related = tuple(sorted(s.scan_id for s in starts if s.scan_id != scan.scan_id))
-    return [Finding(reasons.TOO_MANY_DEVICES, "warning", message, weight, related)]
+    browsers_only = only_browsers_apart(history, scans, scan, settings, limit=limit)
+    if browsers_only:
+        message += BROWSERS_NOTE
+    return [
+        Finding(
+            reasons.TOO_MANY_DEVICES, "warning", message, weight, related,
+            browsers_only=browsers_only,
+        )
+    ]  # fmt: skip
 
 
 def outside_intended_market(
@@ -79,11 +91,22 @@ def outside_intended_market(
 
     Judged only when both the scan's country and the intended markets are
     known. Diversion (grey market) is the commoner cause than copying, so
-    the weight is modest.
+    the weight is modest; on an anonymous browser view it is information for
+    the brand (``info``, weight 0), since its country is only the network's.
     """
     markets = record.intended_markets
     if not markets or scan.country is None or scan.country in markets:
         return []
+    if is_browser_view(scan):
+        # A page view's country is its network's: where the person is, not where the
+        # unit was sold, and travellers carry what they bought. The brand learns of it;
+        # the consumer's verdict does not change.
+        message = (
+            f"Viewed in a browser from a network in {scan.country} at "
+            f"{when(scan.effective_at)}, outside its intended markets "
+            f"({', '.join(sorted(markets))})."
+        )
+        return [Finding(reasons.OUTSIDE_INTENDED_MARKET, "info", message, 0.0)]
     settings = settings.for_record(record)
     related = tuple(
         sorted(

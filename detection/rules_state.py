@@ -13,6 +13,7 @@ from authn.errors import GS1SyntaxError
 from authn.gs1 import yymmdd_to_date
 from detection import reasons
 from detection.common import earlier_scans, place, session_starts, when, who
+from detection.independence import BROWSERS_NOTE, only_browsers_apart
 from detection.model import (
     INTERNAL_ROLES,
     CodeRecord,
@@ -69,7 +70,7 @@ def scanned_after_decommission(
     related = tuple(sorted(s.scan_id for s in after))
     since = f" on {when(changed)}" if changed is not None else ""
     if record.status == "sold":
-        return [_after_sale(scan, after, related, since, settings)]
+        return [_after_sale(history, scan, after, related, since, settings)]
     severity, base = _DECOMMISSIONED[record.status]
     message = (
         f"Scanned by {who(scan)} in {place(scan)} at {when(scan.effective_at)}, "
@@ -80,7 +81,12 @@ def scanned_after_decommission(
 
 
 def _after_sale(
-    scan: Scan, after: list[Scan], related: tuple[str, ...], since: str, settings: DetectionSettings
+    history: Sequence[Scan],
+    scan: Scan,
+    after: list[Scan],
+    related: tuple[str, ...],
+    since: str,
+    settings: DetectionSettings,
 ) -> Finding:
     limit = settings.max_sessions_after_sale
     # The buyers' sessions: a shop taking a return and customs are judged on their own.
@@ -92,7 +98,14 @@ def _after_sale(
             f"sold{since}; a sold unit is normally checked only by its buyer."
         )
         weight = _SOLD_MANY_SESSIONS_WEIGHT * settings.anonymous_weight
-        return Finding(reasons.SCANNED_AFTER_DECOMMISSION, "warning", message, weight, related)
+        # A household's phones and a second-hand buyer are distinct networks too.
+        browsers_only = only_browsers_apart(history, buyers, scan, settings, limit=limit)
+        if browsers_only:
+            message += BROWSERS_NOTE
+        return Finding(
+            reasons.SCANNED_AFTER_DECOMMISSION, "warning", message, weight, related,
+            browsers_only=browsers_only,
+        )  # fmt: skip
     if scan.role == "officer":
         # Customs finding a pack dispensed to a consumer: it has no business back in a
         # shipment, and the EU medicines system raises an alert for exactly this case.

@@ -4,7 +4,10 @@ The risk score is a noisy-OR of the findings' weights,
 ``score = 1 - prod(1 - weight)``: each finding is read as an independent
 chance that the code is copied, so the score stays in [0, 1], never falls
 when a finding is added, and several weak signs add up to a strong one.
-The verdict is "suspect" when the score reaches ``settings.suspect_score``
+Findings that rest on anonymous browser views alone (distinct networks and
+cookies) count together as one sign capped at ``settings.browser_evidence_cap``
+(:func:`combined_score`). The verdict is "suspect" when the score reaches
+``settings.suspect_score``
 or any finding is critical, "authentic" otherwise; signature failures
 ("counterfeit", "unverifiable") are decided before detection runs.
 """
@@ -110,6 +113,20 @@ def risk_score(findings: Sequence[Finding]) -> float:
     return 1.0 - math.prod(1.0 - f.weight for f in findings)
 
 
+def combined_score(findings: Sequence[Finding], settings: DetectionSettings) -> float:
+    """The noisy-OR of the findings, with those resting on anonymous browser views alone
+    counted together as one sign of at most ``settings.browser_evidence_cap``.
+
+    Distinct networks and cookies are what one household's phones, a traveller and a
+    second-hand buyer make in ordinary life, so alone they only warn; another sign
+    (an accountable scan, a shared location, a stable device) still adds up with them.
+    """
+    browsers = [f for f in findings if f.browsers_only]
+    others = [f for f in findings if not f.browsers_only]
+    capped = min(risk_score(browsers), settings.browser_evidence_cap)
+    return 1.0 - (1.0 - risk_score(others)) * (1.0 - capped)
+
+
 def assess(
     record: CodeRecord,
     history: Sequence[Scan],
@@ -128,7 +145,7 @@ def assess(
     for rule in rules:
         findings.extend(rule(record, history, scan, settings, now=now))
     findings.sort(key=lambda f: (_SEVERITY_RANK[f.severity], -f.weight))
-    score = risk_score(findings)
+    score = combined_score(findings, settings)
     suspect = score >= settings.suspect_score or any(f.severity == "critical" for f in findings)
     verdict: DetectionVerdict = "suspect" if suspect else "authentic"
     return Assessment(verdict, score, tuple(findings), _consumer_message(verdict, findings))

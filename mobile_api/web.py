@@ -10,13 +10,15 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from detection.common import BROWSER_DEVICE_PREFIX
 from mobile_api.i18n import pick_language
 from mobile_api.pages import CONTENT_SECURITY_POLICY, SHOWN, Page
 from mobile_api.settings import MobileSettings
 
 SESSION_COOKIE = "st_session"
 SESSION_MAX_AGE = 60 * 60 * 24 * 180
-DEVICE_PREFIX = "web:"
+# Detection counts browser views by this prefix (docs/detection.md, "Browser evidence").
+DEVICE_PREFIX = BROWSER_DEVICE_PREFIX
 
 
 def mobile_settings_of(request: Request) -> MobileSettings:
