@@ -54,9 +54,9 @@ from bench import bench_load
 from bench.bench_judge import requests
 from bench.bench_load import PG_ADMIN, REPO, Fixture
 from bench.bench_load import prepare as prepare_fixture
+from http_api.app import create_app
+from http_api.deps import Services
 from verifier.accounts import ANONYMOUS
-from verifier.api.app import create_app
-from verifier.api.deps import Services
 from verifier.settings import Settings
 
 WARM_BATCHES = 3
