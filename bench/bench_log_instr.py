@@ -160,9 +160,9 @@ def child(store: str, variant: str, scans: int, batch: int) -> None:
     bench_load.CODES = CHILD_CODES
     with database(store) as url, service(url) as (services, fixture):
         switch_log(variant == "logged")
-        warm = requests(fixture, WARM_BATCHES * batch, seed=1)
+        warm = requests(fixture, WARM_BATCHES * batch, seed=1, routes=False)
         judge_all(services, [services.verifier.prepare(ANONYMOUS, r) for r in warm], batch)
-        measured = requests(fixture, scans, seed=2)
+        measured = requests(fixture, scans, seed=2, routes=False)
 
         def region() -> None:
             jobs = [services.verifier.prepare(ANONYMOUS, request) for request in measured]
@@ -243,7 +243,7 @@ def backends(scans: int, batch: int, rounds: int) -> str:
 
         services.engine.dispose()
         event.listen(services.engine, "connect", remember)
-        warm = requests(fixture, WARM_BATCHES * batch, seed=1)
+        warm = requests(fixture, WARM_BATCHES * batch, seed=1, routes=False)
         judge_all(services, [services.verifier.prepare(ANONYMOUS, r) for r in warm], batch)
         for round_ in range(rounds):
             order = ("logged", "unlogged") if round_ % 2 else ("unlogged", "logged")
@@ -251,7 +251,7 @@ def backends(scans: int, batch: int, rounds: int) -> str:
                 switch_log(variant == "logged")
                 jobs = [
                     services.verifier.prepare(ANONYMOUS, request)
-                    for request in requests(fixture, scans, seed=100 + round_)
+                    for request in requests(fixture, scans, seed=100 + round_, routes=False)
                 ]
                 server, own = backend_cpu(pids), time.process_time()
                 judge_all(services, jobs, batch)
