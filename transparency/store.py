@@ -6,7 +6,7 @@ after another and each sees the size the previous one left. It is called at
 commit time (:mod:`transparency.hooks`), after every other lock the transaction
 takes, so the head lock is held only for the last statements of a transaction
 and never ahead of a code lock. Entries, nodes and the head are written with
-one statement each; nothing is stored without its leaf.
+one statement each (sent together on PostgreSQL); nothing is stored without its leaf.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from authn.errors import InvalidInput, NotFound
+from storage.pipeline import Step, pipelined
 from transparency import merkle
 from transparency.merkle import Frontier
 from transparency.tables import LogEntry, LogHead
@@ -30,6 +31,12 @@ MAX_ENTRIES_PER_PAGE = 1000
 
 _entry = LogEntry.__table__  # type: ignore[attr-defined]
 _head = LogHead.__table__  # type: ignore[attr-defined]
+_INSERT_ENTRY = insert(_entry)
+_UPDATE_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(size=bindparam("size"), frontier=bindparam("frontier"))
+)
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,13 @@ def append(connection: Connection, entries: Sequence[PendingEntry], *, now: date
                 "logged_at": now,
             }
         )
-    connection.execute(insert(_entry), entry_rows)
-    connection.execute(
-        update(_head)
-        .where(_head.c.id == 1)
-        .values(size=frontier.size, frontier=_frontier_text(frontier))
+    # Neither write needs an answer: on PostgreSQL both go in one round trip, before COMMIT.
+    pipelined(
+        connection,
+        [
+            Step(_INSERT_ENTRY, entry_rows, many=True),
+            Step(_UPDATE_HEAD, {"size": frontier.size, "frontier": _frontier_text(frontier)}),
+        ],
     )
     return frontier
 
