@@ -36,11 +36,19 @@ listeners: list[Callable[[list[str]], None]] = []
 @dataclass(frozen=True)
 class Step:
     """One statement of a pipeline: a query whose rows are wanted, or a write (``many``:
-    a list of parameter sets, sent as one ``executemany``)."""
+    a list of parameter sets, sent as one ``executemany``; ``returning``: the rows its
+    RETURNING gives for each set, in order)."""
 
     statement: Executable
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = ()
     many: bool = False
+    returning: bool = False
+
+    def column_keys(self) -> tuple[str, ...] | None:
+        """An INSERT's columns: those its parameter sets give (the others take defaults)."""
+        if self.many and self.params:
+            return tuple(self.params[0])  # type: ignore[index]
+        return None
 
 
 _Processor = Callable[[Any], Any]
@@ -48,8 +56,11 @@ Row = dict[str, Any]
 
 
 @functools.lru_cache(maxsize=64)
-def _plan(statement: Executable, dialect: Dialect) -> tuple[Any, dict[str, _Processor]]:
-    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+def _plan(
+    statement: Executable, dialect: Dialect, column_keys: tuple[str, ...] | None
+) -> tuple[Any, dict[str, _Processor]]:
+    keys = list(column_keys) if column_keys is not None else None
+    compiled = statement.compile(dialect=dialect, column_keys=keys)  # type: ignore[attr-defined]
     processors: dict[str, _Processor] = {}
     columns = getattr(statement, "selected_columns", None)  # a query's, not a write's
     if columns is not None:
@@ -76,7 +87,7 @@ def pipelined(connection: Connection, steps: Sequence[Step]) -> list[list[Row]]:
     import psycopg  # only PostgreSQL's deployments need the driver
 
     dialect = connection.dialect
-    plans = [_plan(step.statement, dialect) for step in steps]
+    plans = [_plan(step.statement, dialect, step.column_keys()) for step in steps]
     sent = [
         (
             compiled.string,
@@ -102,11 +113,11 @@ def pipelined(connection: Connection, steps: Sequence[Step]) -> list[list[Row]]:
             for cursor, (sql, params), step in zip(cursors, sent, steps, strict=True):
                 if step.many:
                     if params:
-                        cursor.executemany(sql, params)
+                        cursor.executemany(sql, params, returning=step.returning)
                 else:
                     cursor.execute(sql, params)
             pipeline.sync()  # the one round trip: every result is in after it
-            rows = [[] if step.many else _rows(c) for c, step in zip(cursors, steps, strict=True)]
+            rows = [_results(c, step) for c, step in zip(cursors, steps, strict=True)]
     except psycopg.Error as exc:
         raise DBAPIError.instance(
             "; ".join(sql for sql, _ in sent), None, exc, psycopg.Error, dialect=dialect
@@ -119,6 +130,17 @@ def pipelined(connection: Connection, steps: Sequence[Step]) -> list[list[Row]]:
     return rows
 
 
+def _results(cursor: Any, step: Step) -> list[Row]:
+    if not step.many:
+        return _rows(cursor)
+    if not step.returning or not step.params:
+        return []
+    found = _rows(cursor)
+    while cursor.nextset():
+        found.extend(_rows(cursor))
+    return found
+
+
 def _rows(cursor: Any) -> list[Row]:
     if cursor.description is None:
         return []
@@ -128,9 +150,10 @@ def _rows(cursor: Any) -> list[Row]:
 
 def _one_by_one(connection: Connection, step: Step) -> list[Row]:
     if step.many:
-        if step.params:
-            connection.execute(step.statement, list(step.params))  # type: ignore[arg-type]
-        return []
+        if not step.params:
+            return []
+        result = connection.execute(step.statement, list(step.params))  # type: ignore[arg-type]
+        return [dict(row._mapping) for row in result] if step.returning else []
     result = connection.execute(step.statement, dict(step.params))  # type: ignore[arg-type]
     return [dict(row._mapping) for row in result] if result.returns_rows else []
 
