@@ -88,15 +88,14 @@ def pipelined(connection: Connection, steps: Sequence[Step]) -> list[list[Row]]:
 
     dialect = connection.dialect
     plans = [_plan(step.statement, dialect, step.column_keys()) for step in steps]
-    sent = [
-        (
-            compiled.string,
-            [_bound(compiled, p) for p in step.params]  # type: ignore[union-attr]
-            if step.many
-            else _bound(compiled, step.params),  # type: ignore[arg-type]
-        )
-        for step, (compiled, _) in zip(steps, plans, strict=True)
-    ]
+    sent: list[tuple[str, Any]] = []
+    for step, (compiled, _) in zip(steps, plans, strict=True):
+        if step.many:
+            sets: Sequence[Mapping[str, Any]] = step.params  # type: ignore[assignment]
+            sent.append((compiled.string, [_bound(compiled, p) for p in sets]))
+        else:
+            one: Mapping[str, Any] = step.params  # type: ignore[assignment]
+            sent.append((compiled.string, _bound(compiled, one)))
     for listener in listeners:
         listener([sql for sql, _ in sent])
     connection.connection  # noqa: B018 -- begins SQLAlchemy's transaction if none is open
