@@ -152,9 +152,9 @@ def _one_by_one(connection: Connection, step: Step) -> list[Row]:
         if not step.params:
             return []
         result = connection.execute(step.statement, list(step.params))  # type: ignore[arg-type]
-        return [dict(row._mapping) for row in result] if step.returning else []
+        return [row._asdict() for row in result] if step.returning else []
     result = connection.execute(step.statement, dict(step.params))  # type: ignore[arg-type]
-    return [dict(row._mapping) for row in result] if result.returns_rows else []
+    return [row._asdict() for row in result] if result.returns_rows else []
 
 
 def any_of(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
