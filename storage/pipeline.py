@@ -98,7 +98,10 @@ def pipelined(connection: Connection, steps: Sequence[Step]) -> list[list[Row]]:
             sent.append((compiled.string, _bound(compiled, one)))
     for listener in listeners:
         listener([sql for sql, _ in sent])
-    connection.connection  # noqa: B018 -- begins SQLAlchemy's transaction if none is open
+    if not connection.in_transaction():
+        # The driver begins one by itself; SQLAlchemy must know of it, or its rollback and
+        # commit would do nothing and the pipeline's writes would outlive a rollback.
+        connection.begin()
     driver = connection.connection.driver_connection
     assert driver is not None
     cursors = [driver.cursor() for _ in steps]

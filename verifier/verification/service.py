@@ -18,6 +18,11 @@ does not grow with the batch's size:
 6. insert the finished scans with one ``executemany``, upsert the alerts
    due and queue their webhook events (two statements each at most).
 
+On PostgreSQL the statements of a step that need no answer from each other go in
+one round trip (:mod:`storage.pipeline`): step 2 with the product data and image
+URLs, step 5's locks with the re-read that follows them, the alerts' upsert with
+the read of their brands' webhooks (and, at commit, the log's entries with its head).
+
 The HTTP route batches concurrent requests through
 :class:`verifier.verification.recorder.ScanRecorder` (group commit); every
 other caller judges a batch of one with :meth:`Verifier.verify`.
