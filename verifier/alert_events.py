@@ -15,14 +15,17 @@ Event types (docs/detection.md, "Webhooks"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, literal
+from sqlalchemy import Select, Table, literal
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from storage.pipeline import Step, any_of
 from storage.types import UTCDateTime
 from verifier.db.models import BrandWebhook, WebhookOutbox
 from verifier.webhooks import new_event
@@ -72,17 +75,40 @@ class Pending:
     data: Mapping[str, Any]
 
 
-def enqueue_many(session: Session, events: Sequence[Pending], *, now: datetime) -> int:
+_WEBHOOK: Table = BrandWebhook.__table__  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=4)
+def _webhook_brands(dialect: str) -> Select[Any]:
+    return sa_select(_WEBHOOK.c.brand_id).where(any_of(_WEBHOOK.c.brand_id, "brands", dialect))
+
+
+def webhook_brands_step(dialect: str, brands: Sequence[str]) -> Step:
+    """Which of ``brands`` have a webhook, as a read for a pipeline (:mod:`storage.pipeline`)."""
+    return Step(_webhook_brands(dialect), {"brands": list(brands)})
+
+
+def enqueue_many(
+    session: Session,
+    events: Sequence[Pending],
+    *,
+    now: datetime,
+    hooked: Collection[str] | None = None,
+) -> int:
     """Outbox rows for a batch's events, for the brands that have a webhook; does not commit.
 
-    Two statements however many events: which of the brands have a webhook, then one
-    ``executemany`` of the rows. Returns how many rows were queued."""
+    Two statements however many events: which of the brands have a webhook (unless the
+    caller read it: ``hooked``), then one ``executemany`` of the rows. Returns how many rows
+    were queued."""
     brands = sorted({e.brand_id for e in events if e.brand_id is not None})
     if not brands:
         return 0
-    hooked = set(
-        session.exec(select(BrandWebhook.brand_id).where(col(BrandWebhook.brand_id).in_(brands)))
-    )
+    if hooked is None:
+        hooked = set(
+            session.exec(
+                select(BrandWebhook.brand_id).where(col(BrandWebhook.brand_id).in_(brands))
+            )
+        )
     rows = []
     for pending in events:
         if pending.brand_id not in hooked:

@@ -20,6 +20,7 @@ from sqlalchemy import text as sql_text
 from sqlmodel import Session, select
 
 from detection.model import Finding
+from storage.pipeline import Step, pipelined
 from storage.upsert import dialect_insert
 from verifier import alert_events, alert_tally
 from verifier.db.models import Alert
@@ -118,12 +119,22 @@ def raise_batch_alerts(
                 seen.setdefault(key, alert_tally.Seen()).add(subject.country, subject.serial)
     if not rows:
         return []
-    statement = _upsert_statement(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    session.flush()  # the pipeline goes past the ORM: what it holds is written first
+    # Which of the alerts' brands have a webhook needs no answer from the upsert: on
+    # PostgreSQL the two go in one round trip (storage.pipeline); SQLite asks only when a
+    # new alert is to be announced, as before.
+    steps = [Step(_upsert_statement(dialect), list(rows.values()), many=True, returning=True)]
+    if dialect == "postgresql":
+        brands = sorted({row["brand_id"] for row in rows.values() if row["brand_id"]})
+        steps.append(alert_events.webhook_brands_step(dialect, brands))
+    upserted, *hooks = pipelined(session.connection(), steps)
     created: list[int] = []
     grown: dict[int, tuple[str, int, int]] = {}  # alert id -> key, count before, count after
     ids: dict[str, int] = {}
     announced: list[alert_events.Pending] = []
-    for alert_id, count, key in session.execute(statement, list(rows.values())):
+    for returned in upserted:
+        alert_id, count, key = returned["id"], returned["count"], returned["dedup_key"]
         ids[key] = alert_id
         added = rows[key]["count"]
         if count == added:  # nothing was there to add to: a new alert
@@ -138,7 +149,8 @@ def raise_batch_alerts(
             )  # fmt: skip
         elif key in seen:
             grown[alert_id] = (key, count - added, count)
-    alert_events.enqueue_many(session, announced, now=now)  # the new alerts: two statements
+    hooked = {row["brand_id"] for row in hooks[0]} if hooks else None
+    alert_events.enqueue_many(session, announced, now=now, hooked=hooked)  # one statement
     new_place = alert_tally.record(session, {ids[k]: v for k, v in seen.items()}, now=now)
     for alert_id, (key, before, after) in grown.items():
         if alert_tally.crossed_threshold(before, after) or alert_id in new_place:

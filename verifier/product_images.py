@@ -17,16 +17,19 @@ another brand is told "not found").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Select, Table
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from authn.errors import (
@@ -37,6 +40,7 @@ from authn.errors import (
     UnsupportedMediaType,
 )
 from keys.trust import TrustList
+from storage.pipeline import Step, any_of
 from verifier.accounts import Caller
 from verifier.db.models import AuditEvent, ProductImage
 from verifier.registry import account_id_of, gtin14, require_reader, require_writer
@@ -231,6 +235,27 @@ def public_image(session: Session, name: str) -> tuple[bytes, str, str]:
     if row is None or KINDS[_kind_of(row.media_type)][2] != match["ext"]:
         raise NotFound("no such image")
     return row.data, row.media_type, row.digest
+
+
+_IMAGE: Table = ProductImage.__table__  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=4)
+def _urls_statement(dialect: str) -> Select[Any]:
+    columns = (_IMAGE.c.gtin, _IMAGE.c.digest, _IMAGE.c.media_type)
+    return sa_select(*columns).where(any_of(_IMAGE.c.gtin, "gtins", dialect))
+
+
+def image_urls_step(dialect: str, gtins: Iterable[str]) -> Step:
+    """The read of :func:`image_urls_for`, for a pipeline (:mod:`storage.pipeline`)."""
+    return Step(_urls_statement(dialect), {"gtins": sorted(set(gtins))})
+
+
+def image_urls_from(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    return {
+        row["gtin"]: f"{PUBLIC_PREFIX}{row['digest']}.{KINDS[_kind_of(row['media_type'])][2]}"
+        for row in rows
+    }
 
 
 def image_urls_for(session: Session, gtins: Iterable[str]) -> dict[str, str]:

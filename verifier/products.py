@@ -13,19 +13,23 @@ found". Verification shows the product only for codes the trust list vouches for
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from sqlalchemy import Select, Table
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from authn.errors import InvalidInput, NotFound, PermissionDenied, SealtraceError, Unauthenticated
 from epcis.documents import product_attributes
 from keys.trust import TrustList
+from storage.pipeline import Step, any_of
 from verifier.accounts import Caller, Role
 from verifier.db.models import AuditEvent, Product
 from verifier.producer import ItemError, error_status
@@ -277,6 +281,23 @@ def _import_one(
 
 
 # For verification ---------------------------------------------------------------------------
+
+
+_PRODUCT: Table = Product.__table__  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=4)
+def _products_statement(dialect: str) -> Select[Any]:
+    return sa_select(*_PRODUCT.c).where(any_of(_PRODUCT.c.gtin, "gtins", dialect))
+
+
+def products_step(dialect: str, gtins: Iterable[str]) -> Step:
+    """The read of :func:`products_for`, for a pipeline (:mod:`storage.pipeline`)."""
+    return Step(_products_statement(dialect), {"gtins": sorted(set(gtins))})
+
+
+def products_from(rows: Iterable[Mapping[str, Any]]) -> dict[str, Product]:
+    return {row["gtin"]: Product(**row) for row in rows}
 
 
 def products_for(session: Session, gtins: Iterable[str]) -> dict[str, Product]:

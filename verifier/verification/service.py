@@ -18,6 +18,11 @@ does not grow with the batch's size:
 6. insert the finished scans with one ``executemany``, upsert the alerts
    due and queue their webhook events (two statements each at most).
 
+On PostgreSQL the statements of a step that need no answer from each other go in
+one round trip (:mod:`storage.pipeline`): step 2 with the product data and image
+URLs, step 5's locks with the re-read that follows them, the alerts' upsert with
+the read of their brands' webhooks (and, at commit, the log's entries with its head).
+
 The HTTP route batches concurrent requests through
 :class:`verifier.verification.recorder.ScanRecorder` (group commit); every
 other caller judges a batch of one with :meth:`Verifier.verify`.
@@ -46,8 +51,8 @@ from keys.trust import TrustDecision, TrustList
 from verifier.accounts import Caller, Role
 from verifier.alert_raising import SIGNATURE_FAILURES, AlertSubject, raise_batch_alerts
 from verifier.db.models import Product, Scan
-from verifier.product_images import image_urls_for
-from verifier.products import products_for
+from verifier.product_images import image_urls_from, image_urls_step
+from verifier.products import products_from, products_step
 from verifier.registry import caller_owns
 from verifier.schemas import VerifyIn, VerifyOut
 from verifier.settings import Clock
@@ -65,8 +70,9 @@ from verifier.verification.state import (
     CodeState,
     Identity,
     StateQuery,
-    load_states,
-    recent_scan_ids,
+    load_states_and,
+    recent_ids_from,
+    recent_ids_step,
 )
 from verifier.verification.views import coarse_position, shape
 from verifier.verification.writes import begin_scan_writes, insert_scans
@@ -195,10 +201,14 @@ class Verifier:
         if not recording:
             session.rollback()  # nothing to write; end the read transaction
             return batch.results
-        begin_scan_writes(session, recording)
-        if recent_scan_ids(session, batch.queries, history_limit=self.history_limit) != (
-            batch.seen
-        ):
+        # The locks, then (in the same round trip on PostgreSQL) which scans are there now.
+        seen_now = recent_ids_from(
+            begin_scan_writes(
+                session, recording,
+                then=recent_ids_step(session, batch.queries, history_limit=self.history_limit),
+            )
+        )  # fmt: skip
+        if seen_now != batch.seen:
             batch = self._judge_all(session, jobs, trust_list, now)  # under the locks now
         inserted = insert_scans(session, batch.rows)
         results = batch.results
@@ -237,11 +247,17 @@ class Verifier:
         stored = self._stored_scans(session, (j.scan.scan_id for j in jobs if j.given_scan_id))
         history = timedelta(days=self.history_days)
         queries = [StateQuery(job.code, since=job.scan.scanned_at - history) for job in jobs]
-        states = load_states(session, queries, history_limit=self.history_limit)
         gtins = {job.code.gtin for job in jobs}
+        dialect = session.get_bind().dialect.name
+        # The product data and image URLs need nothing from the state: read in the same
+        # pipeline as the code rows and histories (one round trip on PostgreSQL).
+        states, (products, images) = load_states_and(
+            session, queries, history_limit=self.history_limit,
+            also=[products_step(dialect, gtins), image_urls_step(dialect, gtins)],
+        )  # fmt: skip
         batch = _Batch(
-            queries=queries, stored=stored, products=products_for(session, gtins),
-            images=image_urls_for(session, gtins), seen=_seen(states),
+            queries=queries, stored=stored, products=products_from(products),
+            images=image_urls_from(images), seen=_seen(states),
         )  # fmt: skip
         decisions = self._decisions(jobs, states, stored, trust_list, now)
         routes = self._route_findings(session, jobs, states, decisions)

@@ -12,7 +12,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Table, Text, TextualSelect, and_, bindparam, func, text, tuple_
 from sqlalchemy import select as sa_select
@@ -21,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from authn.code import ProductCode
 from detection import ProductThresholds
+from storage.pipeline import Row, Step, pipelined
 from storage.types import UTCDateTime
 from verifier.db.models import CodeRecord, IntendedMarket, LotStatus, ProductThreshold, Scan
 from verifier.verification.rules import CodeFacts, ScanFacts, effective_status_of
@@ -31,6 +31,9 @@ __all__ = [
     "code_facts",
     "effective_status_of",
     "load_states",
+    "load_states_and",
+    "recent_ids_from",
+    "recent_ids_step",
     "recent_scan_ids",
     "scan_facts",
 ]
@@ -113,13 +116,27 @@ _RECORDS_PG = _RECORDS.join(
 )
 
 
-def _records(session: Session, identities: list[Identity]) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return session.execute(
-            _RECORDS_PG,
-            {"gtins": [g for g, _ in identities], "serials": [s for _, s in identities]},
+_LOTS_PG = text(
+    "SELECT l.gtin, l.lot, l.status FROM unnest(CAST(:gtins AS text[]), CAST(:lots AS text[])) "
+    "AS q(gtin, lot) JOIN lot_status AS l ON l.gtin = q.gtin AND l.lot = q.lot"
+)
+
+
+def _records_step(dialect: str, identities: list[Identity]) -> Step:
+    if dialect == "postgresql":
+        gtins, serials = [g for g, _ in identities], [s for _, s in identities]
+        return Step(_RECORDS_PG, {"gtins": gtins, "serials": serials})
+    return Step(_RECORDS.where(tuple_(_CODE.c.gtin, _CODE.c.serial).in_(identities)))
+
+
+def _lots_step(dialect: str, lots: list[tuple[str, str]]) -> Step:
+    if dialect == "postgresql":
+        return Step(_LOTS_PG, {"gtins": [g for g, _ in lots], "lots": [lot for _, lot in lots]})
+    return Step(
+        select(LotStatus.gtin, LotStatus.lot, LotStatus.status).where(
+            tuple_(col(LotStatus.gtin), col(LotStatus.lot)).in_(lots)
         )
-    return session.execute(_RECORDS.where(tuple_(_CODE.c.gtin, _CODE.c.serial).in_(identities)))
+    )
 
 
 @dataclass(frozen=True)
@@ -133,18 +150,41 @@ class StateQuery:
 def load_states(
     session: Session, queries: Sequence[StateQuery], *, history_limit: int
 ) -> dict[Identity, CodeState]:
-    """The state of every code in ``queries`` in two or three statements, however many codes.
+    """The state of every code in ``queries`` in two or three statements, however many codes."""
+    return load_states_and(session, queries, history_limit=history_limit)[0]
+
+
+def load_states_and(
+    session: Session,
+    queries: Sequence[StateQuery],
+    *,
+    history_limit: int,
+    also: Sequence[Step] = (),
+) -> tuple[dict[Identity, CodeState], list[list[Row]]]:
+    """The state of every code in ``queries``, and the rows of the reads ``also`` asked for
+    (which need nothing from the state): on PostgreSQL all in one round trip
+    (:func:`storage.pipeline.pipelined`), elsewhere two or three statements and ``also``'s.
 
     Each code's recent history is its own ``LIMIT``-ed index range (``ix_scan_code_time``):
     a hot code's long history is never read in full.
     """
+    connection = session.connection()
     wanted = _widest(queries)
     if not wanted:
-        return {}
+        return {}, pipelined(connection, also)
+    dialect = connection.dialect.name
+    lots = sorted({(q.code.gtin, q.code.lot) for q in wanted.values() if q.code.lot is not None})
+    steps = [_records_step(dialect, list(wanted))]
+    if lots:
+        steps.append(_lots_step(dialect, lots))
+    steps.append(_recent_step(dialect, list(wanted.values()), history_limit))
+    found = pipelined(connection, [*steps, *also])
+    record_rows, recent_rows = found[0], found[len(steps) - 1]
+    lot_rows = found[1] if lots else []
     records: dict[Identity, CodeFacts] = {}
     thresholds: dict[Identity, ProductThresholds] = {}
     markets: dict[Identity, tuple[str, ...]] = {}
-    for row in _records(session, list(wanted)).mappings():
+    for row in record_rows:
         identity = (row["gtin"], row["serial"])
         records[identity] = CodeFacts(**{name: row[name] for name in _FACTS})
         if row["threshold_gtin"] is not None:
@@ -157,18 +197,8 @@ def load_states(
         stored = row["batch_markets"] or row["gtin_markets"]
         if stored:
             markets[identity] = tuple(stored.split(","))
-    lots = {(q.code.gtin, q.code.lot) for q in wanted.values() if q.code.lot is not None}
-    lot_status: dict[tuple[str, str], str] = {}
-    if lots:
-        lot_status = {
-            (gtin, lot): status
-            for gtin, lot, status in session.exec(
-                select(LotStatus.gtin, LotStatus.lot, LotStatus.status).where(
-                    tuple_(col(LotStatus.gtin), col(LotStatus.lot)).in_(list(lots))
-                )
-            )
-        }
-    recent, read = _recent_scans(session, list(wanted.values()), history_limit=history_limit)
+    lot_status = {(row["gtin"], row["lot"]): row["status"] for row in lot_rows}
+    recent, read = _recent_scans(recent_rows, list(wanted.values()))
     states: dict[Identity, CodeState] = {}
     for identity, query in wanted.items():
         lot = query.code.lot
@@ -180,21 +210,31 @@ def load_states(
             thresholds=thresholds.get(identity),
             window_ids=read.get(identity, frozenset()),
         )
-    return states
+    return states, found[len(steps) :]
+
+
+def recent_ids_step(session: Session, queries: Sequence[StateQuery], *, history_limit: int) -> Step:
+    """The read of :func:`recent_scan_ids`, to be sent after the code locks in one pipeline."""
+    wanted = list(_widest(queries).values())
+    dialect, params = _recent_params(session.get_bind().dialect.name, wanted, history_limit)
+    return Step(_RECENT_IDS[dialect], params)
+
+
+def recent_ids_from(rows: Sequence[Row]) -> dict[Identity, frozenset[str]]:
+    read: dict[Identity, set[str]] = {}
+    for row in rows:
+        read.setdefault((row["gtin"], row["serial"]), set()).add(row["scan_id"])
+    return {identity: frozenset(ids) for identity, ids in read.items()}
 
 
 def recent_scan_ids(
     session: Session, queries: Sequence[StateQuery], *, history_limit: int
 ) -> dict[Identity, frozenset[str]]:
     """Which scans :func:`load_states` would read for these codes now (``window_ids``)."""
-    wanted = _widest(queries)
-    if not wanted:
+    if not queries:
         return {}
-    dialect, params = _recent_params(session, list(wanted.values()), history_limit)
-    read: dict[Identity, set[str]] = {}
-    for scan_id, gtin, serial in session.execute(_RECENT_IDS[dialect], params):
-        read.setdefault((gtin, serial), set()).add(scan_id)
-    return {identity: frozenset(ids) for identity, ids in read.items()}
+    step = recent_ids_step(session, queries, history_limit=history_limit)
+    return recent_ids_from(pipelined(session.connection(), [step])[0])
 
 
 def _widest(queries: Sequence[StateQuery]) -> dict[Identity, StateQuery]:
@@ -243,11 +283,10 @@ _RECENT_IDS = {"postgresql": _statement(_IDS + _LATERAL), "sqlite": _statement(_
 
 
 def _recent_params(
-    session: Session, queries: list[StateQuery], history_limit: int
+    dialect: str, queries: list[StateQuery], history_limit: int
 ) -> tuple[str, dict[str, object]]:
     # One lower bound for the batch: newest first, a code's newest scans since the earliest
     # bound, cut to its own bound, are exactly its newest scans since its own bound.
-    dialect = session.get_bind().dialect.name
     params: dict[str, object] = {"since": min(q.since for q in queries), "lim": history_limit}
     if dialect == "postgresql":
         params["gtins"] = [q.code.gtin for q in queries]
@@ -257,23 +296,28 @@ def _recent_params(
     return dialect, params
 
 
+def _recent_step(dialect: str, queries: list[StateQuery], history_limit: int) -> Step:
+    dialect, params = _recent_params(dialect, queries, history_limit)
+    return Step(_RECENT[dialect], params)
+
+
 def _recent_scans(
-    session: Session, queries: list[StateQuery], *, history_limit: int
+    rows: Sequence[Row], queries: list[StateQuery]
 ) -> tuple[dict[Identity, list[ScanFacts]], dict[Identity, frozenset[str]]]:
     """Each code's recent scans (newest first), and the ids of every scan the query read."""
-    dialect, params = _recent_params(session, queries, history_limit)
     bounds = {q.code.identity(): q.since for q in queries}
     found: dict[Identity, list[ScanFacts]] = {}
     read: dict[Identity, set[str]] = {}
-    for row in session.execute(_RECENT[dialect], params):
-        identity = (row.gtin, row.serial)
-        read.setdefault(identity, set()).add(row.scan_id)
-        if row.scanned_at < bounds[identity]:
+    for row in rows:
+        identity = (row["gtin"], row["serial"])
+        read.setdefault(identity, set()).add(row["scan_id"])
+        if row["scanned_at"] < bounds[identity]:
             continue
         facts = ScanFacts(
-            scanned_at=row.scanned_at, role=row.role, device_id=row.device_id,
-            country=row.country, lat=row.lat, lon=row.lon, accuracy_m=row.accuracy_m,
-            verdict=row.verdict, scan_id=row.scan_id, recorded_at=row.recorded_at,
+            scanned_at=row["scanned_at"], role=row["role"], device_id=row["device_id"],
+            country=row["country"], lat=row["lat"], lon=row["lon"],
+            accuracy_m=row["accuracy_m"], verdict=row["verdict"], scan_id=row["scan_id"],
+            recorded_at=row["recorded_at"],
         )  # fmt: skip
         found.setdefault(identity, []).append(facts)
     for scans in found.values():

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Dialect, Table, select, text
 from sqlmodel import Session
 
+from storage.pipeline import Row, Step, pipelined
 from transparency.hooks import log_rows
 from verifier.db.models import Scan
 
@@ -39,17 +40,22 @@ def code_lock_key(gtin: str, serial: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def begin_scan_writes(session: Session, identities: Iterable[tuple[str, str]]) -> None:
-    """Start the batch's transaction holding what keeps concurrent scans of its codes apart."""
+def begin_scan_writes(
+    session: Session, identities: Iterable[tuple[str, str]], *, then: Step | None = None
+) -> list[Row]:
+    """Start the batch's transaction holding what keeps concurrent scans of its codes apart;
+    then run ``then`` (a read that must see what the locks' previous holders committed) and
+    return its rows. On PostgreSQL the locks and ``then`` go in one round trip: the server
+    runs them in order, and ``then`` takes its snapshot after the locks are held."""
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         raw = connection.connection.dbapi_connection
         if raw is not None and not raw.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        return
+        return pipelined(connection, [then])[0] if then is not None else []
     keys = sorted({code_lock_key(gtin, serial) for gtin, serial in identities})
-    if keys:
-        connection.execute(_LOCK_ALL, {"keys": keys})
+    steps = ([Step(_LOCK_ALL, {"keys": keys})] if keys else []) + ([then] if then else [])
+    return pipelined(connection, steps)[-1] if then is not None else []
 
 
 # The scan row as the verify path inserts it, in this order.
