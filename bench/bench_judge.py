@@ -26,6 +26,8 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -40,6 +42,7 @@ from http_api.deps import Services
 from verifier.accounts import ANONYMOUS
 from verifier.schemas import VerifyIn
 from verifier.settings import Settings
+from verifier.verification.service import ScanJob
 
 BATCHES = (1, 8, 32, 64)
 
@@ -70,17 +73,28 @@ def time_judge(services: Services, scans: list[VerifyIn], batch: int) -> float:
     started = time.process_time()
     # Parsing is part of both paths: the route prepares each request before recording it.
     jobs = [services.verifier.prepare(ANONYMOUS, request) for request in scans]
+    judge_all(services, jobs, batch)
+    return per_scan_us(time.process_time() - started, len(scans))
+
+
+def judge_all(services: Services, jobs: list[ScanJob], batch: int) -> None:
+    """Judge and record ``jobs`` in batches of ``batch``, as the recorder does."""
     for start in range(0, len(jobs), batch):
         with Session(services.engine) as session:
             results = services.verifier.judge(session, jobs[start : start + batch])
         failed = [r for r in results if isinstance(r, Exception)]
         if failed:
             raise SystemExit(f"judging failed: {failed[0]!r}")
-    return per_scan_us(time.process_time() - started, len(scans))
 
 
-def run(url: str, scans: int, repeats: int, *, routes: bool = False) -> str:
-    with tempfile.TemporaryDirectory(prefix="sealtrace-judge-") as tmp:
+@contextmanager
+def judging_service(
+    url: str, *, routes: bool = False, prefix: str = "sealtrace-judge-"
+) -> Iterator[tuple[Services, Fixture]]:
+    """The whole service in-process over ``url``, the bench fixture's codes registered
+    (and, with ``routes``, their supply-chain routes captured): what every in-process
+    benchmark of the recording path starts from."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         fixture = prepare_fixture(Path(tmp), url)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -107,15 +121,19 @@ def run(url: str, scans: int, repeats: int, *, routes: bool = False) -> str:
                 )
                 if captured.status_code != 201:
                     raise SystemExit(f"capture failed: {captured.text[:300]}")
-            services: Services = app.state.services
-            rows: dict[str, list[float]] = {"verify-only": []}
-            for repeat in range(repeats):
-                batch_scans = requests(fixture, scans, seed=repeat, routes=routes)
-                rows["verify-only"].append(time_verify_only(services, batch_scans))
-                for batch in BATCHES:
-                    rows.setdefault(f"verify+record, batches of {batch}", []).append(
-                        time_judge(services, batch_scans, batch)
-                    )
+            yield app.state.services, fixture
+
+
+def run(url: str, scans: int, repeats: int, *, routes: bool = False) -> str:
+    with judging_service(url, routes=routes) as (services, fixture):
+        rows: dict[str, list[float]] = {"verify-only": []}
+        for repeat in range(repeats):
+            batch_scans = requests(fixture, scans, seed=repeat, routes=routes)
+            rows["verify-only"].append(time_verify_only(services, batch_scans))
+            for batch in BATCHES:
+                rows.setdefault(f"verify+record, batches of {batch}", []).append(
+                    time_judge(services, batch_scans, batch)
+                )
     base = statistics.median(rows["verify-only"])
     lines = [
         f"Command: `python -m bench.bench_judge{' --postgres' if 'postgresql' in url else ''}"

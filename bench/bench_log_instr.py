@@ -41,23 +41,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import event
-from sqlmodel import Session
 
 from bench import bench_load
-from bench.bench_judge import requests
+from bench.bench_judge import judge_all, judging_service, requests
 from bench.bench_load import PG_ADMIN, REPO, Fixture
-from bench.bench_load import prepare as prepare_fixture
-from http_api.app import create_app
 from http_api.deps import Services
 from verifier.accounts import ANONYMOUS
-from verifier.settings import Settings
 
 WARM_BATCHES = 3
 CHILD_CODES = 300
@@ -101,37 +95,8 @@ def in_qsort(work: Callable[[], None]) -> None:
         raise SystemExit("qsort never called back")
 
 
-def judge_all(services: Services, jobs: list[Any], batch: int) -> None:
-    for start in range(0, len(jobs), batch):
-        with Session(services.engine) as session:
-            results = services.verifier.judge(session, jobs[start : start + batch])
-        failed = [r for r in results if isinstance(r, Exception)]
-        if failed:
-            raise SystemExit(f"judging failed: {failed[0]!r}")
-
-
-@contextmanager
-def service(url: str) -> Iterator[tuple[Services, Fixture]]:
-    with tempfile.TemporaryDirectory(prefix="sealtrace-instr-") as tmp:
-        fixture = prepare_fixture(Path(tmp), url)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            environment="development",
-            database_url=url,
-            token_pepper=SecretStr(fixture.env["SEALTRACE_TOKEN_PEPPER"]),
-            registry_public_key=Path(fixture.env["SEALTRACE_REGISTRY_PUBLIC_KEY"]),
-            trust_list=Path(fixture.env["SEALTRACE_TRUST_LIST"]),
-        )
-        app = create_app(settings)
-        with TestClient(app) as client:
-            registered = client.post(
-                "/v1/registrations",
-                json=fixture.registration,
-                headers={"Authorization": f"Bearer {fixture.brand_token}"},
-            )
-            if registered.status_code != 200:
-                raise SystemExit(f"registration failed: {registered.text}")
-            yield app.state.services, fixture
+def service(url: str) -> AbstractContextManager[tuple[Services, Fixture]]:
+    return judging_service(url, prefix="sealtrace-instr-")
 
 
 @contextmanager

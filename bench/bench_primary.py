@@ -21,25 +21,19 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlmodel import Session
 
-from bench.bench_judge import requests
+from bench.bench_judge import judge_all, judging_service, requests
 from bench.bench_load import PG_ADMIN
-from bench.bench_load import prepare as prepare_fixture
-from http_api.app import create_app
 from http_api.deps import Services
 from verifier.accounts import ANONYMOUS
-from verifier.settings import Settings
 
 BATCHES = (1, 32, 64)
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,66 +53,36 @@ def wal_lsn(services: Services) -> int:
         return int(conn.execute(text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")).scalar_one())
 
 
-def judge_all(services: Services, jobs: list[Any], batch: int) -> None:
-    for start in range(0, len(jobs), batch):
-        with Session(services.engine) as session:
-            results = services.verifier.judge(session, jobs[start : start + batch])
-        failed = [r for r in results if isinstance(r, Exception)]
-        if failed:
-            raise SystemExit(f"judging failed: {failed[0]!r}")
-
-
 def run(url: str, scans: int, repeats: int) -> str:
-    with tempfile.TemporaryDirectory(prefix="sealtrace-primary-") as tmp:
-        fixture = prepare_fixture(Path(tmp), url)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            environment="development",
-            database_url=url,
-            token_pepper=SecretStr(fixture.env["SEALTRACE_TOKEN_PEPPER"]),
-            registry_public_key=Path(fixture.env["SEALTRACE_REGISTRY_PUBLIC_KEY"]),
-            trust_list=Path(fixture.env["SEALTRACE_TRUST_LIST"]),
-        )
-        app = create_app(settings)
-        with TestClient(app) as client:
-            registered = client.post(
-                "/v1/registrations",
-                json=fixture.registration,
-                headers={"Authorization": f"Bearer {fixture.brand_token}"},
-            )
-            if registered.status_code != 200:
-                raise SystemExit(f"registration failed: {registered.text}")
-            services: Services = app.state.services
-            pids: set[int] = set()
+    with judging_service(url, prefix="sealtrace-primary-") as (services, fixture):
+        pids: set[int] = set()
 
-            def remember(dbapi_connection: Any, _record: Any) -> None:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("SELECT pg_backend_pid()")
-                pids.add(int(cursor.fetchone()[0]))
-                cursor.close()
+        def remember(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.add(int(cursor.fetchone()[0]))
+            cursor.close()
 
-            services.engine.dispose()  # every connection from here on is remembered
-            event.listen(services.engine, "connect", remember)
-            rows: dict[int, dict[str, list[float]]] = {b: {} for b in BATCHES}
-            for repeat in range(repeats):
-                for batch in BATCHES:
-                    jobs = [
-                        services.verifier.prepare(ANONYMOUS, request)
-                        for request in requests(
-                            fixture, scans, seed=repeat * 10 + batch, routes=False
-                        )
-                    ]
-                    with Session(services.engine) as warm:  # open the pool before timing
-                        warm.execute(text("SELECT 1"))
-                    lsn, server, service = wal_lsn(services), backend_cpu(pids), time.process_time()
-                    judge_all(services, jobs, batch)
-                    service = time.process_time() - service
-                    server = backend_cpu(pids) - server
-                    wal = wal_lsn(services) - lsn
-                    row = rows[batch]
-                    row.setdefault("server", []).append(server / scans * 1e6)
-                    row.setdefault("service", []).append(service / scans * 1e6)
-                    row.setdefault("wal", []).append(wal / scans)
+        services.engine.dispose()  # every connection from here on is remembered
+        event.listen(services.engine, "connect", remember)
+        rows: dict[int, dict[str, list[float]]] = {b: {} for b in BATCHES}
+        for repeat in range(repeats):
+            for batch in BATCHES:
+                jobs = [
+                    services.verifier.prepare(ANONYMOUS, request)
+                    for request in requests(fixture, scans, seed=repeat * 10 + batch, routes=False)
+                ]
+                with Session(services.engine) as warm:  # open the pool before timing
+                    warm.execute(text("SELECT 1"))
+                lsn, server, service = wal_lsn(services), backend_cpu(pids), time.process_time()
+                judge_all(services, jobs, batch)
+                service = time.process_time() - service
+                server = backend_cpu(pids) - server
+                wal = wal_lsn(services) - lsn
+                row = rows[batch]
+                row.setdefault("server", []).append(server / scans * 1e6)
+                row.setdefault("service", []).append(service / scans * 1e6)
+                row.setdefault("wal", []).append(wal / scans)
     load = os.getloadavg()[0]
     lines = [
         f"Command: `python -m bench.bench_primary --scans {scans} --repeats {repeats}`  ",
