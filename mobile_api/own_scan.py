@@ -13,19 +13,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fastapi import Request
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from authn.errors import NotFound
 from mobile_api.pages import SHOWN
 from mobile_api.web import device_id_of, session_cookie
-from verifier.accounts import Role
 from verifier.db.models import Scan
 from verifier.schemas import VerifyOut
-from verifier.statuses import recorded_by
+from verifier.statuses import own_recent_scan as scan_of_device
 from verifier.verification.redraw import answer_now
 from verifier.verification.service import Verifier
-
-MAX_SCAN_ID = 36
 
 
 def own_recent_scan(
@@ -33,20 +30,9 @@ def own_recent_scan(
 ) -> Scan:
     """The scan ``scan_id`` if this browser recorded it within ``window``, else NotFound."""
     cookie = session_cookie(request)
-    scan = (
-        session.exec(select(Scan).where(Scan.scan_id == scan_id[:MAX_SCAN_ID])).first()
-        if cookie is not None and scan_id
-        else None
-    )
-    if (
-        cookie is None
-        or scan is None
-        or scan.role != Role.ANONYMOUS.value
-        or not recorded_by(scan.device_id, device_id_of(cookie))
-        or now - scan.recorded_at > window
-    ):
+    if cookie is None:
         raise NotFound("no such scan of this browser session")
-    return scan
+    return scan_of_device(session, scan_id, device_id_of(cookie), window=window, now=now)
 
 
 def shown_answer(

@@ -281,6 +281,27 @@ def set_scan_location(
     return True
 
 
+def own_recent_scan(
+    session: Session, scan_id: str, device_id: str, *, window: timedelta, now: datetime
+) -> Scan:
+    """The anonymous scan ``scan_id`` if ``device_id`` recorded it within ``window`` before
+    ``now``; else NotFound, the same whether the scan exists or not (no oracle of other
+    browsers' scans)."""
+    scan = (
+        session.exec(select(Scan).where(Scan.scan_id == scan_id[:36])).first()
+        if scan_id and device_id
+        else None
+    )
+    if (
+        scan is None
+        or scan.role != Role.ANONYMOUS.value
+        or not recorded_by(scan.device_id, device_id)
+        or now - scan.recorded_at > window
+    ):
+        raise NotFound("no such scan of this browser session")
+    return scan
+
+
 def locate_scan(
     session: Session,
     scan_id: str,
@@ -296,15 +317,7 @@ def locate_scan(
     location, or None when it already had one. Raises as that function does."""
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise InvalidInput("lat must be within ±90 and lon within ±180")
-    scan = session.exec(select(Scan).where(Scan.scan_id == scan_id[:36])).first()
-    if (
-        scan is None
-        or scan.role != Role.ANONYMOUS.value
-        or not device_id
-        or not recorded_by(scan.device_id, device_id)
-        or now - scan.recorded_at > window
-    ):
-        raise NotFound("no such scan of this browser session")
+    scan = own_recent_scan(session, scan_id, device_id, window=window, now=now)
     if scan.lat is not None:
         return None
     scan.lat, scan.lon, scan.accuracy_m = coarse_position(lat, lon, accuracy_m)
